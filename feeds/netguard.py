@@ -1,0 +1,117 @@
+"""Refuse to fetch from private networks (SSRF), checked where the socket is opened.
+
+Checking the URL's host before the request is not enough: a redirect or a DNS answer that changes
+between check and connect (rebinding) would slip past. So the check lives in the network backend
+that httpx's connection pool uses to open every TCP connection, the way Miniflux checks in its
+dialer: each connection, first hop or redirect, connects only to an address that passed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+
+import httpcore
+import httpx
+
+from feeds.errors import RefusedAddress
+
+_IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_public(address: _IP) -> bool:
+    """True for addresses on the public internet; False for private, loopback, link-local,
+    multicast, reserved and unspecified ones (IPv4-mapped IPv6 is judged as its IPv4)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT)
+    )
+
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def resolve(host: str, port: int) -> list[tuple[int, str]]:
+    """(family, address) pairs for host, numeric forms ("0177.0.0.1", "2130706433") included:
+    getaddrinfo parses them the way the socket layer will."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
+    seen: list[tuple[int, str]] = []
+    for family, _, _, _, sockaddr in infos:
+        pair = (family, str(sockaddr[0]))
+        if pair not in seen:
+            seen.append(pair)
+    return seen
+
+
+def checked_addresses(host: str, port: int, allow_private: bool) -> list[tuple[int, str]]:
+    """The addresses to connect to, or RefusedAddress if any answer is not public.
+
+    Refusing when any answer is private (not just the first) stops a host that mixes a public
+    and a private record from reaching the private one on a retry."""
+    addresses = resolve(host, port)
+    if not allow_private:
+        for _, address in addresses:
+            if not is_public(ipaddress.ip_address(address.split("%")[0])):
+                raise RefusedAddress(host, address)
+    return addresses
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend, but every TCP connect goes to a vetted address."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        last_error: Exception | None = None
+        for _, address in checked_addresses(host, port, self.allow_private):
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        raise last_error or httpcore.ConnectError(f"no address to connect to for {host}")
+
+    def connect_unix_socket(self, *args, **kwargs):
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with the guarded backend under its connection pool."""
+
+    def __init__(self, allow_private: bool, **kwargs: object):
+        super().__init__(**kwargs)
+        pool = self._pool
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=pool._ssl_context,
+            max_connections=pool._max_connections,
+            max_keepalive_connections=pool._max_keepalive_connections,
+            keepalive_expiry=pool._keepalive_expiry,
+            http1=pool._http1,
+            http2=pool._http2,
+            retries=pool._retries,
+            network_backend=GuardedBackend(allow_private),
+        )

@@ -1,0 +1,42 @@
+"""Unicode hygiene for text coming in from feeds: NFC, stray characters, slugs.
+
+Vietnamese feeds often arrive decomposed (NFD): "ế" as "ê" + U+0301. Everything is composed on
+the way in so that equal words are equal strings everywhere downstream.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Invisible characters that break word matching: zero-width space/joiners, BOM, direction marks.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\ufeff\u00ad"), None)
+# U+00D0 (Icelandic Eth) is a common mis-typing of U+0110 (Vietnamese Đ).
+_LOOKALIKES = str.maketrans({"\u00d0": "\u0110", "\u00a0": " "})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def clean_text(text: str | None, *, multiline: bool = False) -> str:
+    """NFC, no invisible or control characters, collapsed spaces; newlines kept if multiline."""
+    if not text:
+        return ""
+    text = nfc(text.translate(_LOOKALIKES).translate(_INVISIBLE))
+    text = _CONTROL.sub(" ", text)
+    if not multiline:
+        return " ".join(text.split())
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+
+
+def slugify(name: str) -> str:
+    """ASCII slug of a Vietnamese or English name: "Thời sự" -> "thoi-su", "Đời sống" ->
+    "doi-song"."""
+    text = nfc(name).replace("đ", "d").replace("Đ", "D")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")

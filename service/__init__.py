@@ -1,0 +1,1 @@
+"""The quantam service: configuration, command line and the HTTP application."""

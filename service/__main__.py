@@ -1,0 +1,5 @@
+"""`python -m service` runs the quantam command line."""
+
+from service.cli import main
+
+main()

@@ -1,0 +1,378 @@
+"""The `quantam` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from feeds.errors import FeedError
+from feeds.opml import read_opml, write_opml
+from feeds.text import slugify
+from service.config import ConfigError, Settings, load_settings, settings_help
+from service.core import Quantam
+from store.errors import SourceExists, StoreError
+from store.models import Source, utcnow
+
+EPILOG = (
+    "\b\nSettings (environment variables; the same names in lower case, without QUANTAM_, "
+    "in a TOML file given by --config or QUANTAM_CONFIG):\n" + settings_help()
+)
+
+
+class Context:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._quantam: Quantam | None = None
+
+    @property
+    def quantam(self) -> Quantam:
+        if self._quantam is None:
+            self._quantam = Quantam(self.settings)
+        return self._quantam
+
+    def close(self) -> None:
+        if self._quantam is not None:
+            self._quantam.close()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(epilog=EPILOG, context_settings={"max_content_width": 120})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="TOML file with settings (also QUANTAM_CONFIG).",
+)
+@click.option("--store", help="Store URL (overrides QUANTAM_STORE).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.version_option(package_name="quantam")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, store: str | None, verbose: bool) -> None:
+    """quantam: feed syndication and related stories for news sites."""
+    try:
+        settings = load_settings(config_file, store=store)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    level = "DEBUG" if verbose else settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(settings)
+    ctx.call_on_close(ctx.obj.close)
+
+
+# -- serve and poll ------------------------------------------------------------------------------
+@cli.command()
+@click.option("--host", help="Address to listen on (default from QUANTAM_HOST).")
+@click.option("--port", type=int, help="Port to listen on (default from QUANTAM_PORT).")
+@click.option("--no-poll", is_flag=True, help="Do not poll sources in the background.")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> None:
+    """Run the web service (development server) and keep polling sources.
+
+    In production run `gunicorn 'service.app:create_app()'` and `quantam poll --loop`."""
+    from service.app import create_app
+
+    quantam = ctx.quantam
+    app = create_app(quantam=quantam)
+    stop = threading.Event()
+    if not no_poll:
+        thread = threading.Thread(
+            target=quantam.poller.run,
+            args=(stop,),
+            kwargs={"on_round": _print_reports},
+            name="poller",
+            daemon=True,
+        )
+        thread.start()
+    host = host or ctx.settings.host
+    port = port or ctx.settings.port
+    click.echo(f"quantam serving on http://{host}:{port} (store {ctx.settings.store})")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        stop.set()
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Poll every enabled source now, due or not.")
+@click.option("--loop", is_flag=True, help="Keep polling as sources fall due.")
+@pass_ctx
+def poll(ctx: Context, force: bool, loop: bool) -> None:
+    """Fetch every due source once (or keep doing so with --loop)."""
+    quantam = ctx.quantam
+    reports = quantam.poller.poll_once(force=force)
+    if not reports:
+        click.echo("no source is due (use --force to poll all now)")
+    _print_reports(reports)
+    if loop:
+        stop = threading.Event()
+        try:
+            quantam.poller.run(stop, on_round=_print_reports)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+def _print_reports(reports: list) -> None:
+    for report in reports:
+        click.echo(report.summary())
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--category", required=True, help="Category slug (or name) for these articles.")
+@pass_ctx
+def ingest(ctx: Context, targets: tuple[str, ...], category: str) -> None:
+    """Ingest saved feed files or feed URLs once, without adding them as sources."""
+    ingestor = ctx.quantam.ingestor
+    _ensure_category(ctx, category)
+    failed = False
+    for target in targets:
+        if target.startswith(("http://", "https://")):
+            report = ingestor.ingest_url_once(target, category=slugify(category))
+        else:
+            path = Path(target)
+            try:
+                body = path.read_bytes()
+            except OSError as exc:
+                click.echo(f"{target}: error: cannot read the file: {exc.strerror}", err=True)
+                failed = True
+                continue
+            report = ingestor.ingest_bytes(body, target=str(path), category=slugify(category))
+        click.echo(report.summary(), err=not report.ok)
+        failed |= not report.ok
+    if failed:
+        sys.exit(1)
+
+
+def _ensure_category(ctx: Context, category: str, name: str | None = None) -> str:
+    """Accept a slug ("the-thao") or a display name ("Thể thao") for a category."""
+    slug = slugify(category)
+    if not slug:
+        raise click.BadParameter(f"{category!r} has no letters or digits", param_hint="--category")
+    if name is None and slug != category:
+        name = category
+    ctx.quantam.ingestor.ensure_category(slug, name)
+    return slug
+
+
+# -- sources -------------------------------------------------------------------------------------
+@cli.group()
+def sources() -> None:
+    """Add, list, remove, import and export the feeds quantam polls."""
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--category", required=True, help="Category slug, e.g. the-thao (or its name).")
+@click.option("--name", help='Display name of the category, e.g. "Thể thao".')
+@click.option("--title", default="", help="Display name of the source (default: the feed's).")
+@pass_ctx
+def sources_add(ctx: Context, url: str, category: str, name: str | None, title: str) -> None:
+    """Add a feed to poll."""
+    slug = _ensure_category(ctx, category, name)
+    try:
+        source = ctx.quantam.ingestor.add_source(url, slug, name=title)
+    except SourceExists as exc:
+        raise click.ClickException(str(exc)) from exc
+    except FeedError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from exc
+    click.echo(f"added source {source.id}: {source.url} -> {source.category}")
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@pass_ctx
+def sources_list(ctx: Context, as_json: bool) -> None:
+    """Each source's status: last fetch, HTTP status, last error in words, next due, articles."""
+    store = ctx.quantam.store
+    counts = store.count_articles_by_source()
+    now = utcnow()
+    items = store.list_sources()
+    if as_json:
+        from store.codec import source_to_dict
+
+        for source in items:
+            d = source_to_dict(source)
+            d["articles"] = counts.get(source.id, 0)
+            d["status"] = _status(source)
+            click.echo(json.dumps(d, ensure_ascii=False))
+        return
+    if not items:
+        click.echo("no sources yet: add one with `quantam sources add URL --category SLUG`")
+        return
+    for source in items:
+        click.echo(
+            f"[{source.id}] {_status(source):<8} {source.category:<14} "
+            f"{counts.get(source.id, 0):>5} articles  last fetch {_ago(source.last_fetch_at, now)}"
+            f" (HTTP {source.last_status or '-'})  next {_until(source.next_due_at, now, source)}"
+        )
+        click.echo(f"      {source.name + ' ' if source.name else ''}<{source.url}>")
+        if source.last_error:
+            click.echo(f"      error: {source.last_error}")
+        if source.disabled_reason:
+            click.echo(f"      disabled: {source.disabled_reason}")
+        if source.last_warning:
+            click.echo(f"      warning: {source.last_warning}")
+        if source.id_policy != "guid":
+            click.echo(f"      note: {source.id_policy_reason}")
+
+
+def _status(source: Source) -> str:
+    if not source.enabled:
+        return "disabled"
+    if source.last_error:
+        return "error"
+    if source.last_fetch_at is None:
+        return "new"
+    return "ok"
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return f"{_span((now - moment).total_seconds())} ago"
+
+
+def _until(moment: datetime | None, now: datetime, source: Source) -> str:
+    if not source.enabled:
+        return "never (disabled)"
+    if moment is None or moment <= now:
+        return "now"
+    return f"in {_span((moment - now).total_seconds())}"
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _find(ctx: Context, ident: str) -> Source:
+    store = ctx.quantam.store
+    source = store.get_source(int(ident)) if ident.isdigit() else store.find_source(ident)
+    if source is None:
+        raise click.ClickException(f"no source {ident!r} (give its id or its exact URL)")
+    return source
+
+
+@sources.command("remove")
+@click.argument("ident")
+@pass_ctx
+def sources_remove(ctx: Context, ident: str) -> None:
+    """Stop polling a source (by id or URL). Its articles stay."""
+    source = _find(ctx, ident)
+    ctx.quantam.store.remove_source(source.id)
+    click.echo(f"removed source {source.id}: {source.url}")
+
+
+@sources.command("enable")
+@click.argument("ident")
+@pass_ctx
+def sources_enable(ctx: Context, ident: str) -> None:
+    """Poll a disabled source again, now."""
+    source = _find(ctx, ident)
+    ctx.quantam.store.update_source(
+        source.replace(enabled=True, disabled_reason=None, error_count=0, next_due_at=None)
+    )
+    click.echo(f"enabled source {source.id}")
+
+
+@sources.command("disable")
+@click.argument("ident")
+@pass_ctx
+def sources_disable(ctx: Context, ident: str) -> None:
+    """Stop polling a source but keep it listed."""
+    source = _find(ctx, ident)
+    ctx.quantam.store.update_source(
+        source.replace(enabled=False, disabled_reason="disabled by the operator")
+    )
+    click.echo(f"disabled source {source.id}")
+
+
+@sources.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--category", help="Category for feeds the file does not place in one.")
+@pass_ctx
+def sources_import(ctx: Context, file: str, category: str | None) -> None:
+    """Add every feed of an OPML file; feeds already present are left as they are."""
+    try:
+        outlines = read_opml(Path(file).read_bytes(), default_category=category)
+    except FeedError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    added = kept = 0
+    for item in outlines:
+        try:
+            ctx.quantam.ingestor.add_source(
+                item.url, item.category_slug, name=item.name, category_name=item.category_name
+            )
+            added += 1
+        except SourceExists:
+            kept += 1
+        except FeedError as exc:
+            click.echo(f"skipped {item.url}: {exc}", err=True)
+    click.echo(f"imported {added} sources ({kept} already present) from {file}")
+
+
+@sources.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File (default: stdout).")
+@pass_ctx
+def sources_export(ctx: Context, output: str | None) -> None:
+    """Write every source as OPML 2.0, grouped by category."""
+    store = ctx.quantam.store
+    names = {c.slug: c.name for c in store.list_categories()}
+    groups: dict[str, list[tuple[str, str, str | None]]] = {}
+    for source in store.list_sources():
+        groups.setdefault(source.category, []).append((source.name or source.url, source.url, None))
+    data = write_opml(
+        "quantam sources",
+        [(names.get(slug, slug), slug, feeds) for slug, feeds in sorted(groups.items())],
+    )
+    if output:
+        Path(output).write_bytes(data)
+    else:
+        click.echo(data.decode(), nl=False)
+
+
+# -- categories ----------------------------------------------------------------------------------
+@cli.group()
+def categories() -> None:
+    """List and name categories."""
+
+
+@categories.command("list")
+@pass_ctx
+def categories_list(ctx: Context) -> None:
+    store = ctx.quantam.store
+    for category in store.list_categories():
+        click.echo(
+            f"{category.slug:<20} {category.name:<24} {category.language:<3} "
+            f"{store.count_articles(category.slug):>6} articles"
+        )
+
+
+@categories.command("add")
+@click.argument("name")
+@click.option("--slug", help="Slug (default: made from the name).")
+@click.option("--language", default="vi", show_default=True)
+@pass_ctx
+def categories_add(ctx: Context, name: str, slug: str | None, language: str) -> None:
+    """Create or rename a category: `quantam categories add "Thời sự"` makes thoi-su."""
+    category = ctx.quantam.ingestor.ensure_category(slug or name, name, language)
+    click.echo(f"{category.slug}: {category.name}")
+
+
+def main() -> None:
+    try:
+        cli(prog_name="quantam")
+    except (StoreError, ConfigError) as exc:
+        click.echo(f"quantam: error: {exc}", err=True)
+        sys.exit(2)

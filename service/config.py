@@ -1,0 +1,153 @@
+"""quantam's settings: one table with defaults, read from a TOML file and the environment.
+
+Every setting `name` can be given as `name = ...` in the TOML file (QUANTAM_CONFIG or --config)
+or as the environment variable QUANTAM_<NAME>; the environment wins over the file, and both win
+over the defaults. `quantam --help` and the README list this table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from feeds.fetch import FetchLimits
+from feeds.schedule import ScheduleSettings
+
+
+class ConfigError(ValueError):
+    """A setting has a value quantam cannot use; the message names the setting."""
+
+
+def _s(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = _s("sqlite:///./quantam.db", "Store URL: sqlite:///path.db or redis://host:6379/0")
+    base_url: str = _s("http://127.0.0.1:8000", "Public base URL used in feeds and the API")
+    allow_private_fetch: bool = _s(
+        False, "Allow fetching private, loopback and link-local addresses (1 to allow)"
+    )
+    fetch_connect_timeout: float = _s(10.0, "Seconds to wait for a feed server to accept")
+    fetch_read_timeout: float = _s(30.0, "Seconds to wait for each read from a feed server")
+    fetch_total_timeout: float = _s(60.0, "Seconds a whole feed response may take")
+    fetch_max_bytes: int = _s(10 * 1024 * 1024, "Largest feed body read, in bytes (after gzip)")
+    fetch_max_redirects: int = _s(5, "Redirects followed per fetch")
+    poll_interval: int = _s(900, "Seconds between polls of a feed that gives no hint")
+    poll_min_interval: int = _s(300, "Shortest interval a feed's ttl/Cache-Control can ask for")
+    poll_max_interval: int = _s(86400, "Longest interval a feed's ttl/Cache-Control can ask for")
+    backoff_base: int = _s(300, "Seconds before the first retry of a failing feed (doubles)")
+    backoff_max: int = _s(43200, "Longest wait between retries of a failing feed")
+    poll_workers: int = _s(4, "Hosts polled in parallel (one request at a time per host)")
+    poll_host_delay: float = _s(1.0, "Seconds between two requests to the same host")
+    host: str = _s("127.0.0.1", "Address `quantam serve` listens on")
+    port: int = _s(8000, "Port `quantam serve` listens on")
+    log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR")
+
+    @property
+    def fetch_limits(self) -> FetchLimits:
+        return FetchLimits(
+            connect_timeout=self.fetch_connect_timeout,
+            read_timeout=self.fetch_read_timeout,
+            total_timeout=self.fetch_total_timeout,
+            max_bytes=self.fetch_max_bytes,
+            max_redirects=self.fetch_max_redirects,
+            allow_private=self.allow_private_fetch,
+        )
+
+    @property
+    def schedule(self) -> ScheduleSettings:
+        return ScheduleSettings(
+            default_interval=self.poll_interval,
+            min_interval=self.poll_min_interval,
+            max_interval=self.poll_max_interval,
+            backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max,
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def env_name(name: str) -> str:
+    return f"QUANTAM_{name.upper()}"
+
+
+def _convert(name: str, kind: type, value: Any, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{where}: {name} must be 1 or 0 (true/false), not {value!r}")
+    try:
+        converted = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} must be a {kind.__name__}, not {value!r}") from None
+    if kind in (int, float) and converted < 0:
+        raise ConfigError(f"{where}: {name} must not be negative, got {value!r}")
+    return converted
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults, then the TOML file, then QUANTAM_* variables, then explicit overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    config_file = config_file or environ.get("QUANTAM_CONFIG")
+    types = {f.name: _type_of(f) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    if config_file:
+        path = Path(config_file)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        data = data.get("quantam", data)
+        for key, value in data.items():
+            if key not in types:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _convert(key, types[key], value, str(path))
+    for name, kind in types.items():
+        variable = env_name(name)
+        if variable in environ:
+            values[name] = _convert(variable, kind, environ[variable], "environment")
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = _convert(name, types[name], value, "command line")
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _type_of(f: dataclasses.Field) -> type:
+    return {"str": str, "bool": bool, "int": int, "float": float}[str(f.type)]
+
+
+def _validate(s: Settings) -> None:
+    if s.poll_min_interval > s.poll_max_interval:
+        raise ConfigError("poll_min_interval must not exceed poll_max_interval")
+    if not s.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base_url must be an http(s) URL, not {s.base_url!r}")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {s.log_level!r}")
+
+
+def settings_help() -> str:
+    """The settings table for --help and the README."""
+    lines = []
+    for f in fields(Settings):
+        lines.append(f"  {env_name(f.name):<32} {f.metadata['help']} (default: {f.default})")
+    return "\n".join(lines)

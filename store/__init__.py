@@ -1,0 +1,24 @@
+"""Storage behind one interface: `open_store(url)` picks the backend from the URL scheme."""
+
+from store.base import Store
+from store.errors import StoreError, StoreUnavailable, UnsupportedStoreURL
+
+
+def open_store(url: str) -> Store:
+    """sqlite:///path.db (the embedded default) or redis://host:port/db."""
+    if url.startswith("sqlite://"):
+        from store.sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from store.redis import RedisStore
+        except ImportError as exc:
+            raise UnsupportedStoreURL(f"the Redis backend is not available: {exc}") from exc
+        return RedisStore(url)
+    raise UnsupportedStoreURL(
+        f"unsupported store URL {url!r}: use sqlite:///path/to/quantam.db or redis://host:6379/0"
+    )
+
+
+__all__ = ["Store", "StoreError", "StoreUnavailable", "UnsupportedStoreURL", "open_store"]

@@ -1,0 +1,149 @@
+"""The one interface every storage backend implements.
+
+Ingestion, the recommender and the web service talk only to `Store`; the SQLite and Redis backends
+pass the same contract suite (tests/test_store_contract.py). Writes that belong together go through
+`commit(IngestBatch)`, which is atomic: a crash leaves all of a fetched feed's changes or none.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from store.models import Article, Category, Change, IngestBatch, RelatedItem, Source
+
+# (kind, value) of an Alias, as looked up before a batch is built.
+AliasKey = tuple[str, str]
+# Keyset-paging cursor over articles ordered newest first: (published, id) of the last item seen.
+Cursor = tuple[datetime, str]
+
+
+class Store(ABC):
+    """Articles, sources, categories, related lists and the change log that ties them together."""
+
+    url: str
+
+    # -- categories -------------------------------------------------------------------------
+    @abstractmethod
+    def put_category(self, category: Category) -> None:
+        """Create or rename a category."""
+
+    @abstractmethod
+    def get_category(self, slug: str) -> Category | None: ...
+
+    @abstractmethod
+    def list_categories(self) -> list[Category]:
+        """All categories, by slug."""
+
+    # -- sources ----------------------------------------------------------------------------
+    @abstractmethod
+    def add_source(self, source: Source) -> Source:
+        """Store a new source and return it with its id; SourceExists if the URL is known."""
+
+    @abstractmethod
+    def get_source(self, source_id: int) -> Source | None: ...
+
+    @abstractmethod
+    def find_source(self, url: str) -> Source | None:
+        """The source polled at exactly this URL."""
+
+    @abstractmethod
+    def list_sources(self) -> list[Source]:
+        """All sources, by id."""
+
+    @abstractmethod
+    def update_source(self, source: Source) -> None:
+        """Save a source's polling state; SourceNotFound if it was removed meanwhile."""
+
+    @abstractmethod
+    def remove_source(self, source_id: int) -> bool:
+        """Forget a source. Its articles stay: readers may have linked to them."""
+
+    @abstractmethod
+    def count_articles_by_source(self) -> dict[int, int]: ...
+
+    # -- articles ---------------------------------------------------------------------------
+    @abstractmethod
+    def lookup_aliases(self, keys: Iterable[AliasKey]) -> dict[AliasKey, str]:
+        """Map each known (kind, value) to the id of the article it identifies."""
+
+    @abstractmethod
+    def commit(self, batch: IngestBatch) -> None:
+        """Write a batch atomically: articles, their aliases, the source state and category.
+
+        Committing an article that was taken down publishes it again (an explicit CMS push);
+        ingestion filters taken-down articles out before it gets here.
+        """
+
+    @abstractmethod
+    def get_article(self, article_id: str) -> Article | None: ...
+
+    @abstractmethod
+    def get_articles(self, article_ids: Iterable[str]) -> list[Article]:
+        """The stored articles among these ids, in the order asked; unknown ids are skipped."""
+
+    @abstractmethod
+    def delete_article(self, article_id: str) -> bool:
+        """Take an article down: it is gone from reads and its related list, and its aliases
+        remain as a tombstone so that polling its feed again does not bring it back."""
+
+    @abstractmethod
+    def taken_down(self, article_ids: Iterable[str]) -> set[str]:
+        """Which of these ids were taken down."""
+
+    @abstractmethod
+    def latest_articles(
+        self,
+        category: str | None = None,
+        limit: int = 50,
+        before: Cursor | None = None,
+        since: datetime | None = None,
+    ) -> list[Article]:
+        """Newest first by published time (ties by id), optionally in one category, strictly
+        after `since` and strictly older than the `before` cursor."""
+
+    @abstractmethod
+    def iter_articles(self, batch_size: int = 1000) -> Iterator[Article]:
+        """Every stored article, in a stable order."""
+
+    @abstractmethod
+    def count_articles(self, category: str | None = None) -> int: ...
+
+    # -- change log -------------------------------------------------------------------------
+    @abstractmethod
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
+        """Article upserts and deletes after `seq`, oldest first."""
+
+    @abstractmethod
+    def last_seq(self) -> int: ...
+
+    # -- related lists ----------------------------------------------------------------------
+    @abstractmethod
+    def put_related(self, lists: dict[str, list[RelatedItem]]) -> None:
+        """Replace the related lists of these articles (all at once)."""
+
+    @abstractmethod
+    def get_related(self, article_id: str) -> list[RelatedItem] | None:
+        """The stored list, or None if none was computed yet."""
+
+    # -- small named values (index state, versions) -----------------------------------------
+    @abstractmethod
+    def get_meta(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: bytes) -> None: ...
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable if the backend cannot be reached."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

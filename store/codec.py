@@ -1,0 +1,131 @@
+"""Turn the store's dataclasses into JSON-ready dicts and back; shared by every backend."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from store.models import Article, Category, Image, RelatedItem, Source
+
+_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def ts(value: datetime | None) -> str | None:
+    """A fixed-width UTC timestamp, so that text order is time order."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime(_TS)
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, _TS).replace(tzinfo=UTC)
+
+
+def article_to_dict(a: Article) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "url": a.url,
+        "title": a.title,
+        "category": a.category,
+        "guid": a.guid,
+        "summary": a.summary,
+        "content_html": a.content_html,
+        "text": a.text,
+        "index_text": a.index_text,
+        "author": a.author,
+        "published": ts(a.published),
+        "updated": ts(a.updated),
+        "first_seen": ts(a.first_seen),
+        "tags": list(a.tags),
+        "image": image_to_dict(a.image),
+        "language": a.language,
+        "source_id": a.source_id,
+        "content_hash": a.content_hash,
+        "body_hash": a.body_hash,
+    }
+
+
+def article_from_dict(d: dict[str, Any]) -> Article:
+    return Article(
+        id=d["id"],
+        url=d["url"],
+        title=d["title"],
+        category=d["category"],
+        guid=d.get("guid"),
+        summary=d.get("summary", ""),
+        content_html=d.get("content_html", ""),
+        text=d.get("text", ""),
+        index_text=d.get("index_text", ""),
+        author=d.get("author"),
+        published=parse_ts(d["published"]),
+        updated=parse_ts(d.get("updated")),
+        first_seen=parse_ts(d["first_seen"]),
+        tags=tuple(d.get("tags") or ()),
+        image=image_from_dict(d.get("image")),
+        language=d.get("language", "vi"),
+        source_id=d.get("source_id"),
+        content_hash=d.get("content_hash", ""),
+        body_hash=d.get("body_hash", ""),
+    )
+
+
+def image_to_dict(image: Image | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    return {k: v for k, v in vars(image).items() if v is not None}
+
+
+def image_from_dict(d: dict[str, Any] | None) -> Image | None:
+    return Image(**d) if d else None
+
+
+_SOURCE_TIMES = ("last_fetch_at", "last_success_at", "next_due_at", "created_at")
+
+
+def source_to_dict(s: Source) -> dict[str, Any]:
+    d = dict(vars(s))
+    for name in _SOURCE_TIMES:
+        d[name] = ts(d[name])
+    d["skip_hours"] = list(s.skip_hours)
+    d["skip_days"] = list(s.skip_days)
+    return d
+
+
+def source_from_dict(d: dict[str, Any]) -> Source:
+    d = dict(d)
+    for name in _SOURCE_TIMES:
+        d[name] = parse_ts(d.get(name))
+    d["skip_hours"] = tuple(d.get("skip_hours") or ())
+    d["skip_days"] = tuple(d.get("skip_days") or ())
+    known = Source.__dataclass_fields__
+    return Source(**{k: v for k, v in d.items() if k in known})
+
+
+def category_to_dict(c: Category) -> dict[str, Any]:
+    return {"slug": c.slug, "name": c.name, "language": c.language}
+
+
+def category_from_dict(d: dict[str, Any]) -> Category:
+    return Category(slug=d["slug"], name=d["name"], language=d.get("language", "vi"))
+
+
+def related_to_json(items: list[RelatedItem]) -> str:
+    return json.dumps(
+        [[i.article_id, round(i.score, 6), int(i.fill), list(i.reason)] for i in items],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def related_from_json(raw: str | bytes) -> list[RelatedItem]:
+    return [
+        RelatedItem(article_id=a, score=s, fill=bool(f), reason=tuple(r))
+        for a, s, f, r in json.loads(raw)
+    ]
+
+
+def dumps(d: dict[str, Any]) -> str:
+    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))

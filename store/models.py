@@ -1,0 +1,153 @@
+"""The plain data that flows between quantam's stages and lives in the store.
+
+Every stage (fetch, parse, normalise, recommend, publish) passes these dataclasses rather than
+dicts or ORM rows, so each stage can be tested on its own and every backend stores the same shape.
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# How a source's entries are told apart. Feeds with broken guids are moved down this list.
+ID_POLICIES = ("guid", "link", "link_date_title")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A section of the site ("Thể thao"), addressed by an ASCII slug ("the-thao")."""
+
+    slug: str
+    name: str
+    language: str = "vi"
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    type: str | None = None
+    length: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One story as quantam knows it, whichever feed or CMS it came from."""
+
+    id: str
+    url: str
+    title: str
+    category: str
+    guid: str | None = None
+    summary: str = ""
+    content_html: str = ""
+    text: str = ""
+    # The text the recommender reads: `text` without the related-link boxes sites embed in bodies.
+    index_text: str = ""
+    author: str | None = None
+    published: datetime = field(default_factory=utcnow)
+    updated: datetime | None = None
+    first_seen: datetime = field(default_factory=utcnow)
+    tags: tuple[str, ...] = ()
+    image: Image | None = None
+    language: str = "vi"
+    source_id: int | None = None
+    # sha1 of title + content: a change means the story was edited.
+    content_hash: str = ""
+    # sha1 of the normalised body text, for "same text under another URL"; "" when too short.
+    body_hash: str = ""
+
+    def replace(self, **changes: Any) -> Article:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A feed quantam polls, with everything it remembers about polling it politely."""
+
+    url: str
+    category: str
+    name: str = ""
+    id: int | None = None
+    enabled: bool = True
+    disabled_reason: str | None = None
+    id_policy: str = "guid"
+    id_policy_reason: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    # Seconds between polls as last decided by the schedule (feed ttl, Cache-Control, bounds).
+    interval: int | None = None
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    # A recoverable problem in the last fetched body (feedparser "bozo"), in words.
+    last_warning: str | None = None
+    error_count: int = 0
+    next_due_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    # Feed-level hints remembered between polls (skipHours / skipDays from the feed itself).
+    skip_hours: tuple[int, ...] = ()
+    skip_days: tuple[str, ...] = ()
+
+    def replace(self, **changes: Any) -> Source:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def host(self) -> str:
+        from urllib.parse import urlsplit
+
+        return (urlsplit(self.url).hostname or "").lower()
+
+
+@dataclass(frozen=True)
+class RelatedItem:
+    """One entry of an article's "Có thể bạn quan tâm" list."""
+
+    article_id: str
+    score: float
+    # True when the item is not similar enough and was filled from the same category's latest.
+    fill: bool = False
+    # The shared terms that explain why the item is related.
+    reason: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A key that identifies an already stored article: how dedupe finds it again.
+
+    kind is "url" (canonical URL), "key" (a source's entry key, value "<source id>:<key>") or
+    "body" (hash of the body text).
+    """
+
+    kind: str
+    value: str
+    article_id: str
+
+
+@dataclass
+class IngestBatch:
+    """Everything one fetched feed (or one CMS push) changes, written in one transaction."""
+
+    articles: list[Article] = field(default_factory=list)
+    aliases: list[Alias] = field(default_factory=list)
+    source: Source | None = None
+    category: Category | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the store's change log, which index workers follow to stay current."""
+
+    seq: int
+    article_id: str
+    # "upsert" or "delete"
+    op: str

@@ -1,0 +1,397 @@
+"""SQLite backend: the embedded default, one file, no server.
+
+WAL mode lets web workers read while a poller writes; every `commit` is one IMMEDIATE transaction,
+so a crash mid-ingest leaves all or none of a feed's changes. Rows keep the dataclass as JSON plus
+the columns queries need; the schema is versioned in PRAGMA user_version and migrated forward.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from store import codec
+from store.base import AliasKey, Cursor, Store
+from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreUnavailable
+from store.models import Article, Category, Change, IngestBatch, RelatedItem, Source
+
+# Each entry moves the schema from version i to i + 1. Never edit a released one; append.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE categories (slug TEXT PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL UNIQUE,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        published TEXT NOT NULL,
+        source_id INTEGER,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX articles_by_time ON articles (published DESC, id DESC);
+    CREATE INDEX articles_by_category ON articles (category, published DESC, id DESC);
+    CREATE INDEX articles_by_source ON articles (source_id);
+    CREATE TABLE aliases (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE takedowns (article_id TEXT PRIMARY KEY, at TEXT NOT NULL);
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id TEXT NOT NULL,
+        op TEXT NOT NULL
+    );
+    CREATE TABLE related (article_id TEXT PRIMARY KEY, items TEXT NOT NULL);
+    """,
+]
+
+_CHUNK = 500
+
+
+def path_from_url(url: str) -> str:
+    """sqlite:///relative.db, sqlite:////abs/path.db or sqlite:///:memory: to a filename."""
+    rest = url.removeprefix("sqlite://")
+    if rest.startswith("/"):
+        rest = rest[1:]
+    return rest or ":memory:"
+
+
+class SQLiteStore(Store):
+    def __init__(self, url: str = "sqlite:///quantam.db", timeout: float = 30.0):
+        self.url = url
+        self.path = path_from_url(url)
+        self._timeout = timeout
+        self._local = threading.local()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- connections ------------------------------------------------------------------------
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not be shared across threads."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                f"SQLite database {self.path} is busy or read-only: {exc}"
+            ) from exc
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"{self.path} has schema version {version}, this quantam knows "
+                    f"{len(MIGRATIONS)}: upgrade quantam before opening it"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def ping(self) -> None:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite database {self.path} is unreadable: {exc}") from exc
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- categories -------------------------------------------------------------------------
+    def put_category(self, category: Category) -> None:
+        with self._tx() as db:
+            self._put_category(db, category)
+
+    @staticmethod
+    def _put_category(db: sqlite3.Connection, category: Category) -> None:
+        db.execute(
+            "INSERT INTO categories (slug, data) VALUES (?, ?) "
+            "ON CONFLICT (slug) DO UPDATE SET data = excluded.data",
+            (category.slug, codec.dumps(codec.category_to_dict(category))),
+        )
+
+    def get_category(self, slug: str) -> Category | None:
+        row = self._db.execute("SELECT data FROM categories WHERE slug = ?", (slug,)).fetchone()
+        return codec.category_from_dict(json.loads(row[0])) if row else None
+
+    def list_categories(self) -> list[Category]:
+        rows = self._db.execute("SELECT data FROM categories ORDER BY slug").fetchall()
+        return [codec.category_from_dict(json.loads(r[0])) for r in rows]
+
+    # -- sources ----------------------------------------------------------------------------
+    def add_source(self, source: Source) -> Source:
+        with self._tx() as db:
+            existing = db.execute("SELECT id FROM sources WHERE url = ?", (source.url,)).fetchone()
+            if existing:
+                raise SourceExists(source.url, existing[0])
+            cur = db.execute("INSERT INTO sources (url, data) VALUES (?, '{}')", (source.url,))
+            stored = source.replace(id=cur.lastrowid)
+            db.execute(
+                "UPDATE sources SET data = ? WHERE id = ?",
+                (codec.dumps(codec.source_to_dict(stored)), stored.id),
+            )
+        return stored
+
+    def get_source(self, source_id: int) -> Source | None:
+        row = self._db.execute("SELECT data FROM sources WHERE id = ?", (source_id,)).fetchone()
+        return codec.source_from_dict(json.loads(row[0])) if row else None
+
+    def find_source(self, url: str) -> Source | None:
+        row = self._db.execute("SELECT data FROM sources WHERE url = ?", (url,)).fetchone()
+        return codec.source_from_dict(json.loads(row[0])) if row else None
+
+    def list_sources(self) -> list[Source]:
+        rows = self._db.execute("SELECT data FROM sources ORDER BY id").fetchall()
+        return [codec.source_from_dict(json.loads(r[0])) for r in rows]
+
+    def update_source(self, source: Source) -> None:
+        with self._tx() as db:
+            self._update_source(db, source)
+
+    @staticmethod
+    def _update_source(db: sqlite3.Connection, source: Source) -> None:
+        clash = db.execute(
+            "SELECT id FROM sources WHERE url = ? AND id != ?", (source.url, source.id)
+        ).fetchone()
+        if clash:
+            raise SourceExists(source.url, clash[0])
+        cur = db.execute(
+            "UPDATE sources SET url = ?, data = ? WHERE id = ?",
+            (source.url, codec.dumps(codec.source_to_dict(source)), source.id),
+        )
+        if cur.rowcount == 0:
+            raise SourceNotFound(source.id if source.id is not None else "(none)")
+
+    def remove_source(self, source_id: int) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount > 0
+
+    def count_articles_by_source(self) -> dict[int, int]:
+        rows = self._db.execute(
+            "SELECT source_id, COUNT(*) FROM articles "
+            "WHERE source_id IS NOT NULL GROUP BY source_id"
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    # -- articles ---------------------------------------------------------------------------
+    def lookup_aliases(self, keys: Iterable[AliasKey]) -> dict[AliasKey, str]:
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in set(keys):
+            by_kind.setdefault(kind, []).append(value)
+        found: dict[AliasKey, str] = {}
+        db = self._db
+        for kind, values in by_kind.items():
+            for i in range(0, len(values), _CHUNK):
+                chunk = values[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT value, article_id FROM aliases WHERE kind = ? AND value IN ({marks})",
+                    (kind, *chunk),
+                )
+                for value, article_id in rows:
+                    found[(kind, value)] = article_id
+        return found
+
+    def commit(self, batch: IngestBatch) -> None:
+        with self._tx() as db:
+            if batch.category is not None:
+                self._put_category(db, batch.category)
+            for article in batch.articles:
+                cur = db.execute(
+                    "INSERT INTO changes (article_id, op) VALUES (?, 'upsert')", (article.id,)
+                )
+                db.execute(
+                    "INSERT INTO articles (id, category, published, source_id, seq, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "category = excluded.category, published = excluded.published, "
+                    "source_id = excluded.source_id, seq = excluded.seq, data = excluded.data",
+                    (
+                        article.id,
+                        article.category,
+                        codec.ts(article.published),
+                        article.source_id,
+                        cur.lastrowid,
+                        codec.dumps(codec.article_to_dict(article)),
+                    ),
+                )
+            if batch.articles:
+                db.executemany(
+                    "DELETE FROM takedowns WHERE article_id = ?",
+                    [(a.id,) for a in batch.articles],
+                )
+            db.executemany(
+                "INSERT INTO aliases (kind, value, article_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, value) DO UPDATE SET article_id = excluded.article_id",
+                [(a.kind, a.value, a.article_id) for a in batch.aliases],
+            )
+            if batch.source is not None:
+                self._update_source(db, batch.source)
+
+    def get_article(self, article_id: str) -> Article | None:
+        row = self._db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return codec.article_from_dict(json.loads(row[0])) if row else None
+
+    def get_articles(self, article_ids: Iterable[str]) -> list[Article]:
+        ids = list(article_ids)
+        found: dict[str, Article] = {}
+        db = self._db
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for (data,) in db.execute(f"SELECT data FROM articles WHERE id IN ({marks})", chunk):
+                article = codec.article_from_dict(json.loads(data))
+                found[article.id] = article
+        return [found[i] for i in ids if i in found]
+
+    def delete_article(self, article_id: str) -> bool:
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+            db.execute("DELETE FROM related WHERE article_id = ?", (article_id,))
+            db.execute(
+                "INSERT OR IGNORE INTO takedowns (article_id, at) VALUES (?, ?)",
+                (article_id, codec.ts(datetime.now().astimezone())),
+            )
+            if gone:
+                db.execute(
+                    "INSERT INTO changes (article_id, op) VALUES (?, 'delete')", (article_id,)
+                )
+        return gone
+
+    def taken_down(self, article_ids: Iterable[str]) -> set[str]:
+        ids = list(set(article_ids))
+        out: set[str] = set()
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT article_id FROM takedowns WHERE article_id IN ({marks})", chunk
+            )
+            out.update(r[0] for r in rows)
+        return out
+
+    def latest_articles(
+        self,
+        category: str | None = None,
+        limit: int = 50,
+        before: Cursor | None = None,
+        since: datetime | None = None,
+    ) -> list[Article]:
+        where, params = [], []
+        if category is not None:
+            where.append("category = ?")
+            params.append(category)
+        if before is not None:
+            where.append("(published < ? OR (published = ? AND id < ?))")
+            stamp = codec.ts(before[0])
+            params += [stamp, stamp, before[1]]
+        if since is not None:
+            where.append("published > ?")
+            params.append(codec.ts(since))
+        sql = "SELECT data FROM articles"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY published DESC, id DESC LIMIT ?"
+        rows = self._db.execute(sql, (*params, limit)).fetchall()
+        return [codec.article_from_dict(json.loads(r[0])) for r in rows]
+
+    def iter_articles(self, batch_size: int = 1000) -> Iterator[Article]:
+        last = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT id, data FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            for _, data in rows:
+                yield codec.article_from_dict(json.loads(data))
+            last = rows[-1][0]
+
+    def count_articles(self, category: str | None = None) -> int:
+        if category is None:
+            return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        return self._db.execute(
+            "SELECT COUNT(*) FROM articles WHERE category = ?", (category,)
+        ).fetchone()[0]
+
+    # -- change log -------------------------------------------------------------------------
+    def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
+        rows = self._db.execute(
+            "SELECT seq, article_id, op FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [Change(seq=r[0], article_id=r[1], op=r[2]) for r in rows]
+
+    def last_seq(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM changes").fetchone()
+        return row[0] or 0
+
+    # -- related lists ----------------------------------------------------------------------
+    def put_related(self, lists: dict[str, list[RelatedItem]]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO related (article_id, items) VALUES (?, ?) "
+                "ON CONFLICT (article_id) DO UPDATE SET items = excluded.items",
+                [(aid, codec.related_to_json(items)) for aid, items in lists.items()],
+            )
+
+    def get_related(self, article_id: str) -> list[RelatedItem] | None:
+        row = self._db.execute(
+            "SELECT items FROM related WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return codec.related_from_json(row[0]) if row else None
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def set_meta(self, key: str, value: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

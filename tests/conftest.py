@@ -1,0 +1,64 @@
+"""Shared fixtures: real stores (a SQLite file, a real Redis), a real loopback feed server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from store.base import Store
+from store.sqlite import SQLiteStore
+from tests.feedserver import FeedServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REDIS_URL = os.environ.get("QUANTAM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _redis_store() -> Store:
+    from store.redis import RedisStore
+
+    return RedisStore(f"{REDIS_URL}?prefix=qtest-{uuid.uuid4().hex[:12]}")
+
+
+def _backends() -> list[str]:
+    backends = ["sqlite"]
+    try:
+        import store.redis  # noqa: F401
+    except ImportError:
+        return backends
+    return [*backends, "redis"]
+
+
+@pytest.fixture(params=_backends())
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every backend in turn: the contract suite runs over each of them."""
+    if request.param == "sqlite":
+        s: Store = SQLiteStore(f"sqlite:///{tmp_path / 'quantam.db'}")
+    else:
+        s = _redis_store()
+    yield s
+    if request.param == "redis":
+        s.destroy()  # type: ignore[attr-defined]
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(f"sqlite:///{tmp_path / 'quantam.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / "feeds" / name).read_bytes()

@@ -1,0 +1,220 @@
+"""One contract, every backend: the `store` fixture runs this suite over SQLite and Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from store.base import Store
+from store.errors import SourceExists, SourceNotFound
+from store.models import Alias, Article, Category, Image, IngestBatch, RelatedItem, Source
+
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def make_article(n: int, category: str = "the-thao", **kw) -> Article:
+    fields = dict(
+        id=f"a{n:04d}",
+        url=f"https://news.example/bai-{n}.html",
+        title=f"Bài viết số {n}: Đội tuyển Việt Nam thắng",
+        category=category,
+        guid=f"guid-{n}",
+        summary="Tóm tắt ngắn",
+        content_html="<p>Nội dung <b>đậm</b></p>",
+        text="Nội dung đậm",
+        index_text="Nội dung đậm",
+        author="Nguyễn Văn A",
+        published=T0 + timedelta(minutes=n),
+        first_seen=T0 + timedelta(minutes=n, seconds=5),
+        tags=("bóng đá", "V-League"),
+        image=Image(url=f"https://img.example/{n}.jpg", type="image/jpeg", length=1234),
+        language="vi",
+        content_hash=f"h{n}",
+        body_hash=f"b{n}",
+    )
+    fields.update(kw)
+    return Article(**fields)
+
+
+def test_categories_roundtrip_and_rename(store: Store) -> None:
+    store.put_category(Category("thoi-su", "Thời sự"))
+    store.put_category(Category("the-thao", "Thể thao", "vi"))
+    store.put_category(Category("thoi-su", "Thời sự - Chính trị"))
+    assert store.get_category("thoi-su") == Category("thoi-su", "Thời sự - Chính trị")
+    assert [c.slug for c in store.list_categories()] == ["the-thao", "thoi-su"]
+    assert store.get_category("nope") is None
+
+
+def test_sources_lifecycle(store: Store) -> None:
+    a = store.add_source(Source(url="https://a.example/rss", category="the-thao", name="A"))
+    b = store.add_source(Source(url="https://b.example/rss", category="thoi-su"))
+    assert a.id is not None and b.id is not None and a.id != b.id
+    assert store.get_source(a.id) == a
+    assert store.find_source("https://b.example/rss") == b
+    with pytest.raises(SourceExists):
+        store.add_source(Source(url="https://a.example/rss", category="x"))
+    changed = a.replace(
+        etag='"v2"',
+        last_status=304,
+        last_fetch_at=T0,
+        next_due_at=T0 + timedelta(minutes=15),
+        skip_hours=(1, 2),
+        skip_days=("Sunday",),
+        id_policy="link",
+        id_policy_reason="broken",
+    )
+    store.update_source(changed)
+    assert store.get_source(a.id) == changed
+    with pytest.raises(SourceExists):
+        store.update_source(changed.replace(url="https://b.example/rss"))
+    assert [s.id for s in store.list_sources()] == [a.id, b.id]
+    assert store.remove_source(a.id) is True
+    assert store.remove_source(a.id) is False
+    with pytest.raises(SourceNotFound):
+        store.update_source(changed)
+    assert store.get_source(a.id) is None
+
+
+def test_commit_and_read_back_every_field(store: Store) -> None:
+    article = make_article(1, updated=T0 + timedelta(hours=2))
+    store.commit(IngestBatch(articles=[article], category=Category("the-thao", "Thể thao")))
+    assert store.get_article(article.id) == article
+    assert store.get_category("the-thao").name == "Thể thao"
+    assert store.count_articles() == 1
+    assert store.count_articles("the-thao") == 1
+    assert store.count_articles("thoi-su") == 0
+
+
+def test_commit_replaces_an_article(store: Store) -> None:
+    store.commit(IngestBatch(articles=[make_article(1)]))
+    edited = make_article(1, title="Tiêu đề mới", category="thoi-su")
+    store.commit(IngestBatch(articles=[edited]))
+    assert store.get_article("a0001").title == "Tiêu đề mới"
+    assert store.count_articles() == 1
+    assert store.count_articles("the-thao") == 0
+    assert [a.id for a in store.latest_articles("thoi-su")] == ["a0001"]
+
+
+def test_commit_is_all_or_nothing(store: Store) -> None:
+    gone = store.add_source(Source(url="https://gone.example/rss", category="x"))
+    store.remove_source(gone.id)
+    batch = IngestBatch(
+        articles=[make_article(1), make_article(2)],
+        aliases=[Alias("url", "https://news.example/bai-1.html", "a0001")],
+        source=gone,
+    )
+    with pytest.raises(SourceNotFound):
+        store.commit(batch)
+    assert store.count_articles() == 0
+    assert store.lookup_aliases([("url", "https://news.example/bai-1.html")]) == {}
+    assert store.last_seq() == 0
+
+
+def test_aliases(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[make_article(1)],
+            aliases=[
+                Alias("url", "https://news.example/bai-1.html", "a0001"),
+                Alias("key", "7:guid-1", "a0001"),
+            ],
+        )
+    )
+    found = store.lookup_aliases(
+        [("url", "https://news.example/bai-1.html"), ("key", "7:guid-1"), ("key", "8:guid-1")]
+    )
+    assert found == {
+        ("url", "https://news.example/bai-1.html"): "a0001",
+        ("key", "7:guid-1"): "a0001",
+    }
+
+
+def test_latest_articles_order_filter_and_paging(store: Store) -> None:
+    articles = [make_article(n, category="the-thao" if n % 2 else "thoi-su") for n in range(1, 11)]
+    # two articles at the same instant are ordered by id
+    articles.append(make_article(11, published=articles[-1].published))
+    store.commit(IngestBatch(articles=articles))
+    newest = store.latest_articles(limit=3)
+    assert [a.id for a in newest] == ["a0011", "a0010", "a0009"]
+    page2 = store.latest_articles(limit=3, before=(newest[-1].published, newest[-1].id))
+    assert [a.id for a in page2] == ["a0008", "a0007", "a0006"]
+    sport = store.latest_articles("the-thao", limit=100)
+    assert [a.id for a in sport] == ["a0011", "a0009", "a0007", "a0005", "a0003", "a0001"]
+    recent = store.latest_articles(since=T0 + timedelta(minutes=8))
+    assert {a.id for a in recent} == {"a0009", "a0010", "a0011"}
+
+
+def test_get_articles_keeps_order_and_skips_unknown(store: Store) -> None:
+    store.commit(IngestBatch(articles=[make_article(n) for n in range(1, 4)]))
+    got = store.get_articles(["a0003", "zzz", "a0001"])
+    assert [a.id for a in got] == ["a0003", "a0001"]
+    assert sorted(a.id for a in store.iter_articles(batch_size=2)) == ["a0001", "a0002", "a0003"]
+
+
+def test_takedown_leaves_a_tombstone_and_push_restores(store: Store) -> None:
+    store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
+    store.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
+    assert store.delete_article("a0001") is True
+    assert store.get_article("a0001") is None
+    assert store.get_related("a0001") is None
+    assert store.taken_down(["a0001", "a0002"]) == {"a0001"}
+    assert [a.id for a in store.latest_articles()] == ["a0002"]
+    assert store.delete_article("a0001") is False
+    store.commit(IngestBatch(articles=[make_article(1)]))
+    assert store.taken_down(["a0001"]) == set()
+    assert store.get_article("a0001") is not None
+
+
+def test_change_log(store: Store) -> None:
+    assert store.last_seq() == 0
+    store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
+    store.delete_article("a0001")
+    changes = store.changes_since(0)
+    assert [(c.article_id, c.op) for c in changes] == [
+        ("a0001", "upsert"),
+        ("a0002", "upsert"),
+        ("a0001", "delete"),
+    ]
+    assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+    assert store.last_seq() == changes[-1].seq
+    assert store.changes_since(changes[0].seq, limit=1) == [changes[1]]
+
+
+def test_related_lists(store: Store) -> None:
+    items = [
+        RelatedItem("a0002", 0.8123456, False, ("bóng đá", "hlv")),
+        RelatedItem("a0003", 0.1, True, ()),
+    ]
+    store.put_related({"a0001": items, "a0002": []})
+    assert store.get_related("a0001") == [
+        RelatedItem("a0002", 0.812346, False, ("bóng đá", "hlv")),
+        RelatedItem("a0003", 0.1, True),
+    ]
+    assert store.get_related("a0002") == []
+    assert store.get_related("a0009") is None
+
+
+def test_counts_by_source(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[
+                make_article(1, source_id=3),
+                make_article(2, source_id=3),
+                make_article(3, source_id=4),
+                make_article(4),
+            ]
+        )
+    )
+    assert store.count_articles_by_source() == {3: 2, 4: 1}
+
+
+def test_meta(store: Store) -> None:
+    assert store.get_meta("index") is None
+    store.set_meta("index", b"\x00\x01v1")
+    store.set_meta("index", b"\x00\x01v2")
+    assert store.get_meta("index") == b"\x00\x01v2"
+
+
+def test_ping(store: Store) -> None:
+    store.ping()
