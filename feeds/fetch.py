@@ -30,7 +30,7 @@ from feeds.errors import (
     TooLarge,
     TooManyRedirects,
 )
-from feeds.netguard import GuardedTransport
+from feeds.netguard import AddressPolicy, GuardedTransport
 
 USER_AGENT = f"quantam/{__version__} (feed syndication; +https://github.com/quantam/quantam)"
 ACCEPT = (
@@ -50,6 +50,8 @@ class FetchLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     allow_private: bool = False
+    # Private networks (CIDR) allowed even when allow_private is off, e.g. an intranet CMS.
+    allowed_networks: tuple[str, ...] = ()
     user_agent: str = USER_AGENT
 
 
@@ -155,7 +157,9 @@ class Fetcher:
             pool=self.limits.connect_timeout,
         )
         self._client = httpx.Client(
-            transport=GuardedTransport(allow_private=self.limits.allow_private),
+            transport=GuardedTransport(
+                AddressPolicy(self.limits.allow_private, self.limits.allowed_networks)
+            ),
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": self.limits.user_agent, "Accept": ACCEPT},
@@ -197,6 +201,8 @@ class Fetcher:
                     f"timed out {kind} {current} (limits: connect "
                     f"{self.limits.connect_timeout:g} s, read {self.limits.read_timeout:g} s)"
                 ) from exc
+            except httpx.InvalidURL as exc:
+                raise BadURL(f"not a valid URL: {current!r} ({exc})") from exc
             except httpx.HTTPError as exc:
                 raise ConnectionFailed(f"could not fetch {current}: {exc}") from exc
         raise TooManyRedirects(f"more than {self.limits.max_redirects} redirects starting at {url}")

@@ -22,7 +22,7 @@ from feeds.parse import ParsedFeed, RawEntry, parse_feed
 from feeds.schedule import ScheduleSettings, error_delay, next_due, poll_interval
 from feeds.text import clean_text, slugify
 from store.base import Store
-from store.errors import SourceExists
+from store.errors import SourceExists, SourceNotFound
 from store.models import Article, Category, IngestBatch, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,11 @@ class Ingestor:
             self._failed(source, report, exc, now, status=result.status)
             return report
         updated_source = self._succeeded(source, result, parsed, now)
-        self._store_feed(parsed, report, now, updated_source)
+        try:
+            self._store_feed(parsed, report, now, updated_source)
+        except SourceNotFound as exc:
+            report.error = f"{exc}: it was removed while being polled; nothing was stored"
+            return report
         self._notify(report)
         return report
 
@@ -304,8 +308,8 @@ class Ingestor:
             interval = poll_interval(self.schedule, parsed.ttl_minutes, result.max_age)
             skip_hours, skip_days = parsed.skip_hours, parsed.skip_days
         else:
-            hinted = poll_interval(self.schedule, None, result.max_age)
-            interval = hinted if result.max_age else (source.interval or hinted)
+            # 304: the feed (and its ttl) is unchanged, so the interval it set still holds.
+            interval = source.interval or poll_interval(self.schedule, None, result.max_age)
             skip_hours, skip_days = source.skip_hours, source.skip_days
         return source.replace(
             etag=result.etag or (source.etag if result.not_modified else None),

@@ -54,24 +54,39 @@ def resolve(host: str, port: int) -> list[tuple[int, str]]:
     return seen
 
 
-def checked_addresses(host: str, port: int, allow_private: bool) -> list[tuple[int, str]]:
-    """The addresses to connect to, or RefusedAddress if any answer is not public.
+class AddressPolicy:
+    """Which addresses may be fetched: public ones, plus whatever the operator allows
+    (everything, or a list of networks such as 10.1.0.0/16 for an intranet CMS)."""
+
+    def __init__(self, allow_private: bool = False, allowed_networks: Iterable[str] = ()):
+        self.allow_private = allow_private
+        self.allowed_networks = tuple(
+            ipaddress.ip_network(n, strict=False) for n in allowed_networks
+        )
+
+    def allows(self, address: _IP) -> bool:
+        if self.allow_private or is_public(address):
+            return True
+        return any(address in network for network in self.allowed_networks)
+
+
+def checked_addresses(host: str, port: int, policy: AddressPolicy) -> list[tuple[int, str]]:
+    """The addresses to connect to, or RefusedAddress if any answer is not allowed.
 
     Refusing when any answer is private (not just the first) stops a host that mixes a public
     and a private record from reaching the private one on a retry."""
     addresses = resolve(host, port)
-    if not allow_private:
-        for _, address in addresses:
-            if not is_public(ipaddress.ip_address(address.split("%")[0])):
-                raise RefusedAddress(host, address)
+    for _, address in addresses:
+        if not policy.allows(ipaddress.ip_address(address.split("%")[0])):
+            raise RefusedAddress(host, address)
     return addresses
 
 
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's sync backend, but every TCP connect goes to a vetted address."""
 
-    def __init__(self, allow_private: bool):
-        self.allow_private = allow_private
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -83,7 +98,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         last_error: Exception | None = None
-        for _, address in checked_addresses(host, port, self.allow_private):
+        for _, address in checked_addresses(host, port, self.policy):
             try:
                 return self._inner.connect_tcp(
                     address, port, timeout, local_address, socket_options
@@ -102,7 +117,7 @@ class GuardedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with the guarded backend under its connection pool."""
 
-    def __init__(self, allow_private: bool, **kwargs: object):
+    def __init__(self, policy: AddressPolicy, **kwargs: object):
         super().__init__(**kwargs)
         pool = self._pool
         self._pool = httpcore.ConnectionPool(
@@ -113,5 +128,5 @@ class GuardedTransport(httpx.HTTPTransport):
             http1=pool._http1,
             http2=pool._http2,
             retries=pool._retries,
-            network_backend=GuardedBackend(allow_private),
+            network_backend=GuardedBackend(policy),
         )

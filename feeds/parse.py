@@ -70,20 +70,25 @@ def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> P
     headers = {"content-location": url} if url else {}
     if content_type:
         headers["content-type"] = content_type
-    result = feedparser.parse(
-        body,
-        response_headers=headers,
-        sanitize_html=False,  # nh3 sanitises later, with quantam's own allow-list
-        resolve_relative_uris=True,
-    )
+    try:
+        result = feedparser.parse(
+            _repair_charrefs(body),
+            response_headers=headers,
+            sanitize_html=False,  # nh3 sanitises later, with quantam's own allow-list
+            resolve_relative_uris=True,
+        )
+    except Exception as exc:  # feedparser is forgiving, but hostile bytes can still break it
+        raise NotAFeed(f"the feed cannot be read: {type(exc).__name__}: {exc}") from exc
     version = result.get("version", "")
     entries = result.get("entries", [])
     if not version and not entries:
         raise NotAFeed(_describe_non_feed(body, content_type, result))
     feed = result.get("feed", {})
     warning = None
-    if result.get("bozo"):
-        warning = _describe_bozo(result.get("bozo_exception"))
+    exc = result.get("bozo_exception")
+    unlabelled = content_type is None and type(exc).__name__ == "NonXMLContentType"
+    if result.get("bozo") and not unlabelled:
+        warning = _describe_bozo(exc)
     return ParsedFeed(
         title=feed.get("title", ""),
         link=feed.get("link"),
@@ -95,6 +100,27 @@ def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> P
         entries=[_entry(e, feed.get("language")) for e in entries],
         warning=warning,
     )
+
+
+# Character references to code points that cannot exist (surrogates, beyond U+10FFFF, NUL)
+# crash feedparser's lenient parser; only long references can be such, so only those are checked.
+_SUSPECT_CHARREF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{4,})|0*([0-9]{5,})|0+);")
+
+
+def _repair_charrefs(body: bytes) -> bytes:
+    if b"&#" not in body:
+        return body
+    return _SUSPECT_CHARREF.sub(_repair_one, body)
+
+
+def _repair_one(match: re.Match[bytes]) -> bytes:
+    hex_digits, dec_digits = match.group(1), match.group(2)
+    if hex_digits is None and dec_digits is None:
+        return b"&#xFFFD;"
+    code = int(hex_digits, 16) if hex_digits is not None else int(dec_digits)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return b"&#xFFFD;"
+    return match.group(0)
 
 
 def _entry(e: dict, feed_language: str | None) -> RawEntry:

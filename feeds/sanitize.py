@@ -83,10 +83,58 @@ _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 
 
 def sanitize_html(raw: str) -> str:
-    """Allow-listed HTML: safe to store, republish in feeds and show in the embed."""
+    """Allow-listed HTML: safe to store, republish in feeds and show in the embed.
+
+    Absurdly deep nesting (a hostile feed's thousands of nested divs) makes HTML tree building
+    quadratic, so such content is kept as plain text instead."""
     if not raw:
         return ""
+    if _too_deep(raw):
+        text = clean_text(html.unescape(_ANY_TAG.sub(" ", raw)))
+        return f"<p>{html.escape(text, quote=False)}</p>"
     return _CLEANER.clean(raw)
+
+
+# Containers whose nesting costs the tree builder; inline tags are cheap at any depth.
+_NESTING = {
+    "div",
+    "section",
+    "article",
+    "aside",
+    "blockquote",
+    "table",
+    "tbody",
+    "tr",
+    "td",
+    "ul",
+    "ol",
+    "li",
+    "figure",
+    "main",
+    "header",
+    "footer",
+    "nav",
+    "dl",
+    "dd",
+    "form",
+    "fieldset",
+}
+MAX_NESTING = 256
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)")
+_ANY_TAG = re.compile(r"<[^>]*>?")
+
+
+def _too_deep(raw: str) -> bool:
+    if raw.count("<") < MAX_NESTING:
+        return False
+    depth = 0
+    for match in _TAG.finditer(raw):
+        if match.group(2).lower() not in _NESTING:
+            continue
+        depth += -1 if match.group(1) else 1
+        if depth > MAX_NESTING:
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -334,7 +334,7 @@ def sources_export(ctx: Context, output: str | None) -> None:
         groups.setdefault(source.category, []).append((source.name or source.url, source.url, None))
     data = write_opml(
         "quantam sources",
-        [(names.get(slug, slug), slug, feeds) for slug, feeds in sorted(groups.items())],
+        [(names.get(slug, slug), slug, feeds) for slug, feeds in groups.items()],
     )
     if output:
         Path(output).write_bytes(data)

@@ -8,6 +8,7 @@ over the defaults. `quantam --help` and the README list this table.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -32,6 +33,9 @@ class Settings:
     base_url: str = _s("http://127.0.0.1:8000", "Public base URL used in feeds and the API")
     allow_private_fetch: bool = _s(
         False, "Allow fetching private, loopback and link-local addresses (1 to allow)"
+    )
+    fetch_allow_networks: str = _s(
+        "", "Comma-separated private networks (CIDR) that may be fetched, e.g. 10.1.0.0/16"
     )
     fetch_connect_timeout: float = _s(10.0, "Seconds to wait for a feed server to accept")
     fetch_read_timeout: float = _s(30.0, "Seconds to wait for each read from a feed server")
@@ -58,7 +62,12 @@ class Settings:
             max_bytes=self.fetch_max_bytes,
             max_redirects=self.fetch_max_redirects,
             allow_private=self.allow_private_fetch,
+            allowed_networks=self.allowed_networks,
         )
+
+    @property
+    def allowed_networks(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.fetch_allow_networks.split(",") if n.strip())
 
     @property
     def schedule(self) -> ScheduleSettings:
@@ -141,6 +150,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError("poll_min_interval must not exceed poll_max_interval")
     if not s.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"base_url must be an http(s) URL, not {s.base_url!r}")
+    for network in s.allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"fetch_allow_networks: {network!r} is not a network such as 10.0.0.0/8"
+            ) from None
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {s.log_level!r}")
 

@@ -8,12 +8,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from store.base import Store
 from store.sqlite import SQLiteStore
 from tests.feedserver import FeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# QUANTAM_FUZZ_PROFILE=deep runs the fuzz tests much longer than CI does.
+settings.register_profile(
+    "ci", max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("QUANTAM_FUZZ_PROFILE", "ci"))
 REDIS_URL = os.environ.get("QUANTAM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 

@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that give up mid-body (timeouts, size caps) are expected: no tracebacks."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 @dataclass
 class Reply:
     status: int = 200
@@ -52,10 +59,12 @@ class FeedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -94,6 +103,8 @@ class FeedServer:
         if reply.etag and h.headers.get("If-None-Match") == reply.etag:
             h.send_response(304)
             h.send_header("ETag", reply.etag)
+            for name, value in reply.headers.items():
+                h.send_header(name, value)
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
