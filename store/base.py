@@ -127,6 +127,11 @@ class Store(ABC):
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         """The stored list, or None if none was computed yet."""
 
+    @abstractmethod
+    def version(self) -> int:
+        """A number that grows whenever anything readers see changes (articles, takedowns,
+        related lists, categories): caches of rendered feeds and API answers key on it."""
+
     # -- small named values (index state, versions) -----------------------------------------
     @abstractmethod
     def get_meta(self, key: str) -> bytes | None: ...

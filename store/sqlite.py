@@ -55,6 +55,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE related (article_id TEXT PRIMARY KEY, items TEXT NOT NULL);
     """,
+    """
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters (name, value) VALUES ('version', 0);
+    """,
 ]
 
 _CHUNK = 500
@@ -143,6 +147,7 @@ class SQLiteStore(Store):
     def put_category(self, category: Category) -> None:
         with self._tx() as db:
             self._put_category(db, category)
+            self._bump(db)
 
     @staticmethod
     def _put_category(db: sqlite3.Connection, category: Category) -> None:
@@ -268,6 +273,8 @@ class SQLiteStore(Store):
             )
             if batch.source is not None:
                 self._update_source(db, batch.source)
+            if batch.articles or batch.category is not None:
+                self._bump(db)
 
     def get_article(self, article_id: str) -> Article | None:
         row = self._db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -297,6 +304,7 @@ class SQLiteStore(Store):
                 db.execute(
                     "INSERT INTO changes (article_id, op) VALUES (?, 'delete')", (article_id,)
                 )
+                self._bump(db)
         return gone
 
     def taken_down(self, article_ids: Iterable[str]) -> set[str]:
@@ -376,6 +384,7 @@ class SQLiteStore(Store):
                 "ON CONFLICT (article_id) DO UPDATE SET items = excluded.items",
                 [(aid, codec.related_to_json(items)) for aid, items in lists.items()],
             )
+            self._bump(db)
 
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         row = self._db.execute(
@@ -383,7 +392,14 @@ class SQLiteStore(Store):
         ).fetchone()
         return codec.related_from_json(row[0]) if row else None
 
-    # -- meta -------------------------------------------------------------------------------
+    # -- versions and meta ------------------------------------------------------------------
+    @staticmethod
+    def _bump(db: sqlite3.Connection) -> None:
+        db.execute("UPDATE counters SET value = value + 1 WHERE name = 'version'")
+
+    def version(self) -> int:
+        return self._db.execute("SELECT value FROM counters WHERE name = 'version'").fetchone()[0]
+
     def get_meta(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None

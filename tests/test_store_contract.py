@@ -218,3 +218,42 @@ def test_meta(store: Store) -> None:
 
 def test_ping(store: Store) -> None:
     store.ping()
+
+
+def test_version_grows_with_every_visible_change(store: Store) -> None:
+    seen = [store.version()]
+
+    def changed() -> None:
+        seen.append(store.version())
+        assert seen[-1] > seen[-2]
+
+    store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
+    changed()
+    store.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
+    changed()
+    store.delete_article("a0002")
+    changed()
+    store.put_category(Category("the-thao", "Thể thao"))
+    changed()
+    store.set_meta("unrelated", b"x")
+    store.update_source(store.add_source(Source(url="https://x.example/rss", category="x")))
+    assert store.version() == seen[-1]
+
+
+def test_sqlite_schema_is_migrated_forward_and_newer_is_refused(tmp_path) -> None:
+    import sqlite3
+
+    from store.errors import SchemaTooNew
+    from store.sqlite import MIGRATIONS, SQLiteStore
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a database left by the first release
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.version() == 0
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(SchemaTooNew, match="upgrade quantam"):
+        SQLiteStore(f"sqlite:///{path}")
