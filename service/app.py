@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Flask
 
-from flask import Flask, jsonify
-
+from service import api, cms, ops
+from service.caching import RenderCache, gzip_response
 from service.config import Settings, load_settings
 from service.core import Quantam
+from service.errors import register_error_handlers
 
 
 def create_app(settings: Settings | None = None, quantam: Quantam | None = None) -> Flask:
+    """One app per process; `quantam` may be passed in to share it with a poller thread."""
     app = Flask(__name__)
     settings = settings or (quantam.settings if quantam else load_settings())
     quantam = quantam or Quantam(settings)
     app.extensions["quantam"] = quantam
+    app.extensions["quantam.render_cache"] = RenderCache()
     app.config["QUANTAM_SETTINGS"] = settings
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    @app.get("/healthz")
-    def healthz() -> Any:
-        quantam.store.ping()
-        return jsonify(status="ok", articles=quantam.store.count_articles())
-
+    register_error_handlers(app)
+    ops.install(app)
+    quantam.ingestor.listeners.append(_count_ingested)
+    for blueprint in (api.bp, cms.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    app.after_request(gzip_response)
     return app
+
+
+def _count_ingested(report: object) -> None:
+    ops.INGESTED.labels("new").inc(len(report.new))  # type: ignore[attr-defined]
+    ops.INGESTED.labels("updated").inc(len(report.updated))  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from feeds.opml import read_opml, write_opml
 from feeds.text import slugify
 from service.config import ConfigError, Settings, load_settings, settings_help
 from service.core import Quantam
+from service.serialize import source_status
 from store.errors import SourceExists, StoreError
 from store.models import Source, utcnow
 
@@ -201,7 +202,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
         for source in items:
             d = source_to_dict(source)
             d["articles"] = counts.get(source.id, 0)
-            d["status"] = _status(source)
+            d["status"] = source_status(source)
             click.echo(json.dumps(d, ensure_ascii=False))
         return
     if not items:
@@ -209,7 +210,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
         return
     for source in items:
         click.echo(
-            f"[{source.id}] {_status(source):<8} {source.category:<14} "
+            f"[{source.id}] {source_status(source):<8} {source.category:<14} "
             f"{counts.get(source.id, 0):>5} articles  last fetch {_ago(source.last_fetch_at, now)}"
             f" (HTTP {source.last_status or '-'})  next {_until(source.next_due_at, now, source)}"
         )
@@ -222,16 +223,6 @@ def sources_list(ctx: Context, as_json: bool) -> None:
             click.echo(f"      warning: {source.last_warning}")
         if source.id_policy != "guid":
             click.echo(f"      note: {source.id_policy_reason}")
-
-
-def _status(source: Source) -> str:
-    if not source.enabled:
-        return "disabled"
-    if source.last_error:
-        return "error"
-    if source.last_fetch_at is None:
-        return "new"
-    return "ok"
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:

@@ -6,11 +6,15 @@ service layer knows about the others' wiring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from feeds.fetch import Fetcher
 from feeds.ingest import Ingestor
 from feeds.poll import Poller
 from service.config import Settings
 from store import Store, open_store
+from store.models import Article
 
 
 class Quantam:
@@ -22,6 +26,23 @@ class Quantam:
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )
+        self.takedown_listeners: list[Callable[[str], None]] = []
+
+    def push_article(self, data: dict[str, Any]) -> Article:
+        """The CMS path: normalise, store and (through the ingestor's listeners) relate."""
+        return self.ingestor.ingest_article(data)
+
+    def take_down(self, article_id: str) -> bool:
+        """Remove an article from reads, feeds and every related list; False if unknown."""
+        gone = self.store.delete_article(article_id)
+        if gone:
+            for listener in self.takedown_listeners:
+                listener(article_id)
+        return gone
+
+    def index_age(self) -> float | None:
+        """Seconds since the related-stories index was last built, if there is one."""
+        return None
 
     def close(self) -> None:
         self.fetcher.close()

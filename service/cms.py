@@ -1,0 +1,113 @@
+"""The write API a CMS uses: push and take down articles, manage sources. Bearer token only.
+
+A push is in feeds and related lists when the request returns; a takedown is gone from feeds,
+lists and caches when it returns (caches key on the store's version, which the takedown moves).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from service.errors import NotFound, Problem
+from service.serialize import article_detail, source_item
+
+bp = Blueprint("cms", __name__, url_prefix="/api")
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+def _quantam() -> Any:
+    return current_app.extensions["quantam"]
+
+
+@bp.before_request
+def require_token() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS") and request.endpoint != "cms.list_sources":
+        return
+    expected = _quantam().settings.api_token
+    if not expected:
+        raise Problem(403, "Forbidden", "the write API is disabled: set QUANTAM_API_TOKEN")
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "Unauthorized", "send the API token as 'Authorization: Bearer <token>'")
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise Problem(403, "Forbidden", "the API token is wrong")
+
+
+def _json_body() -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
+    if not request.is_json:
+        raise Problem(415, "Unsupported media type", "send the body as application/json")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Problem(400, "Bad request", "the body must be a JSON object")
+    return data
+
+
+@bp.post("/articles")
+def push_article() -> Response:
+    quantam = _quantam()
+    existed = _known(quantam, _json_body())
+    article = quantam.push_article(request.get_json())
+    response = jsonify(article_detail(article))
+    response.status_code = 200 if existed else 201
+    response.headers["Location"] = f"/api/articles/{article.id}"
+    return response
+
+
+def _known(quantam: Any, data: dict[str, Any]) -> bool:
+    """Whether a push would update an article that exists (200) rather than create one (201)."""
+    from feeds.urls import canonical_url
+
+    url = data.get("url")
+    if not isinstance(url, str):
+        return False
+    try:
+        key = ("url", canonical_url(url))
+    except Exception:
+        return False
+    found = quantam.store.lookup_aliases([key]).get(key)
+    return found is not None and quantam.store.get_article(found) is not None
+
+
+@bp.delete("/articles/<article_id>")
+def take_down(article_id: str) -> Response:
+    if not _quantam().take_down(article_id):
+        raise NotFound(f"no article with id {article_id!r}")
+    return Response(status=204)
+
+
+@bp.get("/sources")
+def list_sources() -> Response:
+    store = _quantam().store
+    counts = store.count_articles_by_source()
+    return jsonify({"sources": [source_item(s, counts.get(s.id, 0)) for s in store.list_sources()]})
+
+
+@bp.post("/sources")
+def add_source() -> Response:
+    data = _json_body()
+    url, category = data.get("url"), data.get("category")
+    if not isinstance(url, str) or not url.strip():
+        raise Problem(400, "Bad request", "field 'url' is required", parameter="url")
+    if not isinstance(category, str) or not category.strip():
+        raise Problem(400, "Bad request", "field 'category' is required", parameter="category")
+    source = _quantam().ingestor.add_source(
+        url, category, name=str(data.get("title") or ""), category_name=data.get("name")
+    )
+    response = jsonify(source_item(source, 0))
+    response.status_code = 201
+    response.headers["Location"] = f"/api/sources/{source.id}"
+    return response
+
+
+@bp.delete("/sources/<int:source_id>")
+def remove_source(source_id: int) -> Response:
+    if not _quantam().store.remove_source(source_id):
+        raise NotFound(f"no source with id {source_id}")
+    return Response(status=204)

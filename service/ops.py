@@ -1,0 +1,138 @@
+"""Operations endpoints: /healthz for load balancers, /metrics for Prometheus.
+
+Request counts and latencies are counted per route (the URL rule, not the raw path, so article
+ids do not explode the label set). Store-derived figures (articles stored, per-source errors)
+are read from the store at scrape time, so they are right whichever process did the ingesting.
+Under gunicorn, set PROMETHEUS_MULTIPROC_DIR so every worker's counters are summed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from store.errors import StoreUnavailable
+from store.models import utcnow
+
+bp = Blueprint("ops", __name__)
+
+REQUESTS = Counter(
+    "quantam_http_requests_total",
+    "HTTP requests by route and status",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "quantam_http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+INGESTED = Counter(
+    "quantam_articles_ingested_total", "Articles stored or updated by this process", ["kind"]
+)
+
+
+def _quantam() -> Any:
+    return current_app.extensions["quantam"]
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    quantam = _quantam()
+    try:
+        quantam.store.ping()
+    except StoreUnavailable as exc:
+        response = jsonify(status="unavailable", store=str(exc))
+        response.status_code = 503
+        return response
+    body: dict[str, Any] = {"status": "ok", "store": quantam.settings.store.split("://")[0]}
+    body["articles"] = quantam.store.count_articles()
+    age = quantam.index_age()
+    body["index_age_seconds"] = None if age is None else round(age, 1)
+    return jsonify(body)
+
+
+class StoreCollector:
+    """Figures read from the store when Prometheus scrapes."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        quantam = self.app.extensions["quantam"]
+        try:
+            sources = quantam.store.list_sources()
+            articles = quantam.store.count_articles()
+        except StoreUnavailable:
+            up = GaugeMetricFamily("quantam_store_up", "Whether the store answers")
+            up.add_metric([], 0)
+            yield up
+            return
+        up = GaugeMetricFamily("quantam_store_up", "Whether the store answers")
+        up.add_metric([], 1)
+        yield up
+        stored = GaugeMetricFamily("quantam_articles", "Articles in the store")
+        stored.add_metric([], articles)
+        yield stored
+        errors = GaugeMetricFamily(
+            "quantam_source_consecutive_errors",
+            "Failed polls in a row, per source",
+            labels=["source_id", "host"],
+        )
+        last = GaugeMetricFamily(
+            "quantam_source_last_success_age_seconds",
+            "Seconds since the last good poll",
+            labels=["source_id", "host"],
+        )
+        now = utcnow()
+        for s in sources:
+            errors.add_metric([str(s.id), s.host], s.error_count)
+            if s.last_success_at:
+                last.add_metric([str(s.id), s.host], (now - s.last_success_at).total_seconds())
+        yield errors
+        yield last
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    registry = current_app.extensions["quantam.metrics"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def install(app: Flask) -> None:
+    """Time and count every request; build the registry /metrics serves."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for metric in (REQUESTS, LATENCY, INGESTED):
+            registry.register(metric)
+    registry.register(StoreCollector(app))
+    app.extensions["quantam.metrics"] = registry
+
+    @app.before_request
+    def _start() -> None:
+        g.quantam_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        started = g.get("quantam_started")
+        if started is not None:
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+        return response

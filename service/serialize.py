@@ -1,0 +1,92 @@
+"""The JSON shapes of the API: one function per shape, so every endpoint agrees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store.base import Store
+from store.codec import image_to_dict
+from store.models import Article, Category, Source
+
+
+def iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def article_item(a: Article) -> dict[str, Any]:
+    """An article as a list item: enough to render a teaser."""
+    return {
+        "id": a.id,
+        "url": a.url,
+        "title": a.title,
+        "summary": a.summary,
+        "image": a.image.url if a.image else None,
+        "published": iso(a.published),
+        "category": a.category,
+    }
+
+
+def related_item(a: Article, score: float, reason: tuple[str, ...], fill: bool) -> dict[str, Any]:
+    item = article_item(a)
+    item.update(score=round(score, 4), reason=list(reason), fill=fill)
+    return item
+
+
+def article_detail(a: Article) -> dict[str, Any]:
+    """Everything quantam knows about an article."""
+    item = article_item(a)
+    item.update(
+        guid=a.guid,
+        content_html=a.content_html,
+        text=a.text,
+        author=a.author,
+        updated=iso(a.updated),
+        first_seen=iso(a.first_seen),
+        tags=list(a.tags),
+        image=image_to_dict(a.image),
+        language=a.language,
+        source_id=a.source_id,
+    )
+    return item
+
+
+def category_item(c: Category, store: Store, base_url: str) -> dict[str, Any]:
+    base = base_url.rstrip("/")
+    return {
+        "slug": c.slug,
+        "name": c.name,
+        "language": c.language,
+        "articles": store.count_articles(c.slug),
+        "feeds": {fmt: f"{base}/feeds/{c.slug}.{fmt}" for fmt in ("rss", "atom", "json")},
+    }
+
+
+def source_status(s: Source) -> str:
+    if not s.enabled:
+        return "disabled"
+    if s.last_error:
+        return "error"
+    if s.last_fetch_at is None:
+        return "new"
+    return "ok"
+
+
+def source_item(s: Source, articles: int) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "url": s.url,
+        "name": s.name,
+        "category": s.category,
+        "status": source_status(s),
+        "enabled": s.enabled,
+        "articles": articles,
+        "last_fetch_at": iso(s.last_fetch_at),
+        "last_success_at": iso(s.last_success_at),
+        "last_status": s.last_status,
+        "last_error": s.last_error,
+        "last_warning": s.last_warning,
+        "disabled_reason": s.disabled_reason,
+        "next_due_at": iso(s.next_due_at),
+        "id_policy": s.id_policy,
+        "id_policy_reason": s.id_policy_reason,
+    }

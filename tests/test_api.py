@@ -1,0 +1,247 @@
+"""The HTTP API through the real Flask application on a real SQLite file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from service.app import create_app
+from service.config import load_settings
+from tests.conftest import fixture_bytes
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    settings = load_settings(
+        environ={},
+        store=f"sqlite:///{tmp_path / 'q.db'}",
+        base_url="https://news.example.vn",
+        api_token=TOKEN,
+    )
+    app = create_app(settings)
+    quantam = app.extensions["quantam"]
+    quantam.ingestor.ensure_category("the-thao", "Thể thao")
+    quantam.ingestor.ingest_bytes(
+        fixture_bytes("the-thao.rss"), target="t.rss", category="the-thao"
+    )
+    quantam.ingestor.ingest_bytes(
+        fixture_bytes("world.atom"),
+        target="https://times.example.com/world.atom",
+        category="the-gioi",
+    )
+    yield app
+    quantam.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_categories_list_counts_and_feed_links(client) -> None:
+    body = client.get("/api/categories").get_json()
+    by_slug = {c["slug"]: c for c in body["categories"]}
+    assert by_slug["the-thao"]["name"] == "Thể thao" and by_slug["the-thao"]["articles"] == 3
+    assert by_slug["the-thao"]["feeds"]["rss"] == "https://news.example.vn/feeds/the-thao.rss"
+
+
+def test_category_latest_with_exclusions(client) -> None:
+    items = client.get("/api/categories/the-thao/latest?k=2").get_json()["items"]
+    assert len(items) == 2
+    first = items[0]["id"]
+    again = client.get(f"/api/categories/the-thao/latest?k=5&exclude={first}").get_json()["items"]
+    assert first not in [i["id"] for i in again] and len(again) == 2
+    assert {"id", "url", "title", "summary", "image", "published", "category"} <= set(items[0])
+
+
+def test_articles_paging_with_cursor(client) -> None:
+    page1 = client.get("/api/articles?limit=2").get_json()
+    assert len(page1["items"]) == 2 and page1["next_cursor"]
+    page2 = client.get(f"/api/articles?limit=2&cursor={page1['next_cursor']}").get_json()
+    ids = [i["id"] for i in page1["items"] + page2["items"]]
+    assert len(ids) == len(set(ids)) == 4
+    last = client.get(f"/api/articles?limit=2&cursor={page2['next_cursor']}").get_json()
+    assert len(last["items"]) == 1 and last["next_cursor"] is None
+    only = client.get("/api/articles?category=the-gioi").get_json()["items"]
+    assert {i["category"] for i in only} == {"the-gioi"}
+    since = client.get("/api/articles?since=2024-05-21T12:00:00Z").get_json()["items"]
+    # the undated item counts as published when first seen (now), so it is newest
+    assert [i["title"] for i in since] == [
+        "Bơi lội: kỷ lục mới ở cự ly 400 m tự do",
+        "Đội tuyển Việt Nam thắng Thái Lan 2-1 tại Mỹ Đình",
+    ]
+
+
+def test_article_detail(client) -> None:
+    first = next(
+        i
+        for i in client.get("/api/articles").get_json()["items"]
+        if i["title"].startswith("Đội tuyển Việt Nam")
+    )
+    detail = client.get(f"/api/articles/{first['id']}").get_json()
+    assert detail["title"] == first["title"]
+    assert "<p>" in detail["content_html"] and detail["author"] == "Nguyễn Văn Hùng"
+    assert detail["image"]["url"].startswith("https://img.example.vn/")
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/articles?limit=0", "limit"),
+        ("/api/articles?limit=abc", "limit"),
+        ("/api/articles?limit=100000", "limit"),
+        ("/api/articles?since=yesterday", "since"),
+        ("/api/articles?cursor=%%%", "cursor"),
+        ("/api/categories/the-thao/latest?k=-1", "k"),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter(client, url: str, parameter: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == 400 and body["parameter"] == parameter
+    assert body["detail"].startswith(f"{parameter}:")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/articles/nope", "/api/categories/nope/latest", "/api/articles?category=nope", "/x"],
+)
+def test_unknown_things_are_404_problems(client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["title"] == "Not found" or response.get_json()["status"] == 404
+
+
+def test_etag_304_cors_and_gzip(client) -> None:
+    response = client.get("/api/articles", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "max-age=" in response.headers["Cache-Control"]
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert b'"items"' in gzip.decompress(response.data)
+    etag = response.headers["ETag"]
+    again = client.get("/api/articles", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_write_api_needs_the_token(client) -> None:
+    data = {"url": "https://cms.example.vn/a", "title": "Bài mới", "category": "the-thao"}
+    missing = client.post("/api/articles", json=data)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
+    wrong = client.post("/api/articles", json=data, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403 and "wrong" in wrong.get_json()["detail"]
+    assert client.delete("/api/articles/x").status_code == 401
+    assert client.get("/api/sources").status_code == 401
+
+
+def test_write_api_disabled_without_a_configured_token(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, store=f"sqlite:///{tmp_path / 'q.db'}")
+    client = create_app(settings).test_client()
+    response = client.post("/api/articles", json={}, headers=AUTH)
+    assert response.status_code == 403 and "QUANTAM_API_TOKEN" in response.get_json()["detail"]
+
+
+def test_push_then_update_then_take_down(client) -> None:
+    data = {
+        "url": "https://cms.example.vn/bong-da/tin-1?utm_source=x",
+        "title": "Tuyển Việt Nam tập trung chuẩn bị AFF Cup",
+        "summary": "Hai mươi lăm cầu thủ hội quân tại Hà Nội.",
+        "content_html": "<p>Hai mươi lăm cầu thủ hội quân <script>x</script>tại Hà Nội.</p>",
+        "category": "the-thao",
+        "published": "2024-05-22T08:00:00+07:00",
+    }
+    created = client.post("/api/articles", json=data, headers=AUTH)
+    assert created.status_code == 201
+    article = created.get_json()
+    assert article["url"] == "https://cms.example.vn/bong-da/tin-1"
+    assert "<script" not in article["content_html"]
+    assert created.headers["Location"] == f"/api/articles/{article['id']}"
+    latest = client.get("/api/categories/the-thao/latest?k=10").get_json()["items"]
+    assert article["id"] in [i["id"] for i in latest]
+    etag = client.get(f"/api/articles/{article['id']}").headers["ETag"]
+
+    updated = client.post(
+        "/api/articles", json={**data, "title": "Tuyển Việt Nam hội quân"}, headers=AUTH
+    )
+    assert updated.status_code == 200 and updated.get_json()["id"] == article["id"]
+    assert (
+        client.get(f"/api/articles/{article['id']}", headers={"If-None-Match": etag}).status_code
+        == 200
+    )
+
+    assert client.delete(f"/api/articles/{article['id']}", headers=AUTH).status_code == 204
+    assert client.get(f"/api/articles/{article['id']}").status_code == 404
+    latest = client.get("/api/categories/the-thao/latest?k=10").get_json()["items"]
+    assert article["id"] not in [i["id"] for i in latest]
+    assert client.delete(f"/api/articles/{article['id']}", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"title": "x", "category": "a"}, 400, "'url' is required"),
+        ({"url": "https://x.vn/1", "title": "x"}, 400, "'category' is required"),
+        (
+            {"url": "https://x.vn/1", "title": "x", "category": "a", "published": "hôm qua"},
+            400,
+            "'published'",
+        ),
+    ],
+)
+def test_bad_pushes_name_the_field(client, body: dict, status: int, words: str) -> None:
+    response = client.post("/api/articles", json=body, headers=AUTH)
+    assert response.status_code == status and words in response.get_json()["detail"]
+
+
+def test_push_rejects_non_json(client) -> None:
+    response = client.post("/api/articles", data="title=x", headers=AUTH)
+    assert response.status_code == 415
+
+
+def test_sources_crud(client) -> None:
+    created = client.post(
+        "/api/sources",
+        json={"url": "https://vnexpress.net/rss/the-thao.rss", "category": "the-thao"},
+        headers=AUTH,
+    )
+    assert created.status_code == 201 and created.get_json()["status"] == "new"
+    dup = client.post(
+        "/api/sources",
+        json={"url": "https://vnexpress.net/rss/the-thao.rss", "category": "the-thao"},
+        headers=AUTH,
+    )
+    assert dup.status_code == 409
+    bad = client.post("/api/sources", json={"url": "ftp://x", "category": "a"}, headers=AUTH)
+    assert bad.status_code == 400
+    listed = client.get("/api/sources", headers=AUTH).get_json()["sources"]
+    assert [s["url"] for s in listed] == ["https://vnexpress.net/rss/the-thao.rss"]
+    source_id = listed[0]["id"]
+    assert client.delete(f"/api/sources/{source_id}", headers=AUTH).status_code == 204
+    assert client.delete(f"/api/sources/{source_id}", headers=AUTH).status_code == 404
+
+
+def test_healthz_and_metrics(client) -> None:
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok" and health["articles"] == 5
+    client.get("/api/articles/nope")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert (
+        'quantam_http_requests_total{method="GET",route="/api/articles/<article_id>",status="404"}'
+        in text
+    )
+    assert "quantam_articles 5.0" in text
+    assert "quantam_http_request_duration_seconds_bucket" in text
+
+
+def test_wrong_method_is_a_405_problem(client) -> None:
+    response = client.put("/api/articles")
+    assert response.status_code == 405 and response.mimetype == "application/problem+json"
