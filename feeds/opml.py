@@ -98,7 +98,8 @@ def write_opml(
         ET.SubElement(head, "dateCreated").text = email.utils.format_datetime(created)
     body = ET.SubElement(root, "body")
     for name, slug, feeds in groups:
-        group = ET.SubElement(body, "outline", text=name, title=name)
+        # Only `text`: an outline with more attributes needs a `type` (W3C MissingOutlineType).
+        group = ET.SubElement(body, "outline", text=name)
         for feed_title, xml_url, html_url in feeds:
             attrs = {
                 "type": feed_type,

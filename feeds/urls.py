@@ -6,6 +6,10 @@ so that both sides agree on which article is meant.
 
 from __future__ import annotations
 
+import functools
+import re
+import string
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from feeds.errors import BadURL
@@ -78,3 +82,67 @@ def is_http_url(url: str) -> bool:
     except BadURL:
         return False
     return True
+
+
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# RFC 3986 pchar: what a path segment may hold literally.
+_PCHAR = _UNRESERVED | frozenset("!$&'()*+,;=:@")
+_PATH_SAFE = _PCHAR | frozenset("/")
+_QUERY_SAFE = _PCHAR | frozenset("/?")
+_TOKEN = re.compile(r"%[0-9A-Fa-f]{2}|.", re.S)
+_PLAIN = {
+    frozenset(_PATH_SAFE): re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"),
+    frozenset(_QUERY_SAFE): re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*"),
+}
+
+
+@functools.lru_cache(maxsize=16384)
+def to_uri(url: str) -> str:
+    """The http(s) URL as a plain-ASCII URI in RFC 3986 normal form: NFC text, IDNA host, UTF-8
+    percent-encoding with upper-case hex, unreserved characters unescaped, "/" for an empty path.
+
+    Feeds need it: validators reject IRIs and stray characters in links, and an Atom id must be
+    in this form to compare equal across documents. Credentials (userinfo) are dropped: feeds
+    never carry them. Other schemes are returned unchanged."""
+    text = unicodedata.normalize("NFC", url.strip())
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return text
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = _escape(parts.hostname.lower(), _UNRESERVED)
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return urlunsplit(
+        (
+            scheme,
+            host,
+            _escape(parts.path or "/", _PATH_SAFE),
+            _escape(parts.query, _QUERY_SAFE),
+            _escape(parts.fragment, _QUERY_SAFE),
+        )
+    )
+
+
+def _escape(component: str, safe: frozenset[str]) -> str:
+    plain = _PLAIN.get(safe)
+    if plain is not None and plain.fullmatch(component):
+        return component
+    out: list[str] = []
+    for token in _TOKEN.findall(component):
+        if len(token) == 3:
+            char = chr(int(token[1:], 16))
+            out.append(char if char in _UNRESERVED else token.upper())
+        elif token in safe:
+            out.append(token)
+        else:
+            out.append("".join(f"%{byte:02X}" for byte in token.encode("utf-8")))
+    return "".join(out)
