@@ -12,6 +12,7 @@ from typing import Any
 from feeds.fetch import Fetcher
 from feeds.ingest import Ingestor
 from feeds.poll import Poller
+from feeds.websub import HubNotifier
 from service.config import Settings
 from store import Store, open_store
 from store.models import Article
@@ -27,6 +28,10 @@ class Quantam:
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )
         self.takedown_listeners: list[Callable[[str], None]] = []
+        self.hub = None
+        if settings.websub_hub:
+            self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url)
+            self.ingestor.listeners.append(self.hub)
 
     def push_article(self, data: dict[str, Any]) -> Article:
         """The CMS path: normalise, store and (through the ingestor's listeners) relate."""
@@ -45,6 +50,8 @@ class Quantam:
         return None
 
     def close(self) -> None:
+        if self.hub is not None:
+            self.hub.close()
         self.fetcher.close()
         self.store.close()
 

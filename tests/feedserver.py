@@ -47,6 +47,7 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.seen: list[Seen] = []
+        self.posts: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         server = self
 
@@ -54,6 +55,13 @@ class FeedServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                server._handle(self)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with server._lock:
+                    server.posts.append((self.path, body))
                 server._handle(self)
 
             def log_message(self, *args: object) -> None:

@@ -49,7 +49,7 @@ from tests.feedrules import check_feed, check_json_feed, problems
 from tests.feedserver import FeedServer, Reply
 
 SITE = "https://quantam.example"
-REAL_FEEDS = Path("/work/shared/data/feeds/vi")
+REAL_FEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds" / "vi"
 JS_DIR = Path(__file__).parent / "js"
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
