@@ -10,15 +10,27 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
+from feeds.errors import BadURL
+from feeds.urls import canonical_url
 from service.caching import cached_json
-from service.errors import NotFound
-from service.params import cursor_param, datetime_param, encode_cursor, int_param, list_param
-from service.serialize import article_detail, article_item, category_item
+from service.errors import BadParameter, NotFound
+from service.params import (
+    cursor_param,
+    datetime_param,
+    encode_cursor,
+    int_param,
+    list_param,
+    str_param,
+)
+from service.related import related_for
+from service.serialize import article_detail, article_item, category_item, related_item
 from store.models import Article
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_PAGE = 200
+DEFAULT_K = 6
+MAX_K = 20
 
 
 def _quantam() -> Any:
@@ -90,6 +102,61 @@ def article(article_id: str) -> Any:
         return article_detail(_get_article(article_id))
 
     return cached_json(build)
+
+
+@bp.get("/articles/<article_id>/related")
+def related(article_id: str) -> Any:
+    k, exclude, exclude_categories = _related_params()
+
+    def build() -> dict[str, Any]:
+        return _related_body(_get_article(article_id), k, exclude, exclude_categories)
+
+    return cached_json(build)
+
+
+@bp.get("/related")
+def related_by_url() -> Any:
+    """For the embed: the page knows only its own URL, canonicalised as at ingestion."""
+    raw = str_param("url", required=True)
+    try:
+        url = canonical_url(raw)
+    except BadURL as exc:
+        raise BadParameter("url", str(exc)) from None
+    k, exclude, exclude_categories = _related_params()
+
+    def build() -> dict[str, Any]:
+        return _related_body(article_at(url), k, exclude, exclude_categories)
+
+    return cached_json(build)
+
+
+def article_at(url: str) -> Article:
+    """The article stored at this canonical URL, or 404."""
+    store = _quantam().store
+    key = ("url", url)
+    article_id = store.lookup_aliases([key]).get(key)
+    found = store.get_article(article_id) if article_id else None
+    if found is None:
+        raise NotFound(f"no article is known at {url}")
+    return found
+
+
+def _related_params() -> tuple[int, set[str], set[str]]:
+    return (
+        int_param("k", DEFAULT_K, 1, MAX_K),
+        set(list_param("exclude")),
+        set(list_param("exclude_category")),
+    )
+
+
+def _related_body(
+    article: Article, k: int, exclude: set[str], exclude_categories: set[str]
+) -> dict[str, Any]:
+    found = related_for(_quantam().store, article, k, exclude, exclude_categories)
+    return {
+        "article": article_item(article),
+        "items": [related_item(r.article, r.item.score, r.item.reason, r.item.fill) for r in found],
+    }
 
 
 def _get_article(article_id: str) -> Article:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import api, cms, feed_routes, ops
+from service import api, cms, embed, feed_routes, ops
 from service.caching import RenderCache, gzip_response
 from service.config import Settings, load_settings
 from service.core import Quantam
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     register_error_handlers(app)
     ops.install(app)
     quantam.ingestor.listeners.append(_count_ingested)
-    for blueprint in (api.bp, cms.bp, feed_routes.bp, ops.bp):
+    for blueprint in (api.bp, cms.bp, embed.bp, feed_routes.bp, ops.bp):
         app.register_blueprint(blueprint)
     app.after_request(gzip_response)
     return app
