@@ -46,7 +46,8 @@ DEFAULT_PREFIX = "quantam"
 # (?socket_timeout=…&socket_connect_timeout=…).
 CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 10.0
-# Fields per HMGET, and ids per script call: keeps each command (and Lua's stack) small.
+# Fields per HMGET and keys per UNLINK, to keep each command small. The range script uses the
+# same 500 per HMGET inside Lua, where unpack() is bounded by the Lua stack.
 _CHUNK = 500
 
 _P = ParamSpec("_P")
