@@ -29,7 +29,10 @@ def _s(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    store: str = _s("sqlite:///./quantam.db", "Store URL: sqlite:///path.db or redis://host:6379/0")
+    store: str = _s(
+        "sqlite:///./quantam.db",
+        "Store URL: sqlite:///path.db, redis://host:6379/0[?prefix=NAME] or redis+cluster://host:7000",
+    )
     base_url: str = _s("http://127.0.0.1:8000", "Public base URL used in feeds and the API")
     allow_private_fetch: bool = _s(
         False, "Allow fetching private, loopback and link-local addresses (1 to allow)"

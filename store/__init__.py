@@ -3,14 +3,16 @@
 from store.base import Store
 from store.errors import StoreError, StoreUnavailable, UnsupportedStoreURL
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+
 
 def open_store(url: str) -> Store:
-    """sqlite:///path.db (the embedded default) or redis://host:port/db."""
+    """sqlite:///path.db (the embedded default), redis://host:port/db, redis+cluster://host:port."""
     if url.startswith("sqlite://"):
         from store.sqlite import SQLiteStore
 
         return SQLiteStore(url)
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(REDIS_SCHEMES):
         try:
             from store.redis import RedisStore
         except ImportError as exc:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from store.base import Store
 from store.sqlite import SQLiteStore
 from tests.feedserver import FeedServer
+from tests.redisproc import RedisClusterProcesses, require_redis_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -27,19 +29,31 @@ settings.load_profile(os.environ.get("QUANTAM_FUZZ_PROFILE", "ci"))
 REDIS_URL = os.environ.get("QUANTAM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-def _redis_store() -> Store:
+def _redis_store(url: str = REDIS_URL) -> Store:
     from store.redis import RedisStore
 
-    return RedisStore(f"{REDIS_URL}?prefix=qtest-{uuid.uuid4().hex[:12]}")
+    return RedisStore(f"{url}?prefix=qtest-{uuid.uuid4().hex[:12]}")
 
 
-def _backends() -> list[str]:
-    backends = ["sqlite"]
+def _backends() -> list[Any]:
+    backends: list[Any] = ["sqlite"]
     try:
         import store.redis  # noqa: F401
     except ImportError:
         return backends
-    return [*backends, "redis"]
+    return [*backends, "redis", pytest.param("redis-cluster", marks=pytest.mark.cluster)]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    """A real three-node Redis Cluster on loopback ports, started once for the whole run."""
+    require_redis_server()
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(params=_backends())
@@ -47,10 +61,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """Every backend in turn: the contract suite runs over each of them."""
     if request.param == "sqlite":
         s: Store = SQLiteStore(f"sqlite:///{tmp_path / 'quantam.db'}")
+    elif request.param == "redis-cluster":
+        s = _redis_store(request.getfixturevalue("redis_cluster").url)
     else:
         s = _redis_store()
     yield s
-    if request.param == "redis":
+    if request.param != "sqlite":
         s.destroy()  # type: ignore[attr-defined]
     s.close()
 
