@@ -73,7 +73,8 @@ local K_ART, K_IX, K_IDS, K_LATEST, K_BYCAT, K_BYSRC = KEYS[1], KEYS[2], KEYS[3]
   KEYS[5], KEYS[6]
 local K_ALIAS, K_TAKEDOWN, K_SEQ, K_CHANGES, K_RELATED = KEYS[7], KEYS[8], KEYS[9], KEYS[10],
   KEYS[11]
-local K_SRC, K_SRCURL, K_SRCNEXT, K_CAT = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local K_SRC, K_SRCURL, K_SRCNEXT, K_CAT, K_REV = KEYS[12], KEYS[13], KEYS[14], KEYS[15],
+  KEYS[16]
 
 -- Append one entry to the change log under the next sequence number.
 local function log_change(id, op)
@@ -142,6 +143,7 @@ for i = 0, tonumber(ARGV[a]) - 1 do
   redis.call('HSET', K_ALIAS, ARGV[a + 1 + i * 2], ARGV[a + 2 + i * 2])
 end
 if src_id ~= '' then save_source(src_id, src_url, src_doc) end
+if n > 0 or ARGV[2] ~= '' then redis.call('INCR', K_REV) end
 return {'OK'}
 """
 
@@ -157,6 +159,7 @@ redis.call('HDEL', K_RELATED, id)
 redis.call('HSETNX', K_TAKEDOWN, id, ARGV[2])
 if gone then
   log_change(id, 'delete')
+  redis.call('INCR', K_REV)
   return 1
 end
 return 0
@@ -258,6 +261,7 @@ class _Keys:
         self.srcnext = f"{t}:src:next"
         self.cat = f"{t}:cat"
         self.meta = f"{t}:meta"
+        self.rev = f"{t}:rev"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
         self.write = [
             self.art,
@@ -275,6 +279,7 @@ class _Keys:
             self.srcurl,
             self.srcnext,
             self.cat,
+            self.rev,
         ]
         self.all = [*self.write, self.version, self.meta]
 
@@ -472,7 +477,10 @@ class RedisStore(Store):
     # -- categories -------------------------------------------------------------------------
     @_guard(retry=False)
     def put_category(self, category: Category) -> None:
-        self._r.hset(self._k.cat, category.slug, codec.dumps(codec.category_to_dict(category)))
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hset(self._k.cat, category.slug, codec.dumps(codec.category_to_dict(category)))
+        pipe.incr(self._k.rev)
+        pipe.execute()
 
     @_guard(retry=True)
     def get_category(self, slug: str) -> Category | None:
@@ -682,15 +690,22 @@ class RedisStore(Store):
     @_guard(retry=False)
     def put_related(self, lists: dict[str, list[RelatedItem]]) -> None:
         if lists:
-            self._r.hset(
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hset(
                 self._k.related,
                 mapping={aid: codec.related_to_json(items) for aid, items in lists.items()},
             )
+            pipe.incr(self._k.rev)
+            pipe.execute()
 
     @_guard(retry=True)
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         raw = self._r.hget(self._k.related, article_id)
         return codec.related_from_json(raw) if raw is not None else None
+
+    @_guard(retry=True)
+    def version(self) -> int:
+        return int(self._r.get(self._k.rev) or 0)
 
     # -- meta -------------------------------------------------------------------------------
     @_guard(retry=True)
