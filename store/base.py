@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 
-from store.models import Article, Category, Change, IngestBatch, RelatedItem, Source
+from store.models import Alias, Article, Category, Change, IngestBatch, RelatedItem, Source
 
 # (kind, value) of an Alias, as looked up before a batch is built.
 AliasKey = tuple[str, str]
@@ -104,8 +105,8 @@ class Store(ABC):
         after `since` and strictly older than the `before` cursor."""
 
     @abstractmethod
-    def iter_articles(self, batch_size: int = 1000) -> Iterator[Article]:
-        """Every stored article, in a stable order."""
+    def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:
+        """Every stored article in id order, starting after the id `after` (to resume)."""
 
     @abstractmethod
     def count_articles(self, category: str | None = None) -> int: ...
@@ -138,6 +139,31 @@ class Store(ABC):
 
     @abstractmethod
     def set_meta(self, key: str, value: bytes) -> None: ...
+
+    # -- coordination between processes -----------------------------------------------------
+    @abstractmethod
+    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> AbstractContextManager[bool]:
+        """A lock shared by every process using this store.
+
+        Yields True while held (released on exit) or False if another holder kept it for `wait`
+        seconds. It expires after `ttl` seconds, so a crashed holder cannot block forever."""
+
+    # -- export (migration between backends) ------------------------------------------------
+    @abstractmethod
+    def iter_aliases(self) -> Iterator[Alias]: ...
+
+    @abstractmethod
+    def iter_related(self) -> Iterator[tuple[str, list[RelatedItem]]]: ...
+
+    @abstractmethod
+    def iter_takedowns(self) -> Iterator[str]: ...
+
+    @abstractmethod
+    def iter_meta(self) -> Iterator[tuple[str, bytes]]: ...
+
+    @abstractmethod
+    def restore_source(self, source: Source) -> None:
+        """Store a source under its own id (migration); SourceExists if its URL has another."""
 
     # -- lifecycle --------------------------------------------------------------------------
     @abstractmethod

@@ -17,7 +17,10 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -38,7 +41,7 @@ from store.errors import (
     StoreError,
     StoreUnavailable,
 )
-from store.models import Article, Category, Change, IngestBatch, RelatedItem, Source
+from store.models import Alias, Article, Category, Change, IngestBatch, RelatedItem, Source
 
 SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "quantam"
@@ -222,6 +225,29 @@ for _, m in ipairs(members) do
 end
 fetch()
 return {members[#members] or '', docs}
+"""
+
+# ARGV: source id, URL, JSON. Keeps the id (migration); the id counter moves past it.
+_RESTORE_SOURCE = r"""
+local clash = redis.call('HGET', K_SRCURL, ARGV[2])
+if clash and clash ~= ARGV[1] then return {'EXISTS', clash} end
+local old = redis.call('HGET', K_SRC, ARGV[1])
+if old then
+  local old_url = cjson.decode(old)['url']
+  if redis.call('HGET', K_SRCURL, old_url) == ARGV[1] then redis.call('HDEL', K_SRCURL, old_url) end
+end
+redis.call('HSET', K_SRC, ARGV[1], ARGV[3])
+redis.call('HSET', K_SRCURL, ARGV[2], ARGV[1])
+if tonumber(redis.call('GET', K_SRCNEXT) or '0') < tonumber(ARGV[1]) then
+  redis.call('SET', K_SRCNEXT, ARGV[1])
+end
+return {'OK'}
+"""
+
+# KEYS: the lock. ARGV: the holder's token. Deletes the lock only if this holder still has it.
+_UNLOCK = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 # KEYS: the URL -> id hash, the source hash. ARGV: URL.
@@ -650,9 +676,9 @@ class RedisStore(Store):
             high, low = high or "(" + category + "\1", low or "[" + head
         return self._range(key, True, high, low, limit, shape)[1]
 
-    def iter_articles(self, batch_size: int = 1000) -> Iterator[Article]:
+    def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:
         """By id, one script call per batch: an article edited meanwhile is still seen once."""
-        low = "-"
+        low = "(" + after if after else "-"
         while True:
             last, articles = self._range(self._k.ids, False, low, "+", batch_size, "id")
             yield from articles
@@ -702,6 +728,68 @@ class RedisStore(Store):
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         raw = self._r.hget(self._k.related, article_id)
         return codec.related_from_json(raw) if raw is not None else None
+
+    # -- coordination -----------------------------------------------------------------------
+    @contextmanager
+    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:
+        key = f"{self._k.tag}:lock:{name}"
+        token = uuid.uuid4().hex
+        held = self._acquire(key, token, ttl, wait)
+        try:
+            yield held
+        finally:
+            if held:
+                self._release(key, token)
+
+    @_guard(retry=False)
+    def _acquire(self, key: str, token: str, ttl: float, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        while True:
+            if self._r.set(key, token, nx=True, px=max(1, int(ttl * 1000))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    @_guard(retry=False)
+    def _release(self, key: str, token: str) -> None:
+        self._script("unlock", _UNLOCK)(keys=[key], args=[token])
+
+    # -- export -----------------------------------------------------------------------------
+    def _scan(self, key: str) -> Iterator[tuple[bytes, bytes]]:
+        cursor = 0
+        while True:
+            cursor, batch = self._scan_page(key, cursor)
+            yield from batch.items()
+            if cursor == 0:
+                return
+
+    @_guard(retry=True)
+    def _scan_page(self, key: str, cursor: int) -> tuple[int, dict[bytes, bytes]]:
+        return self._r.hscan(key, cursor, count=_CHUNK)
+
+    def iter_aliases(self) -> Iterator[Alias]:
+        for field, article_id in self._scan(self._k.alias):
+            kind, value = field.decode().split(":", 1)
+            yield Alias(kind, value, article_id.decode())
+
+    def iter_related(self) -> Iterator[tuple[str, list[RelatedItem]]]:
+        for article_id, items in self._scan(self._k.related):
+            yield article_id.decode(), codec.related_from_json(items)
+
+    def iter_takedowns(self) -> Iterator[str]:
+        for article_id, _ in self._scan(self._k.takedown):
+            yield article_id.decode()
+
+    def iter_meta(self) -> Iterator[tuple[str, bytes]]:
+        for key, value in self._scan(self._k.meta):
+            yield key.decode(), bytes(value)
+
+    @_guard(retry=False)
+    def restore_source(self, source: Source) -> None:
+        doc = codec.dumps(codec.source_to_dict(source))
+        reply = self._write("restore_source", _RESTORE_SOURCE, [source.id, source.url, doc])
+        self._raise_source_problem(reply, source)
 
     @_guard(retry=True)
     def version(self) -> int:

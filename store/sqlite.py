@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +20,7 @@ from pathlib import Path
 from store import codec
 from store.base import AliasKey, Cursor, Store
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreUnavailable
-from store.models import Article, Category, Change, IngestBatch, RelatedItem, Source
+from store.models import Alias, Article, Category, Change, IngestBatch, RelatedItem, Source
 
 # Each entry moves the schema from version i to i + 1. Never edit a released one; append.
 MIGRATIONS: list[str] = [
@@ -58,6 +60,9 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters (name, value) VALUES ('version', 0);
+    """,
+    """
+    CREATE TABLE locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires REAL NOT NULL);
     """,
 ]
 
@@ -344,8 +349,8 @@ class SQLiteStore(Store):
         rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [codec.article_from_dict(json.loads(r[0])) for r in rows]
 
-    def iter_articles(self, batch_size: int = 1000) -> Iterator[Article]:
-        last = ""
+    def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:
+        last = after or ""
         while True:
             rows = self._db.execute(
                 "SELECT id, data FROM articles WHERE id > ? ORDER BY id LIMIT ?",
@@ -391,6 +396,78 @@ class SQLiteStore(Store):
             "SELECT items FROM related WHERE article_id = ?", (article_id,)
         ).fetchone()
         return codec.related_from_json(row[0]) if row else None
+
+    # -- coordination -----------------------------------------------------------------------
+    @contextmanager
+    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while True:
+            with self._tx() as db:
+                now = time.time()
+                row = db.execute("SELECT expires FROM locks WHERE name = ?", (name,)).fetchone()
+                held = row is None or row[0] <= now
+                if held:
+                    db.execute(
+                        "INSERT OR REPLACE INTO locks (name, token, expires) VALUES (?, ?, ?)",
+                        (name, token, now + ttl),
+                    )
+            if held or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        try:
+            yield held
+        finally:
+            if held:
+                with self._tx() as db:
+                    db.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
+
+    # -- export -----------------------------------------------------------------------------
+    def iter_aliases(self) -> Iterator[Alias]:
+        last = ("", "")
+        while True:
+            rows = self._db.execute(
+                "SELECT kind, value, article_id FROM aliases WHERE (kind, value) > (?, ?) "
+                "ORDER BY kind, value LIMIT ?",
+                (*last, _CHUNK),
+            ).fetchall()
+            if not rows:
+                return
+            yield from (Alias(kind, value, article_id) for kind, value, article_id in rows)
+            last = (rows[-1][0], rows[-1][1])
+
+    def iter_related(self) -> Iterator[tuple[str, list[RelatedItem]]]:
+        last = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT article_id, items FROM related WHERE article_id > ? "
+                "ORDER BY article_id LIMIT ?",
+                (last, _CHUNK),
+            ).fetchall()
+            if not rows:
+                return
+            yield from ((aid, codec.related_from_json(items)) for aid, items in rows)
+            last = rows[-1][0]
+
+    def iter_takedowns(self) -> Iterator[str]:
+        rows = self._db.execute("SELECT article_id FROM takedowns ORDER BY article_id").fetchall()
+        yield from (r[0] for r in rows)
+
+    def iter_meta(self) -> Iterator[tuple[str, bytes]]:
+        rows = self._db.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
+        yield from ((k, bytes(v)) for k, v in rows)
+
+    def restore_source(self, source: Source) -> None:
+        with self._tx() as db:
+            clash = db.execute(
+                "SELECT id FROM sources WHERE url = ? AND id != ?", (source.url, source.id)
+            ).fetchone()
+            if clash:
+                raise SourceExists(source.url, clash[0])
+            db.execute(
+                "INSERT OR REPLACE INTO sources (id, url, data) VALUES (?, ?, ?)",
+                (source.id, source.url, codec.dumps(codec.source_to_dict(source))),
+            )
 
     # -- versions and meta ------------------------------------------------------------------
     @staticmethod

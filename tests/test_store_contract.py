@@ -257,3 +257,61 @@ def test_sqlite_schema_is_migrated_forward_and_newer_is_refused(tmp_path) -> Non
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(SchemaTooNew, match="upgrade quantam"):
         SQLiteStore(f"sqlite:///{path}")
+
+
+def test_lock_is_exclusive_until_released_or_expired(store: Store) -> None:
+    import threading
+
+    with store.lock("source:7", ttl=30) as first:
+        assert first is True
+        with store.lock("source:7", ttl=30) as second:
+            assert second is False
+        with store.lock("source:8", ttl=30) as other:
+            assert other is True
+        # another thread gives up after waiting
+        results: list[bool] = []
+
+        def contend() -> None:
+            with store.lock("source:7", wait=0.2) as held:
+                results.append(held)
+
+        t = threading.Thread(target=contend)
+        t.start()
+        t.join()
+        assert results == [False]
+    with store.lock("source:7") as again:
+        assert again is True
+    with store.lock("short", ttl=0.1) as held:
+        assert held
+        import time
+
+        time.sleep(0.25)
+        with store.lock("short") as taken_over:  # the first holder is presumed dead
+            assert taken_over is True
+
+
+def test_export_iterators_and_restore(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[make_article(n) for n in range(1, 5)],
+            aliases=[
+                Alias("url", f"https://news.example/bai-{n}.html", f"a000{n}") for n in range(1, 5)
+            ]
+            + [Alias("key", "3:guid-1", "a0001")],
+        )
+    )
+    store.put_related({"a0001": [RelatedItem("a0002", 0.5)], "a0003": []})
+    store.delete_article("a0004")
+    store.set_meta("index", b"blob")
+    assert [a.id for a in store.iter_articles(batch_size=2, after="a0001")] == ["a0002", "a0003"]
+    aliases = sorted((a.kind, a.value, a.article_id) for a in store.iter_aliases())
+    assert ("key", "3:guid-1", "a0001") in aliases and len(aliases) == 5
+    assert dict(store.iter_related()) == {"a0001": [RelatedItem("a0002", 0.5)], "a0003": []}
+    assert list(store.iter_takedowns()) == ["a0004"]
+    assert dict(store.iter_meta())["index"] == b"blob"
+    source = Source(url="https://x.example/rss", category="x", id=42, name="Kept id")
+    store.restore_source(source)
+    assert store.get_source(42) == source
+    assert store.add_source(Source(url="https://y.example/rss", category="x")).id > 42
+    with pytest.raises(SourceExists):
+        store.restore_source(Source(url="https://x.example/rss", category="x", id=43))
