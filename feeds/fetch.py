@@ -11,8 +11,8 @@ import email.utils
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -86,6 +86,31 @@ class HostLocks:
         with self._guard:
             lock = self._locks.setdefault(host, threading.Lock())
         with lock:
+            yield
+
+
+class SharedHostLocks(HostLocks):
+    """One request at a time per host across processes and hosts, through a shared lock
+    (the store's `lock`), for when several workers poll."""
+
+    def __init__(
+        self,
+        lock: Callable[..., AbstractContextManager[bool]],
+        ttl: float = 120.0,
+        wait: float = 120.0,
+    ):
+        super().__init__()
+        self._lock = lock
+        self.ttl = ttl
+        self.wait = wait
+
+    @contextmanager
+    def hold(self, host: str) -> Iterator[None]:
+        with super().hold(host), self._lock(f"host:{host}", ttl=self.ttl, wait=self.wait) as held:
+            if not held:
+                raise FetchError(
+                    f"another worker kept {host} busy for {self.wait:g} s; trying again later"
+                )
             yield
 
 

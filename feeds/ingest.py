@@ -22,7 +22,7 @@ from feeds.parse import ParsedFeed, RawEntry, parse_feed
 from feeds.schedule import ScheduleSettings, error_delay, next_due, poll_interval
 from feeds.text import clean_text, slugify
 from store.base import Store
-from store.errors import SourceExists, SourceNotFound
+from store.errors import SourceExists, SourceNotFound, StoreUnavailable
 from store.models import Article, Category, IngestBatch, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,10 @@ class Ingestor:
             self._store_feed(parsed, report, now, updated_source)
         except SourceNotFound as exc:
             report.error = f"{exc}: it was removed while being polled; nothing was stored"
+            return report
+        except StoreUnavailable as exc:
+            # Nothing was written, not even the new ETag: the next poll fetches it all again.
+            report.error = f"{exc}; nothing was stored, the feed will be fetched again"
             return report
         self._notify(report)
         return report

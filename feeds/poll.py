@@ -10,9 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from feeds.ingest import Ingestor, IngestReport
+from store.errors import StoreUnavailable
 from store.models import Source
 
 log = logging.getLogger(__name__)
+# Seconds between attempts while the store is unreachable.
+STORE_RETRY = 2.0
 
 
 def due_sources(sources: Iterable[Source], now: datetime, force: bool = False) -> list[Source]:
@@ -62,6 +65,8 @@ class Poller:
                 time.sleep(self.host_delay)
             try:
                 reports.append(self.poll_source(source))
+            except StoreUnavailable as exc:
+                reports.append(IngestReport(target=source.url, source_id=source.id, error=str(exc)))
             except Exception as exc:  # a bug for one source must not stop the others
                 log.exception("polling source %s failed unexpectedly", source.id)
                 reports.append(
@@ -93,6 +98,9 @@ class Poller:
                 if on_round and reports:
                     on_round(reports)
                 wait = self.seconds_until_due(cap)
+            except StoreUnavailable as exc:
+                log.warning("store unavailable, polling again shortly: %s", exc)
+                wait = min(cap, STORE_RETRY)
             except Exception:
                 log.exception("polling round failed; retrying")
                 wait = cap

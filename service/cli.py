@@ -104,10 +104,14 @@ def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> No
 @cli.command()
 @click.option("--force", is_flag=True, help="Poll every enabled source now, due or not.")
 @click.option("--loop", is_flag=True, help="Keep polling as sources fall due.")
+@click.option("--enqueue", is_flag=True, help="Queue due sources for `quantam worker`s instead.")
 @pass_ctx
-def poll(ctx: Context, force: bool, loop: bool) -> None:
+def poll(ctx: Context, force: bool, loop: bool, enqueue: bool) -> None:
     """Fetch every due source once (or keep doing so with --loop)."""
     quantam = ctx.quantam
+    if enqueue:
+        _enqueue(ctx, force, loop)
+        return
     reports = quantam.poller.poll_once(force=force)
     if not reports:
         click.echo("no source is due (use --force to poll all now)")
@@ -118,6 +122,53 @@ def poll(ctx: Context, force: bool, loop: bool) -> None:
             quantam.poller.run(stop, on_round=_print_reports)
         except KeyboardInterrupt:
             stop.set()
+
+
+def _enqueue(ctx: Context, force: bool, loop: bool) -> None:
+    from service.jobs import enqueue_due, make_queue
+
+    quantam = ctx.quantam
+    queue = make_queue(ctx.settings)
+    stop = threading.Event()
+    while True:
+        try:
+            queued = enqueue_due(quantam, queue, force)
+            if queued:
+                click.echo(f"queued {len(queued)} sources: {', '.join(map(str, queued))}")
+            wait = quantam.poller.seconds_until_due(cap=30)
+        except StoreError as exc:
+            click.echo(f"store unavailable, retrying: {exc}", err=True)
+            wait = 5
+        if not loop:
+            return
+        force = False
+        try:
+            stop.wait(wait)
+        except KeyboardInterrupt:
+            return
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--processes", default=1, show_default=True, help="Worker processes to run.")
+@pass_ctx
+def worker(ctx: Context, burst: bool, processes: int) -> None:
+    """Run RQ workers that poll the sources `quantam poll --enqueue` queues."""
+    import multiprocessing
+
+    from service.jobs import run_worker
+
+    if processes <= 1:
+        run_worker(ctx.settings, burst=burst)
+        return
+    children = [
+        multiprocessing.Process(target=run_worker, args=(ctx.settings, burst), daemon=False)
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
 
 
 def _print_reports(reports: list) -> None:

@@ -52,6 +52,7 @@ class Settings:
     backoff_max: int = _s(43200, "Longest wait between retries of a failing feed")
     poll_workers: int = _s(4, "Hosts polled in parallel (one request at a time per host)")
     poll_host_delay: float = _s(1.0, "Seconds between two requests to the same host")
+    queue_url: str = _s("", "Redis URL for the job queue (default: the store, when it is Redis)")
     websub_hub: str = _s("", "WebSub hub URL: feeds link it and it is pinged on new items")
     api_token: str = _s("", "Bearer token for the write API (empty: write API disabled)")
     host: str = _s("127.0.0.1", "Address `quantam serve` listens on")

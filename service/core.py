@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from feeds.fetch import Fetcher
+from feeds.fetch import Fetcher, SharedHostLocks
 from feeds.ingest import Ingestor
 from feeds.poll import Poller
 from feeds.websub import HubNotifier
@@ -19,10 +19,17 @@ from store.models import Article
 
 
 class Quantam:
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(
+        self, settings: Settings, store: Store | None = None, shared_host_locks: bool = False
+    ):
+        """shared_host_locks: keep one request per host across processes (RQ workers)."""
         self.settings = settings
         self.store = store or open_store(settings.store)
-        self.fetcher = Fetcher(settings.fetch_limits)
+        host_locks = None
+        if shared_host_locks:
+            wait = settings.fetch_total_timeout + settings.fetch_connect_timeout
+            host_locks = SharedHostLocks(self.store.lock, ttl=wait + 60, wait=wait)
+        self.fetcher = Fetcher(settings.fetch_limits, host_locks)
         self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay

@@ -48,6 +48,15 @@ CALLS: dict[str, Callable[[RedisStore], Any]] = {
     "get_related": lambda s: s.get_related("a0001"),
     "get_meta": lambda s: s.get_meta("k"),
     "set_meta": lambda s: s.set_meta("k", b"v"),
+    "version": lambda s: s.version(),
+    "lock": lambda s: s.lock("x").__enter__(),
+    "iter_aliases": lambda s: list(s.iter_aliases()),
+    "iter_related": lambda s: list(s.iter_related()),
+    "iter_takedowns": lambda s: list(s.iter_takedowns()),
+    "iter_meta": lambda s: list(s.iter_meta()),
+    "restore_source": lambda s: s.restore_source(
+        Source(url="https://r.example/rss", category="x", id=5)
+    ),
 }
 
 

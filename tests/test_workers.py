@@ -1,0 +1,223 @@
+"""Scale-out on a real Redis: RQ worker processes, locks, and Redis going away and coming back."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from service.app import create_app
+from service.config import load_settings
+from service.core import Quantam
+from service.jobs import enqueue_due, make_queue, poll_source_job
+from store.redis import RedisStore
+from tests.conftest import REDIS_URL
+from tests.feedbuilder import rss, story
+from tests.feedserver import FeedServer, Reply
+from tests.redisproc import RedisProcess, require_redis_server
+
+
+@pytest.fixture
+def redis_store_url():
+    url = f"{REDIS_URL}?prefix=qtest-work-{uuid.uuid4().hex[:10]}"
+    yield url
+    store = RedisStore(url)
+    store.destroy()
+    store.close()
+
+
+def env_for(store_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QUANTAM_STORE": store_url,
+        "QUANTAM_ALLOW_PRIVATE_FETCH": "1",
+        "QUANTAM_LOG_LEVEL": "WARNING",
+    }
+
+
+def quantam_for(store_url: str) -> Quantam:
+    return Quantam(load_settings(environ={}, store=store_url, allow_private_fetch=True))
+
+
+class Timeline(FeedServer):
+    """A feed server that records when each request started and ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[tuple[str, str, float, float]] = []
+
+    def _handle(self, h) -> None:
+        start = time.monotonic()
+        super()._handle(h)
+        with self._lock:
+            self.spans.append((h.headers.get("Host", ""), h.path, start, time.monotonic()))
+
+
+def test_two_worker_processes_poll_every_source_once(redis_store_url: str) -> None:
+    server = Timeline()
+    server.start()
+    try:
+        quantam = quantam_for(redis_store_url)
+        for n in range(8):
+            # two host names for one server: the per-host lock is per name
+            host = "127.0.0.1" if n % 2 else "localhost"
+            body = rss([story(n * 10 + i) for i in range(3)])
+            server.route(f"/f{n}.rss", Reply(body=body, delay=0.3))
+            quantam.ingestor.add_source(f"http://{host}:{server.port}/f{n}.rss", "x")
+        queue = make_queue(quantam.settings)
+        queue.empty()
+        assert len(enqueue_due(quantam, queue)) == 8
+        assert enqueue_due(quantam, queue) == []  # already queued: not queued twice
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "service", "worker", "--burst"],
+                env=env_for(redis_store_url),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for w in workers:
+            assert w.wait(timeout=120) == 0, w.stderr.read().decode()
+        paths = sorted(path for _, path, _, _ in server.spans)
+        assert paths == sorted(f"/f{n}.rss" for n in range(8))  # each exactly once
+        for host in {h for h, _, _, _ in server.spans}:
+            spans = sorted((s, e) for h, _, s, e in server.spans if h == host)
+            for (_, end), (start, _) in itertools.pairwise(spans):
+                assert start >= end - 0.01, f"two requests to {host} overlapped"
+        assert quantam.store.count_articles() == 24
+        assert all(s.last_status == 200 for s in quantam.store.list_sources())
+        quantam.close()
+    finally:
+        server.stop()
+
+
+def test_a_source_is_never_fetched_by_two_workers_at_once(redis_store_url: str) -> None:
+    server = FeedServer()
+    server.start()
+    try:
+        setup = quantam_for(redis_store_url)
+        url = server.route("/slow.rss", Reply(body=rss([story(1)]), delay=3.0))
+        source = setup.ingestor.add_source(url, "x")
+        results: list[str] = []
+        script = (
+            "import sys; from service.jobs import poll_source_job; "
+            f"print(poll_source_job({source.id}))"
+        )
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script],
+                env=env_for(redis_store_url),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+            results.append(out.strip())
+        assert len(server.requests_to("/slow.rss")) == 1
+        assert sum("skipped, another worker is polling it" in r for r in results) == 1
+        setup.close()
+    finally:
+        server.stop()
+
+
+def test_poll_job_in_process(redis_store_url: str, feed_server: FeedServer) -> None:
+    from service import jobs
+
+    jobs.configure(load_settings(environ={}, store=redis_store_url, allow_private_fetch=True))
+    jobs._worker_quantam = None
+    quantam = jobs.worker_quantam()
+    source = quantam.ingestor.add_source(
+        feed_server.route("/a.rss", Reply(body=rss([story(1)]))), "x"
+    )
+    assert "1 new" in poll_source_job(source.id)
+    quantam.store.remove_source(source.id)
+    assert "removed before its turn" in poll_source_job(source.id)
+    quantam.close()
+    jobs._worker_quantam = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path):
+    require_redis_server()
+    proc = RedisProcess(tmp_path / "redis", "--appendonly", "yes")
+    proc.start()
+    yield proc
+    proc.kill()
+
+
+def test_api_answers_503_while_redis_is_down_and_recovers(private_redis: RedisProcess) -> None:
+    settings = load_settings(environ={}, store=f"{private_redis.url}?prefix=api", api_token="t")
+    app = create_app(settings)
+    client = app.test_client()
+    push = {"url": "https://cms.example.vn/a", "title": "Tin một", "category": "x"}
+    assert (
+        client.post("/api/articles", json=push, headers={"Authorization": "Bearer t"}).status_code
+        == 201
+    )
+    private_redis.stop()
+    for url in ("/api/articles", "/feeds/x.rss", "/api/related?url=https://cms.example.vn/a"):
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert response.mimetype == "application/problem+json"
+        body = response.get_json()
+        assert "unavailable" in body["detail"] and "Traceback" not in response.get_data(
+            as_text=True
+        )
+        assert response.headers["Retry-After"] == "5"
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+    private_redis.start()
+    assert client.get("/api/articles").get_json()["items"][0]["title"] == "Tin một"
+    assert client.get("/healthz").status_code == 200
+    app.extensions["quantam"].close()
+
+
+def test_poller_waits_out_a_redis_outage_and_loses_nothing(
+    private_redis: RedisProcess, feed_server: FeedServer
+) -> None:
+    settings = load_settings(
+        environ={},
+        store=f"{private_redis.url}?prefix=poll",
+        allow_private_fetch=True,
+        poll_interval=300,
+    )
+    quantam = Quantam(settings)
+    quantam.poller.host_delay = 0
+    first = quantam.ingestor.add_source(
+        feed_server.route("/a.rss", Reply(body=rss([story(1)]))), "x"
+    )
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=quantam.poller.run, args=(stop,), kwargs={"cap": 0.5}, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while quantam.store.count_articles() < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert quantam.store.count_articles() == 1
+    private_redis.stop()
+    time.sleep(1.5)  # the poller keeps running into the outage
+    assert thread.is_alive()
+    private_redis.start()
+    # a source added after the outage is polled by the same, never restarted, poller
+    quantam.ingestor.add_source(feed_server.route("/b.rss", Reply(body=rss([story(2)]))), "x")
+    deadline = time.monotonic() + 20
+    while quantam.store.count_articles() < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(10)
+    assert quantam.store.count_articles() == 2
+    assert quantam.store.get_source(first.id).last_status == 200
+    quantam.close()
