@@ -59,8 +59,8 @@ def check(body: bytes) -> None:
             stored = list(store.iter_articles())
             assert len(stored) == len(report.new)
             for article in stored:
-                text = article.title + article.summary + article.text + article.content_html
-                assert unicodedata.is_normalized("NFC", text)
+                for text in (article.title, article.summary, article.text, article.content_html):
+                    assert unicodedata.is_normalized("NFC", text), text
                 assert dangers(article.content_html) == [], article.content_html
                 assert article.url.startswith(("http://", "https://"))
         else:
