@@ -114,11 +114,14 @@ def plan_batch(
     stored: dict[str, Article],
     taken_down: set[str],
     now: datetime,
+    authoritative: bool = False,
 ) -> Plan:
     """Sort candidates into new, updated, unchanged and duplicates.
 
     scope: the source id (or "cms") that entry keys belong to.
-    found: alias lookups for every candidate's alias keys; stored: the articles they point to."""
+    found: alias lookups for every candidate's alias keys; stored: the articles they point to.
+    authoritative: the candidates come from the publisher itself (the CMS), so a stored copy
+    found by URL or body is updated from them rather than kept as it is."""
     plan = Plan()
     known = dict(found)
     pending: dict[str, Article] = {}
@@ -144,7 +147,7 @@ def plan_batch(
                 # The alias points at an article that no longer exists; start afresh under it.
                 article = cand.article.replace(id=match)
                 plan.new.append(article)
-            elif by_key or old.source_id == cand.article.source_id:
+            elif by_key or authoritative or old.source_id == cand.article.source_id:
                 article = _updated(old, cand, now)
                 if article is old:
                     plan.unchanged += 1

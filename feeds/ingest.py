@@ -208,7 +208,7 @@ class Ingestor:
         now = self.clock()
         article = normalize_entry(entry, EntryContext(cat.slug, now, language=cat.language))
         cand = Candidate(article, key=entry.guid or article.url, dated=entry.published is not None)
-        plan = self._plan([cand], "cms", now, respect_takedowns=False)
+        plan = self._plan([cand], "cms", now, from_publisher=True)
         report = IngestReport(
             target="cms",
             new=[a.id for a in plan.new],
@@ -282,14 +282,16 @@ class Ingestor:
         report.taken_down = plan.taken_down
 
     def _plan(
-        self, candidates: list[Candidate], scope: str, now: datetime, respect_takedowns: bool = True
+        self, candidates: list[Candidate], scope: str, now: datetime, from_publisher: bool = False
     ) -> Plan:
+        """from_publisher: the CMS pushing its own article, which overrides a feed's copy and
+        may publish a taken-down article again."""
         keys = [k for c in candidates for k in c.alias_keys(scope)]
         found = self.store.lookup_aliases(keys)
         ids = set(found.values())
         stored = {a.id: a for a in self.store.get_articles(ids)}
-        down = self.store.taken_down(ids - stored.keys()) if respect_takedowns else set()
-        return plan_batch(candidates, scope, found, stored, down, now)
+        down = set() if from_publisher else self.store.taken_down(ids - stored.keys())
+        return plan_batch(candidates, scope, found, stored, down, now, authoritative=from_publisher)
 
     def _moved(self, source: Source, result: FetchResult) -> Source:
         """Follow a permanent redirect: the source is polled at its new URL from now on."""

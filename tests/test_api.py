@@ -245,3 +245,21 @@ def test_healthz_and_metrics(client) -> None:
 def test_wrong_method_is_a_405_problem(client) -> None:
     response = client.put("/api/articles")
     assert response.status_code == 405 and response.mimetype == "application/problem+json"
+
+
+def test_cms_push_overrides_a_feed_copy_and_can_republish(client, app) -> None:
+    store = app.extensions["quantam"].store
+    feed_copy = next(a for a in store.latest_articles("the-thao") if a.guid == "bao-102")
+    push = {
+        "url": feed_copy.url,
+        "title": "Hoàng Xuân Vinh trở lại (bản của tòa soạn)",
+        "category": "the-thao",
+    }
+    response = client.post("/api/articles", json=push, headers=AUTH)
+    assert response.status_code == 200 and response.get_json()["id"] == feed_copy.id
+    assert store.get_article(feed_copy.id).title == push["title"]
+    assert store.count_articles("the-thao") == 3
+    assert client.delete(f"/api/articles/{feed_copy.id}", headers=AUTH).status_code == 204
+    again = client.post("/api/articles", json=push, headers=AUTH)
+    assert again.status_code == 201 and again.get_json()["id"] == feed_copy.id
+    assert client.get(f"/api/articles/{feed_copy.id}").status_code == 200
