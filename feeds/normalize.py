@@ -17,9 +17,10 @@ from feeds.parse import Media, RawEntry
 from feeds.sanitize import extract_texts, first_image, sanitize_html
 from feeds.text import clean_text
 from feeds.urls import canonical_url
-from store.models import Article, Image
+from store.models import Article, Image, as_utc
 
 SUMMARY_CHARS = 400
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 # Identical bodies shorter than this many words are not taken as the same story.
 BODY_HASH_MIN_WORDS = 15
 # Dates further in the future than this are feed errors; the article counts as published now.
@@ -176,8 +177,11 @@ def _date(value: datetime | None, now: datetime) -> datetime | None:
 
 
 def _language(declared: str | None, default: str, text: str) -> str:
+    """The ISO 639 code declared ("vi-VN" -> "vi"); anything that is not one (a pushed article's
+    language is free text) would end up in xml:lang, so it means the default."""
     if declared:
-        return declared.strip().lower().split("-")[0].split("_")[0] or default
+        code = declared.strip().lower().split("-")[0].split("_")[0]
+        return code if _LANGUAGE_CODE.fullmatch(code) else default
     return guess_language(text, default)
 
 
@@ -276,4 +280,4 @@ def _iso(value: object, name: str) -> datetime | None:
         raise InvalidArticle(f"field '{name}' is not an ISO 8601 date-time: {value!r}") from exc
     if moment.tzinfo is None:
         raise InvalidArticle(f"field '{name}' needs a time zone (e.g. 2024-05-01T08:00:00+07:00)")
-    return moment.astimezone(UTC)
+    return as_utc(moment)

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
-from feeds.text import clean_text
+from feeds.text import clean_text, nfc
 from feeds.urls import to_uri
 
 _ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
@@ -92,14 +92,15 @@ _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 def sanitize_html(raw: str) -> str:
     """Allow-listed HTML: safe to store, republish in feeds and show in the embed.
 
-    Absurdly deep nesting (a hostile feed's thousands of nested divs) makes HTML tree building
-    quadratic, so such content is kept as plain text instead."""
+    The result is NFC, like all text quantam stores. Absurdly deep nesting (a hostile feed's
+    thousands of nested divs) makes HTML tree building quadratic, so such content is kept as
+    plain text instead."""
     if not raw:
         return ""
     if _too_deep(raw):
         text = clean_text(html.unescape(_ANY_TAG.sub(" ", raw)))
         return f"<p>{html.escape(text, quote=False)}</p>"
-    return _CLEANER.clean(raw)
+    return nfc(_CLEANER.clean(raw))
 
 
 # Containers whose nesting costs the tree builder; inline tags are cheap at any depth.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
@@ -28,9 +28,11 @@ from store.models import Article
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+DEFAULT_PAGE = 50
 MAX_PAGE = 200
 DEFAULT_K = 6
 MAX_K = 20
+LATEST_MAX_K = 50
 
 
 def _quantam() -> Any:
@@ -52,7 +54,7 @@ def categories() -> Any:
 
 @bp.get("/categories/<slug>/latest")
 def category_latest(slug: str) -> Any:
-    k = int_param("k", 6, 1, 50)
+    k = int_param("k", DEFAULT_K, 1, LATEST_MAX_K)
     exclude = set(list_param("exclude"))
 
     def build() -> dict[str, Any]:
@@ -72,8 +74,8 @@ def category_latest(slug: str) -> Any:
 
 @bp.get("/articles")
 def articles() -> Any:
-    limit = int_param("limit", 50, 1, MAX_PAGE)
-    category = request.args.get("category") or None
+    limit = int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    category = str_param("category")
     since = datetime_param("since")
     until = datetime_param("until")
     cursor = cursor_param()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import api, cms, embed, feed_routes, ops
+from service import api, cms, embed, feed_routes, openapi, ops
 from service.caching import RenderCache, gzip_response
 from service.config import Settings, load_settings
 from service.core import Quantam
@@ -13,7 +13,8 @@ from service.errors import register_error_handlers
 
 def create_app(settings: Settings | None = None, quantam: Quantam | None = None) -> Flask:
     """One app per process; `quantam` may be passed in to share it with a poller thread."""
-    app = Flask(__name__)
+    # No static route: the embed blueprint serves its script and styles itself, filled in.
+    app = Flask(__name__, static_folder=None)
     settings = settings or (quantam.settings if quantam else load_settings())
     quantam = quantam or Quantam(settings)
     app.extensions["quantam"] = quantam
@@ -25,7 +26,7 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     register_error_handlers(app)
     ops.install(app)
     quantam.ingestor.listeners.append(_count_ingested)
-    for blueprint in (api.bp, cms.bp, embed.bp, feed_routes.bp, ops.bp):
+    for blueprint in (api.bp, cms.bp, embed.bp, feed_routes.bp, ops.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.after_request(gzip_response)
     return app

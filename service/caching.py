@@ -103,14 +103,15 @@ def cached_json(build: Callable[[], dict[str, Any]], max_age: int = READ_MAX_AGE
     version = store.version()
     key = request_key()
     etag = version_etag(version, key)
-    if not_modified(etag):
+    # "If-None-Match: *" matches only a resource that exists, so that must be known first.
+    if not_modified(etag) and not request.if_none_match.star_tag:
         response = Response(status=304)
     else:
         rendered = _cache().get((key, version))
         if rendered is None:
             rendered = Rendered(json.dumps(build(), ensure_ascii=False).encode())
             _cache().put((key, version), rendered)
-        response = body_response(rendered, JSON)
+        response = Response(status=304) if not_modified(etag) else body_response(rendered, JSON)
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"

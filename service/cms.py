@@ -17,6 +17,8 @@ from service.serialize import article_detail, source_item
 bp = Blueprint("cms", __name__, url_prefix="/api")
 
 MAX_BODY = 2 * 1024 * 1024
+# Source ids are 64-bit signed integers in both stores; a larger one is no source (404).
+MAX_SOURCE_ID = 2**63 - 1
 
 
 def _quantam() -> Any:
@@ -97,16 +99,18 @@ def add_source() -> Response:
         raise Problem(400, "Bad request", "field 'url' is required", parameter="url")
     if not isinstance(category, str) or not category.strip():
         raise Problem(400, "Bad request", "field 'category' is required", parameter="category")
-    source = _quantam().ingestor.add_source(
-        url, category, name=str(data.get("title") or ""), category_name=data.get("name")
-    )
+    title, name = data.get("title"), data.get("name")
+    for field, value in (("title", title), ("name", name)):
+        if value is not None and not isinstance(value, str):
+            raise Problem(400, "Bad request", f"field '{field}' must be a string", parameter=field)
+    source = _quantam().ingestor.add_source(url, category, name=title or "", category_name=name)
     response = jsonify(source_item(source, 0))
     response.status_code = 201
     response.headers["Location"] = f"/api/sources/{source.id}"
     return response
 
 
-@bp.delete("/sources/<int:source_id>")
+@bp.delete(f"/sources/<int(max={MAX_SOURCE_ID}):source_id>")
 def remove_source(source_id: int) -> Response:
     if not _quantam().store.remove_source(source_id):
         raise NotFound(f"no source with id {source_id}")

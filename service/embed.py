@@ -32,6 +32,7 @@ bp = Blueprint("embed", __name__, template_folder="templates")
 
 STATIC = Path(__file__).parent / "static"
 HEADING = "Có thể bạn quan tâm"
+HEADING_MAX_LENGTH = 80
 HEADER_PX, ROW_PX = 44, 88
 SCRIPT_MAX_AGE = 3600
 
@@ -90,7 +91,7 @@ def embed_script() -> Response:
 def embed_page() -> Response:
     raw = str_param("url", required=True)
     k = int_param("k", DEFAULT_K, 1, MAX_K)
-    heading = str_param("heading", max_length=80) or HEADING
+    heading = str_param("heading", max_length=HEADING_MAX_LENGTH) or HEADING
     try:
         article = article_at(canonical_url(raw))
     except (BadURL, NotFound):

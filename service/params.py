@@ -11,13 +11,31 @@ from flask import request
 from service.errors import BadParameter
 from store.base import Cursor
 from store.codec import parse_ts, ts
+from store.models import as_utc
+
+# The bounds every endpoint enforces; /openapi.json states the same numbers.
+MAX_LIST_VALUES = 100
+MAX_TEXT_LENGTH = 2048
+MAX_DATETIME_LENGTH = 64
+MAX_CURSOR_LENGTH = 200
+
+
+def _one(name: str) -> str | None:
+    """The parameter's value; sent more than once it is ambiguous, so it is refused."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise BadParameter(name, "must be given once")
+    return values[0] if values else None
 
 
 def int_param(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
+    raw = _one(name)
     if raw is None or raw == "":
         return default
     try:
+        # Only what a JSON integer looks like: int() would also take "+5", " 5", "1_0", "٥".
+        if not (raw.isascii() and raw.removeprefix("-").isdigit()):
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise BadParameter(
@@ -28,16 +46,16 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def list_param(name: str, max_items: int = 100) -> list[str]:
+def list_param(name: str, max_items: int = MAX_LIST_VALUES) -> list[str]:
+    """Comma-separated and/or repeated values; blank ones count toward the limit, then go."""
     values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",")]
-    values = [v for v in values if v]
     if len(values) > max_items:
         raise BadParameter(name, f"at most {max_items} values")
-    return values
+    return [v for v in values if v]
 
 
-def str_param(name: str, required: bool = False, max_length: int = 2048) -> str | None:
-    value = request.args.get(name)
+def str_param(name: str, required: bool = False, max_length: int = MAX_TEXT_LENGTH) -> str | None:
+    value = _one(name)
     if value is None or value.strip() == "":
         if required:
             raise BadParameter(name, "is required")
@@ -48,7 +66,7 @@ def str_param(name: str, required: bool = False, max_length: int = 2048) -> str 
 
 
 def datetime_param(name: str) -> datetime | None:
-    raw = str_param(name, max_length=64)
+    raw = str_param(name, max_length=MAX_DATETIME_LENGTH)
     if raw is None:
         return None
     try:
@@ -57,7 +75,7 @@ def datetime_param(name: str) -> datetime | None:
         raise BadParameter(name, f"must be an ISO 8601 date-time, not {raw!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return as_utc(moment)
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -66,7 +84,7 @@ def encode_cursor(cursor: Cursor) -> str:
 
 
 def cursor_param(name: str = "cursor") -> Cursor | None:
-    raw = str_param(name, max_length=200)
+    raw = str_param(name, max_length=MAX_CURSOR_LENGTH)
     if raw is None:
         return None
     try:

@@ -12,10 +12,11 @@ _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def ts(value: datetime | None) -> str | None:
-    """A fixed-width UTC timestamp, so that text order is time order."""
+    """A fixed-width UTC timestamp, so that text order is time order (isoformat, unlike
+    strftime's %Y, writes years before 1000 with four digits)."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime(_TS)
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_ts(value: str | None) -> datetime | None:

@@ -20,6 +20,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC. One that UTC cannot hold (a zone offset before year 1 or after
+    year 9999) becomes the earliest or latest datetime, which compares with every article the
+    same way, rather than raising OverflowError."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Category:
     """A section of the site ("Thể thao"), addressed by an ASCII slug ("the-thao")."""

@@ -25,7 +25,8 @@ settings.register_profile(
 settings.register_profile(
     "deep", max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck)
 )
-settings.load_profile(os.environ.get("QUANTAM_FUZZ_PROFILE", "ci"))
+FUZZ_PROFILE = os.environ.get("QUANTAM_FUZZ_PROFILE", "ci")
+settings.load_profile(FUZZ_PROFILE)
 REDIS_URL = os.environ.get("QUANTAM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 

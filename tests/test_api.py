@@ -100,6 +100,12 @@ def test_article_detail(client) -> None:
         ("/api/articles?since=yesterday", "since"),
         ("/api/articles?cursor=%%%", "cursor"),
         ("/api/categories/the-thao/latest?k=-1", "k"),
+        ("/api/categories/the-thao/latest?k=%2B5", "k"),
+        ("/api/categories/the-thao/latest?k=%205", "k"),
+        ("/api/categories/the-thao/latest?k=1_0", "k"),
+        ("/api/categories/the-thao/latest?k=%D9%A5", "k"),
+        ("/api/categories/the-thao/latest?k=5&k=6", "k"),
+        ("/api/articles?until=2024-05-21&until=2024-05-22", "until"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(client, url: str, parameter: str) -> None:
@@ -263,3 +269,68 @@ def test_cms_push_overrides_a_feed_copy_and_can_republish(client, app) -> None:
     again = client.post("/api/articles", json=push, headers=AUTH)
     assert again.status_code == 201 and again.get_json()["id"] == feed_copy.id
     assert client.get(f"/api/articles/{feed_copy.id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=0001-01-01T00:00:00%2B07:00",
+        "until=0001-01-01T00:00:00%2B07:00",
+        "since=9999-12-31T23:59:59-07:00",
+        "until=9999-12-31T23:59:59-07:00",
+    ],
+)
+def test_times_beyond_the_utc_range_are_not_errors(client, query: str) -> None:
+    # An offset can put an instant before year 1 or after 9999 in UTC: it is simply earlier or
+    # later than every article.
+    response = client.get(f"/api/articles?{query}")
+    assert response.status_code == 200
+    everything = "since=0001" in query or "until=9999" in query
+    assert bool(response.get_json()["items"]) == everything
+
+
+def test_pushed_dates_before_year_1000_order_as_oldest(client) -> None:
+    for n, published in enumerate(["0001-01-01T00:00:00+07:00", "0999-06-01T00:00:00Z"]):
+        data = {"url": f"https://cms.example.vn/cu/{n}", "title": f"Tin cũ {n}"}
+        pushed = client.post(
+            "/api/articles",
+            json={**data, "category": "the-thao", "published": published},
+            headers=AUTH,
+        )
+        assert pushed.status_code == 201
+    items = client.get("/api/articles?category=the-thao").get_json()["items"]
+    assert [i["title"] for i in items[-2:]] == ["Tin cũ 1", "Tin cũ 0"]
+    assert items[-1]["published"] == "0001-01-01T00:00:00Z"
+
+
+def test_source_ids_beyond_64_bits_are_404(client) -> None:
+    response = client.delete(f"/api/sources/{2**63}", headers=AUTH)
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("field", ["title", "name"])
+def test_source_names_must_be_strings(client, field: str) -> None:
+    body = {"url": "https://vnexpress.net/rss/the-thao.rss", "category": "the-thao", field: 5}
+    response = client.post("/api/sources", json=body, headers=AUTH)
+    assert response.status_code == 400 and response.get_json()["parameter"] == field
+
+
+def test_if_none_match_star_needs_the_resource_to_exist(client) -> None:
+    article_id = client.get("/api/articles?limit=1").get_json()["items"][0]["id"]
+    star = {"If-None-Match": "*"}
+    assert client.get(f"/api/articles/{article_id}", headers=star).status_code == 304
+    assert client.get("/api/articles/nope", headers=star).status_code == 404
+    assert client.get("/api/categories/nope/latest", headers=star).status_code == 404
+
+
+def test_blank_list_values_count_toward_the_limit(client) -> None:
+    response = client.get("/api/categories/the-thao/latest?exclude=" + "," * 100)
+    assert response.status_code == 400 and response.get_json()["parameter"] == "exclude"
+    assert client.get("/api/categories/the-thao/latest?exclude=,,a,").status_code == 200
+
+
+def test_the_embed_assets_are_served_only_filled_in(client) -> None:
+    # The raw files in service/static are templates: /embed.js serves the script with its
+    # styles inlined, and Flask's own static route is off.
+    assert client.get("/static/embed.js").status_code == 404
+    assert b"__QUANTAM_CSS__" not in client.get("/embed.js").data

@@ -168,3 +168,20 @@ def test_websub_hub_is_linked_and_pinged(tmp_path: Path, feed_server: FeedServer
     assert f"{BASE}/feeds/the-thao.rss" in topics and f"{BASE}/feeds/all.atom" in topics
     assert all(parse_qs(b.decode())["hub.mode"] == ["publish"] for _, b in feed_server.posts)
     quantam.close()
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_a_pushed_language_that_is_no_language_code_cannot_break_feeds(client, fmt: str) -> None:
+    pushed = client.post(
+        "/api/articles",
+        json={
+            "url": "https://cms.example.vn/ngon-ngu",
+            "title": "Ngôn ngữ lạ",
+            "category": "the-thao",
+            "language": "\x88\x1a tiếng",
+        },
+        headers={"Authorization": "Bearer t"},
+    )
+    assert pushed.status_code == 201 and pushed.get_json()["language"] == "vi"
+    response = client.get(f"/feeds/the-thao.{fmt}")
+    assert response.status_code == 200 and b"https://cms.example.vn/ngon-ngu" in response.data

@@ -113,7 +113,9 @@ def test_nfd_vietnamese_is_stored_nfc() -> None:
     )
     a = normalize_entry(parse_feed(data).entries[0], CTX)
     assert a.title == title and a.summary == body and a.text == body
-    assert unicodedata.is_normalized("NFC", a.title + a.text + a.summary + (a.author or ""))
+    for field in (a.title, a.text, a.summary, a.author, a.content_html):
+        assert unicodedata.is_normalized("NFC", field)
+    assert a.content_html == f"<p>{body}</p>" or body in a.content_html
 
 
 def test_xss_payloads_are_removed() -> None:

@@ -145,6 +145,20 @@ def test_latest_articles_order_filter_and_paging(store: Store) -> None:
     assert {a.id for a in recent} == {"a0009", "a0010", "a0011"}
 
 
+def test_articles_dated_before_year_1000_order_as_oldest(store: Store) -> None:
+    ancient = [
+        make_article(1, published=datetime(1, 1, 1, tzinfo=UTC)),
+        make_article(2, published=datetime(999, 12, 31, tzinfo=UTC)),
+    ]
+    store.commit(IngestBatch(articles=[*ancient, make_article(3)]))
+    assert [a.id for a in store.latest_articles()] == ["a0003", "a0002", "a0001"]
+    assert [a.id for a in store.latest_articles(since=datetime(500, 1, 1, tzinfo=UTC))] == [
+        "a0003",
+        "a0002",
+    ]
+    assert store.get_article("a0001").published == ancient[0].published
+
+
 def test_get_articles_keeps_order_and_skips_unknown(store: Store) -> None:
     store.commit(IngestBatch(articles=[make_article(n) for n in range(1, 4)]))
     got = store.get_articles(["a0003", "zzz", "a0001"])
