@@ -20,6 +20,9 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     app.extensions["quantam"] = quantam
     app.extensions["quantam.render_cache"] = RenderCache()
     app.config["QUANTAM_SETTINGS"] = settings
+    # Request bodies are never read past this (a chunked one stops a byte over cms.MAX_BODY,
+    # which cms refuses with 413).
+    app.config["MAX_CONTENT_LENGTH"] = cms.MAX_BODY + 1
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

@@ -39,7 +39,8 @@ class Rendered:
 
 
 def accepts_gzip() -> bool:
-    return "gzip" in request.headers.get("Accept-Encoding", "")
+    """Whether the client takes gzip (`gzip;q=0` refuses it)."""
+    return request.accept_encodings.quality("gzip") > 0
 
 
 def body_response(rendered: Rendered, mimetype: str) -> Response:

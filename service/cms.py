@@ -7,6 +7,7 @@ lists and caches when it returns (caches key on the store's version, which the t
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -45,7 +46,14 @@ def _json_body() -> dict[str, Any]:
         raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
     if not request.is_json:
         raise Problem(415, "Unsupported media type", "send the body as application/json")
-    data = request.get_json(silent=True)
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY:
+        # A chunked body has no Content-Length: the app reads at most one byte past the limit.
+        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise Problem(400, "Bad request", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise Problem(400, "Bad request", "the body must be a JSON object")
     return data

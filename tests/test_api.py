@@ -334,3 +334,41 @@ def test_the_embed_assets_are_served_only_filled_in(client) -> None:
     # styles inlined, and Flask's own static route is off.
     assert client.get("/static/embed.js").status_code == 404
     assert b"__QUANTAM_CSS__" not in client.get("/embed.js").data
+
+
+def test_chunked_oversized_push_is_refused(app) -> None:
+    """Over real HTTP: a chunked body has no Content-Length to check up front."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def chunks():
+        yield b'{"url": "https://x.vn/a", "title": "'
+        for _ in range(300):
+            yield b"x" * 10_000
+        yield b'", "category": "a"}'
+
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        conn.request(
+            "POST",
+            "/api/articles",
+            body=chunks(),
+            encode_chunked=True,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
+        response = conn.getresponse()
+        assert response.status == 413
+        assert response.getheader("Content-Type") == "application/problem+json"
+    finally:
+        server.shutdown()
+
+
+def test_gzip_is_not_sent_to_clients_that_refuse_it(client) -> None:
+    response = client.get("/api/articles", headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "Content-Encoding" not in response.headers
+    assert response.get_json()["items"]
