@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from service import api, cms, embed, feed_routes, ops
-from service.caching import RenderCache, gzip_response
+from service.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_response
 from service.config import Settings, load_settings
 from service.core import Quantam
 from service.errors import register_error_handlers
@@ -18,6 +18,10 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     quantam = quantam or Quantam(settings)
     app.extensions["quantam"] = quantam
     app.extensions["quantam.render_cache"] = RenderCache()
+    # Feeds apart: a few pages that take tens of milliseconds to render, which the long tail of
+    # cheap API answers would otherwise evict.
+    app.extensions["quantam.feed_cache"] = RenderCache(max_entries=FEED_CACHE_ENTRIES)
+    app.extensions["quantam.teaser_cache"] = TeaserCache()
     app.config["QUANTAM_SETTINGS"] = settings
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
