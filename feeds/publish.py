@@ -36,7 +36,7 @@ from feeds.feedgen_ext import EntryExtras, Link, Media
 from feeds.opml import write_opml
 from feeds.sanitize import feed_html
 from feeds.urls import to_uri
-from store.models import Article, Category, Image
+from store.models import Article, Category, Image, Teaser
 
 RSS_MEDIA_TYPE = "application/rss+xml"
 ATOM_MEDIA_TYPE = "application/atom+xml"
@@ -56,7 +56,8 @@ class FeedItem:
     """One story of the page, with the related stories it links and its category's name."""
 
     article: Article
-    related: Sequence[Article] = ()
+    # Only their titles and URLs are rendered, so teasers will do.
+    related: Sequence[Article | Teaser] = ()
     category: Category | None = None
 
 

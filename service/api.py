@@ -12,7 +12,7 @@ from flask import Blueprint, current_app
 
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
-from service.caching import cached_json
+from service.caching import cached_json, get_teasers
 from service.errors import BadParameter, NotFound
 from service.params import (
     cursor_param,
@@ -24,7 +24,7 @@ from service.params import (
 )
 from service.related import related_for
 from service.serialize import article_detail, article_item, category_item, related_item
-from store.models import Article
+from store.models import Article, Teaser
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -111,7 +111,7 @@ def related(article_id: str) -> Any:
     k, exclude, exclude_categories = _related_params()
 
     def build() -> dict[str, Any]:
-        return _related_body(_get_article(article_id), k, exclude, exclude_categories)
+        return _related_body(_get_teaser(article_id), k, exclude, exclude_categories)
 
     return cached_json(build)
 
@@ -132,15 +132,16 @@ def related_by_url() -> Any:
     return cached_json(build)
 
 
-def article_at(url: str) -> Article:
-    """The article stored at this canonical URL, or 404."""
+def article_at(url: str) -> Teaser:
+    """The article stored at this canonical URL (its teaser: all a related answer shows), or
+    404."""
     store = _quantam().store
     key = ("url", url)
     article_id = store.lookup_aliases([key]).get(key)
-    found = store.get_article(article_id) if article_id else None
-    if found is None:
+    found = get_teasers([article_id]) if article_id else []
+    if not found:
         raise NotFound(f"no article is known at {url}")
-    return found
+    return found[0]
 
 
 def _related_params() -> tuple[int, set[str], set[str]]:
@@ -152,9 +153,9 @@ def _related_params() -> tuple[int, set[str], set[str]]:
 
 
 def _related_body(
-    article: Article, k: int, exclude: set[str], exclude_categories: set[str]
+    article: Teaser, k: int, exclude: set[str], exclude_categories: set[str]
 ) -> dict[str, Any]:
-    found = related_for(_quantam().store, article, k, exclude, exclude_categories)
+    found = related_for(_quantam().store, article, k, exclude, exclude_categories, get_teasers)
     return {
         "article": article_item(article),
         "items": [related_item(r.article, r.item.score, r.item.reason, r.item.fill) for r in found],
@@ -166,3 +167,10 @@ def _get_article(article_id: str) -> Article:
     if found is None:
         raise NotFound(f"no article with id {article_id!r}")
     return found
+
+
+def _get_teaser(article_id: str) -> Teaser:
+    found = get_teasers([article_id])
+    if not found:
+        raise NotFound(f"no article with id {article_id!r}")
+    return found[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from service import api, cms, embed, feed_routes, openapi, ops
-from service.caching import RenderCache, gzip_response
+from service.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_response
 from service.config import Settings, load_settings
 from service.core import Quantam
 from service.errors import register_error_handlers
@@ -19,6 +19,10 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     quantam = quantam or Quantam(settings)
     app.extensions["quantam"] = quantam
     app.extensions["quantam.render_cache"] = RenderCache()
+    # Feeds apart: a few pages that take tens of milliseconds to render, which the long tail of
+    # cheap API answers would otherwise evict.
+    app.extensions["quantam.feed_cache"] = RenderCache(max_entries=FEED_CACHE_ENTRIES)
+    app.extensions["quantam.teaser_cache"] = TeaserCache()
     app.config["QUANTAM_SETTINGS"] = settings
     # Request bodies are never read past this (a chunked one stops a byte over cms.MAX_BODY,
     # which cms refuses with 413).

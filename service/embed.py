@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, render_template
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
 from service.api import DEFAULT_K, MAX_K, article_at
-from service.caching import Rendered, body_response, not_modified
+from service.caching import Rendered, body_response, get_teasers, not_modified
 from service.errors import NotFound
 from service.params import int_param, str_param
 from service.related import related_for
@@ -96,7 +96,7 @@ def embed_page() -> Response:
         article = article_at(canonical_url(raw))
     except (BadURL, NotFound):
         return _nothing()
-    found = related_for(_quantam().store, article, k)
+    found = related_for(_quantam().store, article, k, get_teasers=get_teasers)
     if not found:
         return _nothing()
     now = utcnow()

@@ -9,6 +9,7 @@ stale).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from feeds import publish
-from service.caching import Rendered, body_response, not_modified
+from service.caching import Rendered, body_response, get_teasers, not_modified, store_version
 from service.errors import NotFound
 from service.params import cursor_param, encode_cursor, int_param
 from store.models import Article, Category
@@ -44,6 +45,16 @@ class RenderedFeed:
     etag: str
     last_modified: datetime
 
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """The caching headers of every answer with this feed, formatted once."""
+        return {
+            "ETag": f'"{self.etag}"',
+            "Last-Modified": format_datetime(self.last_modified, usegmt=True),
+            "Cache-Control": f"public, max-age={FEED_MAX_AGE}",
+            "Access-Control-Allow-Origin": "*",
+        }
+
 
 def _quantam() -> Any:
     return current_app.extensions["quantam"]
@@ -59,10 +70,8 @@ def feed(slug: str, fmt: str) -> Response:
         raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
     limit = int_param("limit", DEFAULT_ITEMS, 1, MAX_ITEMS)
     before = cursor_param("before")
-    store = _quantam().store
-    version = store.version()
-    key = (request.full_path, version)
-    cache = current_app.extensions["quantam.render_cache"]
+    key = (request.full_path, store_version())
+    cache = current_app.extensions["quantam.feed_cache"]
     cached: RenderedFeed | None = cache.get(key)
     if cached is None:
         cached = _render(slug, fmt, limit, before)
@@ -116,7 +125,7 @@ def _items(articles: list[Article]) -> list[publish.FeedItem]:
         items = store.get_related(article.id) or []
         related_ids[article.id] = [i.article_id for i in items if not i.fill][:RELATED_PER_ITEM]
     wanted = {i for ids in related_ids.values() for i in ids}
-    found = {a.id: a for a in store.get_articles(wanted)}
+    found = {t.id: t for t in get_teasers(wanted)}
     categories = {c.slug: c for c in store.list_categories()}
     return [
         publish.FeedItem(
@@ -153,13 +162,11 @@ def _conditional(feed: RenderedFeed) -> Response:
     else:
         since = request.if_modified_since
         fresh = since is not None and feed.last_modified.replace(microsecond=0) <= since
-    response = Response(status=304) if fresh else body_response(feed.rendered, feed.mimetype)
-    if not fresh:
+    if fresh:
+        response = Response(status=304, headers=feed.headers)
+    else:
+        response = body_response(feed.rendered, feed.mimetype, feed.headers)
         response.headers["Content-Type"] = feed.mimetype
-    response.set_etag(feed.etag)
-    response.headers["Last-Modified"] = format_datetime(feed.last_modified, usegmt=True)
-    response.headers["Cache-Control"] = f"public, max-age={FEED_MAX_AGE}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
     hub = _quantam().settings.websub_hub
     if hub:
         response.headers.add("Link", f'<{hub}>; rel="hub"')

@@ -4,39 +4,59 @@ The recommender writes each article's ranked list (more items than any request s
 the store; web workers only read. A request's exclusions (articles, categories) always hold: the
 list is filtered, and what is missing is filled with the category's latest stories, marked as
 fill, so the box is never empty while the section has news.
+
+Only teasers are read, and only as many as the answer shows (a few more when some may be gone or
+excluded): reading stories is most of what a related answer costs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from store.base import Store
-from store.models import Article, RelatedItem
+from store.models import RelatedItem, Teaser
+
+# Teasers read beyond k in the first batch, for items taken down or in an excluded category.
+SPARE = 2
 
 
 @dataclass(frozen=True)
 class Related:
-    article: Article
+    article: Teaser
     item: RelatedItem
 
 
 def related_for(
     store: Store,
-    article: Article,
+    article: Teaser,
     k: int,
     exclude_ids: set[str] = frozenset(),  # type: ignore[assignment]
     exclude_categories: set[str] = frozenset(),  # type: ignore[assignment]
+    get_teasers: Callable[[Iterable[str]], list[Teaser]] | None = None,
 ) -> list[Related]:
+    """`get_teasers` reads the stories (the web service passes its cached reader); by default
+    the store's."""
+    get_teasers = get_teasers or store.get_teasers
     excluded = set(exclude_ids) | {article.id}
     ranked = [i for i in store.get_related(article.id) or [] if i.article_id not in excluded]
-    found = {a.id: a for a in store.get_articles(i.article_id for i in ranked)}
-    out = [
-        Related(found[i.article_id], i)
-        for i in ranked
-        if i.article_id in found and found[i.article_id].category not in exclude_categories
-    ][:k]
+    out: list[Related] = []
+    start = 0
+    while len(out) < k and start < len(ranked):
+        batch = ranked[start : start + k - len(out) + SPARE]
+        start += len(batch)
+        found = {t.id: t for t in get_teasers(i.article_id for i in batch)}
+        out += [
+            Related(found[i.article_id], i)
+            for i in batch
+            if i.article_id in found and found[i.article_id].category not in exclude_categories
+        ]
     if len(out) < k and article.category not in exclude_categories:
         taken = excluded | {r.article.id for r in out}
         latest = store.latest_articles(article.category, limit=k + len(taken))
-        out += [Related(a, RelatedItem(a.id, 0.0, fill=True)) for a in latest if a.id not in taken]
+        out += [
+            Related(Teaser.of(a), RelatedItem(a.id, 0.0, fill=True))
+            for a in latest
+            if a.id not in taken
+        ]
     return out[:k]

@@ -6,14 +6,14 @@ from typing import Any
 
 from store.base import Store
 from store.codec import image_to_dict
-from store.models import Article, Category, Source
+from store.models import Article, Category, Source, Teaser
 
 
 def iso(moment: Any) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
-def article_item(a: Article) -> dict[str, Any]:
+def article_item(a: Article | Teaser) -> dict[str, Any]:
     """An article as a list item: enough to render a teaser."""
     return {
         "id": a.id,
@@ -26,7 +26,9 @@ def article_item(a: Article) -> dict[str, Any]:
     }
 
 
-def related_item(a: Article, score: float, reason: tuple[str, ...], fill: bool) -> dict[str, Any]:
+def related_item(
+    a: Article | Teaser, score: float, reason: tuple[str, ...], fill: bool
+) -> dict[str, Any]:
     item = article_item(a)
     item.update(score=round(score, 4), reason=list(reason), fill=fill)
     return item

@@ -12,7 +12,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from store.models import Alias, Article, Category, Change, IngestBatch, RelatedItem, Source
+from store.models import (
+    Alias,
+    Article,
+    Category,
+    Change,
+    IngestBatch,
+    RelatedItem,
+    Source,
+    Teaser,
+)
 
 # (kind, value) of an Alias, as looked up before a batch is built.
 AliasKey = tuple[str, str]
@@ -83,6 +92,13 @@ class Store(ABC):
     @abstractmethod
     def get_articles(self, article_ids: Iterable[str]) -> list[Article]:
         """The stored articles among these ids, in the order asked; unknown ids are skipped."""
+
+    def get_teasers(self, article_ids: Iterable[str]) -> list[Teaser]:
+        """As get_articles, without the bodies: what related answers and lists show.
+
+        Backends that can read a teaser without reading the whole article override this; a
+        related answer reads several per request, so it is the read endpoints' main cost."""
+        return [Teaser.of(a) for a in self.get_articles(article_ids)]
 
     @abstractmethod
     def delete_article(self, article_id: str) -> bool:

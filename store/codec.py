@@ -9,6 +9,7 @@ from typing import Any
 from store.models import Article, Category, Image, RelatedItem, Source
 
 _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TS_LENGTH = len("2024-01-01T00:00:00.000000Z")
 
 
 def ts(value: datetime | None) -> str | None:
@@ -20,8 +21,12 @@ def ts(value: datetime | None) -> str | None:
 
 
 def parse_ts(value: str | None) -> datetime | None:
+    """The inverse of `ts`. Every read parses these, so the shape `ts` writes takes C's
+    fromisoformat (some 50 times faster than strptime); anything else, strptime as ever."""
     if value is None:
         return None
+    if len(value) == _TS_LENGTH and value[10] == "T" and value[19] == "." and value[-1] == "Z":
+        return datetime.fromisoformat(value)
     return datetime.strptime(value, _TS).replace(tzinfo=UTC)
 
 

@@ -80,6 +80,35 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Teaser:
+    """An article as lists show it (related boxes, API lists, feeds' related links).
+
+    Read without the body, which lists never show and which is most of what an article costs
+    to read: a related answer shows six of these.
+    """
+
+    id: str
+    url: str
+    title: str
+    category: str
+    published: datetime
+    summary: str = ""
+    image: Image | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> Teaser:
+        return cls(
+            id=article.id,
+            url=article.url,
+            title=article.title,
+            category=article.category,
+            published=article.published,
+            summary=article.summary,
+            image=article.image,
+        )
+
+
+@dataclass(frozen=True)
 class Source:
     """A feed quantam polls, with everything it remembers about polling it politely."""
 

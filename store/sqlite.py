@@ -20,7 +20,16 @@ from pathlib import Path
 from store import codec
 from store.base import AliasKey, Cursor, Store
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreUnavailable
-from store.models import Alias, Article, Category, Change, IngestBatch, RelatedItem, Source
+from store.models import (
+    Alias,
+    Article,
+    Category,
+    Change,
+    IngestBatch,
+    RelatedItem,
+    Source,
+    Teaser,
+)
 
 # Each entry moves the schema from version i to i + 1. Never edit a released one; append.
 MIGRATIONS: list[str] = [
@@ -63,6 +72,24 @@ MIGRATIONS: list[str] = [
     """,
     """
     CREATE TABLE locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires REAL NOT NULL);
+    """,
+    # Teasers apart from `articles`, as plain columns: an article's JSON spans several overflow
+    # pages, which SQLite walks to read any of it, and then costs a JSON decode; a teaser row
+    # fits in one page and needs neither.
+    """
+    CREATE TABLE teasers (
+        article_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        category TEXT NOT NULL,
+        published TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        image TEXT
+    );
+    INSERT INTO teasers (article_id, url, title, category, published, summary, image)
+    SELECT id, json_extract(data, '$.url'), json_extract(data, '$.title'), category, published,
+        coalesce(json_extract(data, '$.summary'), ''), json_extract(data, '$.image')
+    FROM articles
     """,
 ]
 
@@ -266,6 +293,20 @@ class SQLiteStore(Store):
                         codec.dumps(codec.article_to_dict(article)),
                     ),
                 )
+                db.execute(
+                    "INSERT OR REPLACE INTO teasers "
+                    "(article_id, url, title, category, published, summary, image) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        article.id,
+                        article.url,
+                        article.title,
+                        article.category,
+                        codec.ts(article.published),
+                        article.summary,
+                        codec.dumps(codec.image_to_dict(article.image)) if article.image else None,
+                    ),
+                )
             if batch.articles:
                 db.executemany(
                     "DELETE FROM takedowns WHERE article_id = ?",
@@ -297,9 +338,34 @@ class SQLiteStore(Store):
                 found[article.id] = article
         return [found[i] for i in ids if i in found]
 
+    def get_teasers(self, article_ids: Iterable[str]) -> list[Teaser]:
+        ids = list(article_ids)
+        found: dict[str, Teaser] = {}
+        db = self._db
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                "SELECT article_id, url, title, category, published, summary, image "
+                f"FROM teasers WHERE article_id IN ({marks})",
+                chunk,
+            )
+            for article_id, url, title, category, published, summary, image in rows:
+                found[article_id] = Teaser(
+                    id=article_id,
+                    url=url,
+                    title=title,
+                    category=category,
+                    published=codec.parse_ts(published),
+                    summary=summary,
+                    image=codec.image_from_dict(json.loads(image)) if image else None,
+                )
+        return [found[i] for i in ids if i in found]
+
     def delete_article(self, article_id: str) -> bool:
         with self._tx() as db:
             gone = db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+            db.execute("DELETE FROM teasers WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM related WHERE article_id = ?", (article_id,))
             db.execute(
                 "INSERT OR IGNORE INTO takedowns (article_id, at) VALUES (?, ?)",

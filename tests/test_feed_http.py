@@ -119,6 +119,24 @@ def test_conditional_get_and_gzip(client) -> None:
     assert client.get("/feeds/the-thao.rss").headers["ETag"] == etag
 
 
+def test_many_api_answers_do_not_evict_rendered_feeds(client, app, monkeypatch) -> None:
+    from feeds import publish
+    from service import feed_routes
+
+    renders = []
+    monkeypatch.setitem(
+        feed_routes._FORMATS,
+        "rss",
+        (lambda page: renders.append(page) or publish.render_rss(page), publish.RSS_CONTENT_TYPE),
+    )
+    app.extensions["quantam.render_cache"].max_entries = 2
+    assert client.get("/feeds/the-thao.rss").status_code == 200
+    for k in range(1, 6):
+        assert client.get(f"/api/categories/the-thao/latest?k={k}").status_code == 200
+    assert client.get("/feeds/the-thao.rss").status_code == 200
+    assert len(renders) == 1
+
+
 def test_takedown_is_never_served_stale(client, app) -> None:
     first = client.get("/feeds/the-thao.rss")
     parsed = feedparser.parse(first.data)

@@ -263,6 +263,7 @@ def _same_reads(rng: random.Random, a: SQLiteStore, b: RedisStore) -> None:
             )
     ids = [f"a{n:04d}" for n in range(45)]
     assert a.get_articles(ids + ids[:3]) == b.get_articles(ids + ids[:3])
+    assert a.get_teasers(ids + ids[:3]) == b.get_teasers(ids + ids[:3])
     assert a.taken_down(ids) == b.taken_down(ids)
     assert a.count_articles_by_source() == b.count_articles_by_source()
     assert a.list_sources() == b.list_sources()

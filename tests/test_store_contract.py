@@ -8,7 +8,16 @@ import pytest
 
 from store.base import Store
 from store.errors import SourceExists, SourceNotFound
-from store.models import Alias, Article, Category, Image, IngestBatch, RelatedItem, Source
+from store.models import (
+    Alias,
+    Article,
+    Category,
+    Image,
+    IngestBatch,
+    RelatedItem,
+    Source,
+    Teaser,
+)
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -164,6 +173,22 @@ def test_get_articles_keeps_order_and_skips_unknown(store: Store) -> None:
     got = store.get_articles(["a0003", "zzz", "a0001"])
     assert [a.id for a in got] == ["a0003", "a0001"]
     assert sorted(a.id for a in store.iter_articles(batch_size=2)) == ["a0001", "a0002", "a0003"]
+
+
+def test_teasers_are_the_articles_list_fields_and_follow_edits_and_takedowns(
+    store: Store,
+) -> None:
+    store.commit(IngestBatch(articles=[make_article(n) for n in range(1, 4)]))
+    got = store.get_teasers(["a0003", "zzz", "a0001"])
+    assert got == [Teaser.of(store.get_article(i)) for i in ("a0003", "a0001")]
+    assert got[0].image == Image(url="https://img.example/3.jpg", type="image/jpeg", length=1234)
+    edited = make_article(2, title="Tiêu đề mới", summary="", image=None, category="thoi-su")
+    store.commit(IngestBatch(articles=[edited]))
+    assert store.get_teasers(["a0002"]) == [Teaser.of(edited)]
+    store.delete_article("a0001")
+    assert store.get_teasers(["a0001", "a0002"]) == [Teaser.of(edited)]
+    store.commit(IngestBatch(articles=[make_article(1)]))
+    assert store.get_teasers(["a0001"]) == [Teaser.of(make_article(1))]
 
 
 def test_takedown_leaves_a_tombstone_and_push_restores(store: Store) -> None:
@@ -329,3 +354,32 @@ def test_export_iterators_and_restore(store: Store) -> None:
     assert store.add_source(Source(url="https://y.example/rss", category="x")).id > 42
     with pytest.raises(SourceExists):
         store.restore_source(Source(url="https://x.example/rss", category="x", id=43))
+
+
+def test_sqlite_migration_gives_stored_articles_their_teasers(tmp_path) -> None:
+    import sqlite3
+
+    from store import codec
+    from store.sqlite import MIGRATIONS, SQLiteStore
+
+    path = tmp_path / "v2.db"
+    articles = [make_article(1), make_article(2, image=None, summary="")]
+    with sqlite3.connect(path) as db:  # a database left by a release without teasers
+        db.executescript(f"{MIGRATIONS[0]}; {MIGRATIONS[1]}; PRAGMA user_version = 2;")
+        for seq, a in enumerate(articles, 1):
+            db.execute(
+                "INSERT INTO articles (id, category, published, source_id, seq, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    a.id,
+                    a.category,
+                    codec.ts(a.published),
+                    a.source_id,
+                    seq,
+                    codec.dumps(codec.article_to_dict(a)),
+                ),
+            )
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.get_teasers(["a0001", "a0002"]) == [Teaser.of(a) for a in articles]
+    store.close()
