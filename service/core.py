@@ -9,6 +9,7 @@ from __future__ import annotations
 from feeds.fetch import Fetcher
 from feeds.ingest import Ingestor
 from feeds.poll import Poller
+from recommender.engine import RelatedEngine
 from service.config import Settings
 from store import Store, open_store
 
@@ -19,6 +20,8 @@ class Quantam:
         self.store = store or open_store(settings.store)
         self.fetcher = Fetcher(settings.fetch_limits)
         self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
+        self.related = RelatedEngine(self.store, settings.related)
+        self.ingestor.listeners.append(self.related.on_ingest)
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )

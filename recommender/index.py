@@ -1,0 +1,182 @@
+"""Nearest neighbours by cosine over L2-normalised sparse vectors, kept current without a refit.
+
+All-pairs top-k goes through `sparse_dot_topn`: a compiled, multi-threaded sparse product that
+keeps only each row's best `n` while it multiplies, in chunks of rows, so neither a dense N x N
+matrix nor a whole similarity row is ever materialised or sorted. The product is exact (no
+pruning); its cost is governed by the vectoriser's `max_df`, which drops the terms shared by so
+many articles that they only add work and noise (docs/recommender.md has the measurements).
+
+New articles go to a small row buffer that is searched by a sparse matrix-vector product and
+folded into the main inverted matrix when it grows; removed articles are masked out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sparse_dot_topn import sp_matmul_topn
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Rows of candidate positions and cosine similarities, best first; -1 pads short rows."""
+
+    positions: np.ndarray  # (rows, n) int64
+    scores: np.ndarray  # (rows, n) float32
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        keep = self.positions[i] >= 0
+        return self.positions[i][keep], self.scores[i][keep]
+
+
+class SimilarityIndex:
+    """Article vectors by position, searchable for the most similar live articles."""
+
+    def __init__(
+        self,
+        vectors: sp.csr_matrix,
+        n_threads: int = 2,
+        chunk_rows: int = 2000,
+        buffer_max: int = 2000,
+    ):
+        self.n_threads = n_threads
+        self.chunk_rows = chunk_rows
+        self.buffer_max = buffer_max
+        self._main = _csr32(vectors)
+        self._main_t = self._main.T.tocsr()
+        self._buffer: list[sp.csr_matrix] = []
+        self._buffer_matrix: sp.csr_matrix | None = None
+        self.alive = np.ones(vectors.shape[0], dtype=bool)
+
+    @property
+    def size(self) -> int:
+        return self._main.shape[0] + len(self._buffer)
+
+    @property
+    def n_features(self) -> int:
+        return self._main.shape[1]
+
+    def vector(self, position: int) -> sp.csr_matrix:
+        main = self._main.shape[0]
+        return self._main[position] if position < main else self._buffer[position - main]
+
+    def vectors(self, positions: np.ndarray) -> sp.csr_matrix:
+        """Rows for these positions, in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        main = self._main.shape[0]
+        if positions.size and positions.max() < main:
+            return self._main[positions]
+        return sp.vstack([self.vector(int(p)) for p in positions], format="csr")
+
+    def add(self, vector: sp.csr_matrix) -> int:
+        """Append one vector; its position is returned."""
+        self._buffer.append(_csr32(vector))
+        self._buffer_matrix = None
+        self.alive = np.append(self.alive, True)
+        if len(self._buffer) >= self.buffer_max:
+            self.compact()
+        return self.size - 1
+
+    def remove(self, position: int) -> None:
+        self.alive[position] = False
+
+    def compact(self) -> None:
+        """Fold the buffer into the main matrix (a full transpose: rare, amortised)."""
+        if not self._buffer:
+            return
+        self._main = sp.vstack([self._main, *self._buffer], format="csr")
+        self._main_t = self._main.T.tocsr()
+        self._buffer = []
+        self._buffer_matrix = None
+
+    def search(
+        self, queries: sp.csr_matrix, n: int, exclude_self_from: int | None = None
+    ) -> Neighbours:
+        """The n most similar live articles for each query row.
+
+        exclude_self_from: when the queries are the index's own rows starting at this position,
+        each row's own position is left out.
+        """
+        queries = _csr32(queries)
+        rows = queries.shape[0]
+        dead = int((~self.alive).sum())
+        want = n + dead + (1 if exclude_self_from is not None else 0)
+        positions = np.full((rows, n), -1, dtype=np.int64)
+        scores = np.zeros((rows, n), dtype=np.float32)
+        for start in range(0, rows, self.chunk_rows):
+            stop = min(start + self.chunk_rows, rows)
+            pos, val = self._search_chunk(queries[start:stop], want)
+            if exclude_self_from is not None:
+                own = np.arange(start, stop)[:, None] + exclude_self_from
+                val = np.where(pos == own, -np.inf, val)
+            live = np.zeros_like(pos, dtype=bool)
+            has = pos >= 0
+            live[has] = self.alive[pos[has]]
+            val = np.where(live, val, -np.inf)
+            take = min(n, val.shape[1])
+            top = _top_columns(val, take)
+            chosen = np.take_along_axis(val, top, axis=1)
+            chosen_pos = np.take_along_axis(pos, top, axis=1)
+            ok = np.isfinite(chosen) & (chosen > 0)
+            positions[start:stop, :take] = np.where(ok, chosen_pos, -1)
+            scores[start:stop, :take] = np.where(ok, chosen, 0.0)
+        return Neighbours(positions, scores)
+
+    def _search_chunk(self, queries: sp.csr_matrix, want: int) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate positions and scores (rows x m, -1 / -inf padded) from main and buffer."""
+        parts_pos, parts_val = [], []
+        if self._main.shape[0]:
+            product = sp_matmul_topn(
+                queries, self._main_t, top_n=want, n_threads=self.n_threads or None
+            )
+            p, v = _padded(product, want)
+            parts_pos.append(p)
+            parts_val.append(v)
+        if self._buffer:
+            if self._buffer_matrix is None:
+                self._buffer_matrix = sp.vstack(self._buffer, format="csr")
+            dense = (queries @ self._buffer_matrix.T).toarray().astype(np.float32)
+            dense[dense <= 0] = -np.inf
+            offset = self._main.shape[0]
+            parts_pos.append(
+                np.broadcast_to(np.arange(dense.shape[1]) + offset, dense.shape).copy()
+            )
+            parts_val.append(dense)
+        if not parts_pos:
+            empty = np.zeros((queries.shape[0], 0))
+            return empty.astype(np.int64), empty.astype(np.float32)
+        return np.hstack(parts_pos), np.hstack(parts_val)
+
+
+def _padded(product: sp.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A top-n CSR product as dense (rows x width) position and score arrays."""
+    rows = product.shape[0]
+    pos = np.full((rows, width), -1, dtype=np.int64)
+    val = np.full((rows, width), -np.inf, dtype=np.float32)
+    counts = np.diff(product.indptr)
+    row_of = np.repeat(np.arange(rows), counts)
+    col_of = np.arange(product.nnz) - np.repeat(product.indptr[:-1], counts)
+    pos[row_of, col_of] = product.indices
+    val[row_of, col_of] = product.data
+    return pos, val
+
+
+def _top_columns(values: np.ndarray, n: int) -> np.ndarray:
+    """Column indices of each row's n largest values, largest first (argpartition, then a sort
+    of only those n)."""
+    if n <= 0:
+        return np.zeros((values.shape[0], 0), dtype=np.int64)
+    if values.shape[1] > n:
+        part = np.argpartition(-values, n - 1, axis=1)[:, :n]
+    else:
+        part = np.broadcast_to(np.arange(values.shape[1]), values.shape).copy()
+    order = np.argsort(-np.take_along_axis(values, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def _csr32(matrix: sp.spmatrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix, dtype=np.float32)
+    out.sort_indices()
+    return out
