@@ -22,14 +22,15 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
-from recommender.index import SimilarityIndex
+from recommender.index import Neighbours, PairLookup, SimilarityIndex, gram, shared_terms
 from recommender.rank import Candidate, rank, relevance, with_fill
-from recommender.settings import RelatedSettings
+from recommender.settings import MAX_K, RelatedSettings
 from recommender.vectorize import ArticleText, ArticleVectorizer, TermNames
 from store.base import Store
 from store.models import Article, RelatedItem
@@ -104,7 +105,7 @@ class RelatedEngine:
         article = self.store.get_article(article_id)
         if article is None:
             return None
-        k = min(k or self.settings.k, self.settings.stored_k)
+        k = min(k or self.settings.k, MAX_K)
         excluded_ids = {article_id, *exclude_ids}
         excluded_categories = set(exclude_categories)
         stored = self.store.get_related(article_id) or []
@@ -121,8 +122,8 @@ class RelatedEngine:
                 if i.article_id in known and known[i.article_id] not in excluded_categories
             ]
         items = candidates[:k]
-        if len(items) < k and len(candidates) < len(stored):
-            # Exclusions or takedowns left a gap the stored list cannot fill.
+        if len(items) < k and (len(candidates) < len(stored) or k > self.settings.stored_k):
+            # Exclusions or takedowns left a gap, or more items were asked than are stored.
             fill_category = None if article.category in excluded_categories else article.category
             latest = self.store.latest_articles(fill_category, limit=k + len(excluded_ids) + 20)
             fill = [
@@ -366,7 +367,8 @@ class RelatedEngine:
             if len(real) >= params.k and score <= min(i.score for i in real):
                 continue
             positions = np.array([state.position[i.article_id] for i in real] + [pos])
-            sims = [self._similarity(state, other, p) for p in positions[:-1]] + [similarity]
+            pairs = gram(state.index.vectors(np.append(positions, other)))
+            sims = [float(x) for x in pairs[-1, :-2]] + [similarity]
             candidates = [
                 Candidate(state.ids[p], s, state.published[p], state.category[p])
                 for p, s in zip(positions.tolist(), sims, strict=True)
@@ -379,7 +381,7 @@ class RelatedEngine:
                 state.published[other],
                 state.category[other],
                 candidates,
-                self._pair_similarity(state, positions),
+                pairs[:-1, :-1],
                 params,
                 fill or self._latest_ids(state.category[other]),
             )
@@ -436,21 +438,26 @@ class RelatedEngine:
             bucket = latest.setdefault(state.category[p], [])
             if len(bucket) < self.settings.stored_k + 1:
                 bucket.append(state.ids[p])
-        lists: dict[str, list[RelatedItem]] = {}
         n = len(state.ids)
         step = 5000
-        with tqdm(total=n, desc="related lists", unit=" articles", disable=not progress) as bar:
+        positions = np.full((n, self.settings.pool), -1, dtype=np.int64)
+        scores = np.zeros((n, self.settings.pool), dtype=np.float32)
+        with tqdm(total=n, desc="similarities", unit=" articles", disable=not progress) as bar:
             for start in range(0, n, step):
-                rows = state.index.vectors(np.arange(start, min(n, start + step)))
+                stop = min(n, start + step)
+                rows = state.index.vectors(np.arange(start, stop))
                 found = state.index.search(rows, self.settings.pool, exclude_self_from=start)
-                for offset in range(rows.shape[0]):
-                    pos = start + offset
-                    cand_pos, cand_sim = found.row(offset)
-                    fill = latest[state.category[pos]]
-                    lists[state.ids[pos]] = self._list_for(
-                        state, pos, cand_pos, cand_sim, name, fill
-                    )
-                bar.update(rows.shape[0])
+                positions[start:stop], scores[start:stop] = found.positions, found.scores
+                bar.update(stop - start)
+        pairs = PairLookup(Neighbours(positions, scores))
+        lists: dict[str, list[RelatedItem]] = {}
+        for pos in tqdm(range(n), desc="related lists", unit=" articles", disable=not progress):
+            keep = positions[pos] >= 0
+            cand_pos, cand_sim = positions[pos][keep], scores[pos][keep]
+            fill = latest[state.category[pos]]
+            lists[state.ids[pos]] = self._list_for(
+                state, pos, cand_pos, cand_sim, name, fill, pairs.matrix
+            )
         return lists
 
     def _list_for(
@@ -461,7 +468,10 @@ class RelatedEngine:
         cand_sim: np.ndarray,
         name: Callable[[int], str | None],
         fill: Sequence[str],
+        pair_matrix: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> list[RelatedItem]:
+        window = min(len(cand_pos), 2 * self.settings.stored_k)  # MMR looks this deep
+        cand_pos, cand_sim = cand_pos[:window], cand_sim[:window]
         candidates = [
             Candidate(state.ids[p], s, state.published[p], state.category[p])
             for p, s in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True)
@@ -471,7 +481,7 @@ class RelatedEngine:
             state.published[pos],
             state.category[pos],
             candidates,
-            self._pair_similarity(state, cand_pos),
+            (pair_matrix or partial(self._pair_similarity, state))(cand_pos),
             self.settings.rank_params(),
             fill,
         )
@@ -485,11 +495,7 @@ class RelatedEngine:
     def _pair_similarity(self, state: _State, positions: np.ndarray) -> np.ndarray:
         if len(positions) == 0:
             return np.zeros((0, 0), dtype=np.float32)
-        rows = state.index.vectors(positions)
-        return (rows @ rows.T).toarray()
-
-    def _similarity(self, state: _State, a: int, b: int) -> float:
-        return float((state.index.vector(a) @ state.index.vector(b).T).toarray()[0, 0])
+        return gram(state.index.vectors(positions))
 
     def _reasons(
         self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
@@ -497,12 +503,10 @@ class RelatedEngine:
         """The terms that contribute most to each similarity, by name."""
         if len(others) == 0:
             return []
-        shared = state.index.vectors(others).multiply(state.index.vector(pos)).tocsr()
+        n = self.settings.explain_terms
+        columns = shared_terms(state.index.vector(pos), state.index.vectors(others), 2 * n)
         out = []
-        for i in range(shared.shape[0]):
-            lo, hi = shared.indptr[i], shared.indptr[i + 1]
-            data, cols = shared.data[lo:hi], shared.indices[lo:hi]
-            top = cols[np.argsort(-data, kind="stable")[: self.settings.explain_terms * 2]]
-            terms = [t for t in (name(int(c)) for c in top) if t]
-            out.append(tuple(terms[: self.settings.explain_terms]))
+        for cols in columns:
+            terms = [t for t in (name(int(c)) for c in cols) if t]
+            out.append(tuple(terms[:n]))
         return out

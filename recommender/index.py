@@ -137,8 +137,15 @@ class SimilarityIndex:
         if self._buffer:
             if self._buffer_matrix is None:
                 self._buffer_matrix = sp.vstack(self._buffer, format="csr")
-            dense = (queries @ self._buffer_matrix.T).toarray().astype(np.float32)
-            dense[dense <= 0] = -np.inf
+            dense = np.full((queries.shape[0], len(self._buffer)), -np.inf, dtype=np.float32)
+            for r in range(queries.shape[0]):
+                # A dense query over the hashed space costs one calloc; the product only
+                # reads the buffer's entries, and transposing a 2**22-wide matrix is avoided.
+                q = np.zeros(queries.shape[1], dtype=np.float32)
+                lo, hi = queries.indptr[r], queries.indptr[r + 1]
+                q[queries.indices[lo:hi]] = queries.data[lo:hi]
+                product = self._buffer_matrix @ q
+                dense[r] = np.where(product > 0, product, -np.inf)
             offset = self._main.shape[0]
             parts_pos.append(
                 np.broadcast_to(np.arange(dense.shape[1]) + offset, dense.shape).copy()
@@ -148,6 +155,61 @@ class SimilarityIndex:
             empty = np.zeros((queries.shape[0], 0))
             return empty.astype(np.int64), empty.astype(np.float32)
         return np.hstack(parts_pos), np.hstack(parts_val)
+
+
+def gram(rows: sp.csr_matrix) -> np.ndarray:
+    """Pairwise dot products of a few rows, over only the columns they use (a scipy product
+    would transpose the whole hashed width)."""
+    columns, inverse = np.unique(rows.indices, return_inverse=True)
+    compact = sp.csr_matrix(
+        (rows.data, inverse.astype(np.int32), rows.indptr), shape=(rows.shape[0], len(columns))
+    )
+    return (compact @ compact.T).toarray()
+
+
+def shared_terms(row: sp.csr_matrix, others: sp.csr_matrix, n: int) -> list[np.ndarray]:
+    """For each of `others`, the columns contributing most to its dot product with `row`."""
+    mine, weights = row.indices, row.data  # sorted: every matrix here keeps sorted indices
+    if len(mine) == 0:
+        return [np.zeros(0, dtype=np.int32) for _ in range(others.shape[0])]
+    owner = np.repeat(np.arange(others.shape[0]), np.diff(others.indptr))
+    at = np.minimum(np.searchsorted(mine, others.indices), len(mine) - 1)
+    hit = mine[at] == others.indices
+    owner, cols = owner[hit], others.indices[hit]
+    product = others.data[hit] * weights[at[hit]]
+    order = np.lexsort((-product, owner))
+    owner, cols = owner[order], cols[order]
+    starts = np.searchsorted(owner, np.arange(others.shape[0] + 1))
+    return [cols[starts[i] : min(starts[i + 1], starts[i] + n)] for i in range(others.shape[0])]
+
+
+class PairLookup:
+    """Similarities between articles read from their neighbour rows, for MMR and copies in a
+    full build: a pair absent from both rows is less similar than either row's last entry,
+    and MMR and copy detection only act on high similarities."""
+
+    def __init__(self, neighbours: Neighbours):
+        rows, width = neighbours.positions.shape
+        owner = np.repeat(np.arange(rows, dtype=np.int64), width)
+        other = neighbours.positions.ravel()
+        keep = other >= 0
+        owner, other = owner[keep], other[keep]
+        keys = np.concatenate([owner * rows + other, other * rows + owner])
+        values = np.concatenate([neighbours.scores.ravel()[keep]] * 2)
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._values, self._n = keys[order], values[order], rows
+
+    def matrix(self, positions: np.ndarray) -> np.ndarray:
+        """The (m x m) similarity matrix of these positions (diagonal 1)."""
+        p = np.asarray(positions, dtype=np.int64)
+        out = np.zeros((len(p), len(p)), dtype=np.float32)
+        if len(self._keys):
+            query = (p[:, None] * self._n + p[None, :]).ravel()
+            at = np.minimum(np.searchsorted(self._keys, query), len(self._keys) - 1)
+            found = self._keys[at] == query
+            out = np.where(found, self._values[at], 0.0).reshape(len(p), len(p))
+        np.fill_diagonal(out, 1.0)
+        return out
 
 
 def _padded(product: sp.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,8 @@ def rank(
     pair_similarity[i, j] is the cosine between candidates i and j (for MMR and copies);
     fill is the category's latest article ids, newest first.
     """
-    scores = np.array([relevance(c, published, category, params) for c in candidates])
+    scores = [relevance(c, published, category, params) for c in candidates]
+    copies = {c.article_id for c in candidates if c.similarity >= params.duplicate_threshold}
     eligible = [
         i
         for i, c in enumerate(candidates)
@@ -82,23 +83,22 @@ def rank(
         and c.similarity < params.duplicate_threshold
         and scores[i] >= params.min_score
     ]
-    copies = {c.article_id for c in candidates if c.similarity >= params.duplicate_threshold}
+    pairs = np.asarray(pair_similarity).tolist()  # plain floats: faster than numpy at this size
+    redundancy = dict.fromkeys(eligible, 0.0)
+    lam = params.mmr_lambda
     chosen: list[int] = []
-    while eligible and len(chosen) < params.k:
-        if chosen:
-            redundancy = pair_similarity[np.ix_(eligible, chosen)].max(axis=1)
-        else:
-            redundancy = np.zeros(len(eligible))
-        marginal = params.mmr_lambda * scores[eligible] - (1 - params.mmr_lambda) * redundancy
-        best = int(np.argmax(marginal))
-        pick = eligible.pop(best)
+    while redundancy and len(chosen) < params.k:
+        pick = max(redundancy, key=lambda i: lam * scores[i] - (1 - lam) * redundancy[i])
+        del redundancy[pick]
         chosen.append(pick)
-        # Syndicated copies of the story just picked never appear after it.
-        same_story = pair_similarity[eligible, pick] >= params.duplicate_threshold
-        copies.update(
-            candidates[i].article_id for i, s in zip(eligible, same_story, strict=True) if s
-        )
-        eligible = [i for i, s in zip(eligible, same_story, strict=True) if not s]
+        row = pairs[pick]
+        for i in list(redundancy):
+            if row[i] >= params.duplicate_threshold:
+                # A syndicated copy of the story just picked never appears after it.
+                copies.add(candidates[i].article_id)
+                del redundancy[i]
+            elif row[i] > redundancy[i]:
+                redundancy[i] = row[i]
     items = [RelatedItem(candidates[i].article_id, round(float(scores[i]), 4)) for i in chosen]
     return with_fill(items, article_id, fill, params.k, skip=copies)
 

@@ -17,8 +17,7 @@ class SettingsError(ValueError):
 class RelatedSettings:
     # List shape
     k: int = 6  # items served by default
-    stored_k: int = MAX_K  # items kept per list, so reads can exclude and still return k
-    pool: int = 40  # most similar articles considered per list
+    pool: int = 30  # most similar articles considered per list
     min_score: float = 0.05  # below this, places are filled from the category's latest
     # Ranking
     half_life_days: float = 30.0  # recency decay on the time between article and item
@@ -40,10 +39,8 @@ class RelatedSettings:
     def __post_init__(self) -> None:
         if not 1 <= self.k <= MAX_K:
             raise SettingsError(f"related_k must be between 1 and {MAX_K}, not {self.k}")
-        if not self.k <= self.stored_k <= MAX_K:
-            raise SettingsError(f"related_stored_k must be between related_k and {MAX_K}")
         if self.pool < self.stored_k:
-            raise SettingsError("related_pool must be at least related_stored_k")
+            raise SettingsError(f"related_pool must be at least {self.stored_k}")
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise SettingsError("related_mmr_lambda must be between 0 and 1")
         if not 0.0 < self.duplicate_threshold <= 1.0:
@@ -54,6 +51,11 @@ class RelatedSettings:
             raise SettingsError("field weights must not be negative")
         if self.n_features < 2**10 or self.n_features & (self.n_features - 1):
             raise SettingsError("related_n_features must be a power of two, at least 1024")
+
+    @property
+    def stored_k(self) -> int:
+        """Items kept per list: a few more than served, so reads can honour exclusions."""
+        return min(MAX_K, self.k + 4)
 
     def rank_params(self, k: int | None = None) -> RankParams:
         return RankParams(
