@@ -28,8 +28,15 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
-from recommender.index import Neighbours, PairLookup, SimilarityIndex, gram, shared_terms
-from recommender.rank import Candidate, rank, relevance, with_fill
+from recommender.index import (
+    Neighbours,
+    PairLookup,
+    SimilarityIndex,
+    gram,
+    shared_terms,
+    windowed_neighbours,
+)
+from recommender.rank import DAY, Candidate, rank, relevance, with_fill
 from recommender.settings import MAX_K, RelatedSettings
 from recommender.vectorize import ArticleText, ArticleVectorizer, TermNames
 from store.base import Store
@@ -442,8 +449,19 @@ class RelatedEngine:
         step = 5000
         positions = np.full((n, self.settings.pool), -1, dtype=np.int64)
         scores = np.zeros((n, self.settings.pool), dtype=np.float32)
+        window = self.settings.max_age_days * DAY
         with tqdm(total=n, desc="similarities", unit=" articles", disable=not progress) as bar:
-            for start in range(0, n, step):
+            if window > 0:
+                found = windowed_neighbours(
+                    state.index.vectors(np.arange(n)),
+                    np.asarray(state.published),
+                    window,
+                    self.settings.pool,
+                    self.settings.threads,
+                )
+                positions, scores = found.positions, found.scores
+                bar.update(n)
+            for start in range(0, n if window <= 0 else 0, step):
                 stop = min(n, start + step)
                 rows = state.index.vectors(np.arange(start, stop))
                 found = state.index.search(rows, self.settings.pool, exclude_self_from=start)

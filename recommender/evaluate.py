@@ -24,13 +24,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from recommender.settings import RelatedSettings
 from store.models import Article
+
+RELATED_FIELDS = {f.name for f in fields(RelatedSettings)}
 
 K = 6
 NEAR_DUPLICATE_JACCARD = 0.5
@@ -89,7 +92,9 @@ def load_corpus(path: str | Path, limit: int | None = None, seed: int = 20240601
 
 
 # -- the three systems ---------------------------------------------------------------------------
-def quantam_lists(records: Sequence[Record], k: int = K) -> tuple[list[list[int]], float]:
+def quantam_lists(
+    records: Sequence[Record], k: int = K, **overrides: float
+) -> tuple[list[list[int]], float]:
     """quantam's engine on a throwaway SQLite store; every article in one category."""
     from recommender.engine import RelatedEngine
     from recommender.settings import RelatedSettings
@@ -113,7 +118,7 @@ def quantam_lists(records: Sequence[Record], k: int = K) -> tuple[list[list[int]
         store = SQLiteStore(f"sqlite:///{tmp}/evaluate.db")
         for start in range(0, len(articles), 5000):
             store.commit(IngestBatch(articles=articles[start : start + 5000]))
-        engine = RelatedEngine(store, RelatedSettings(k=k))
+        engine = RelatedEngine(store, RelatedSettings(k=k, **overrides))
         started = time.perf_counter()
         engine.reindex()
         seconds = time.perf_counter() - started
@@ -148,7 +153,7 @@ def tantivy_lists(records: Sequence[Record], k: int = K) -> tuple[list[list[int]
 
     started = time.perf_counter()
     builder = tantivy.SchemaBuilder()
-    builder.add_text_field("body", stored=False)
+    builder.add_text_field("body", stored=True)  # MLT by document re-reads the stored text
     builder.add_integer_field("n", stored=True, indexed=False, fast=True)
     index = tantivy.Index(builder.build())
     writer = index.writer(heap_size=400_000_000)
@@ -214,11 +219,19 @@ def score(
     )
 
 
-def evaluate(records: Sequence[Record], systems: Sequence[str] = tuple(SYSTEMS)) -> dict:
+def evaluate(
+    records: Sequence[Record],
+    systems: Sequence[str] = tuple(SYSTEMS),
+    overrides: dict[str, float] | None = None,
+) -> dict:
+    """overrides: RelatedSettings fields for quantam, to measure a setting's effect."""
     sets = [shingles(f"{r.title}\n{r.text}") for r in records]
     results = {}
     for name in systems:
-        lists, seconds = SYSTEMS[name](records, K)
+        if name == "quantam":
+            lists, seconds = quantam_lists(records, K, **(overrides or {}))
+        else:
+            lists, seconds = SYSTEMS[name](records, K)
         results[name] = asdict(score(records, lists, seconds, sets))
     return {"systems": results}
 
@@ -249,7 +262,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(SYSTEMS),
         help="comma-separated subset of " + ", ".join(SYSTEMS),
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a quantam setting for this run, e.g. --set half_life_days=0",
+    )
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in RELATED_FIELDS:
+            parser.error(f"unknown setting {name!r}: one of {', '.join(sorted(RELATED_FIELDS))}")
+        overrides[name] = type(getattr(RelatedSettings(), name))(value)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
@@ -258,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         records = load_corpus(args.corpus, args.limit)
     except FileNotFoundError as exc:
         parser.error(str(exc))
-    result = evaluate(records, systems)
+    result = evaluate(records, systems, overrides)
     if args.json:
         print(json.dumps(result))
     else:

@@ -13,6 +13,7 @@ folded into the main inverted matrix when it grows; removed articles are masked 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -242,3 +243,66 @@ def _csr32(matrix: sp.spmatrix) -> sp.csr_matrix:
     out = sp.csr_matrix(matrix, dtype=np.float32)
     out.sort_indices()
     return out
+
+
+def windowed_neighbours(
+    vectors: sp.csr_matrix,
+    published: np.ndarray,
+    window: float,
+    n: int,
+    n_threads: int = 2,
+    chunk_rows: int = 2000,
+) -> Neighbours:
+    """Each row's n most similar rows published at most `window` seconds apart.
+
+    Rows are cut, in time order, into blocks spanning at most half the window; everything within
+    reach of a row lies in its own block or the two on each side, so the cost grows with the
+    archive times the window instead of the archive squared (the recency window of a large
+    archive). The edge blocks also hold rows just outside the window, which are dropped after
+    each block's best are taken; taking twice n per block keeps that loss small (recall is
+    measured in docs/recommender.md).
+    """
+    vectors = _csr32(vectors)
+    published = np.asarray(published, dtype=np.float64)
+    order = np.argsort(published, kind="stable")
+    times = published[order]
+    starts = [0]
+    while True:
+        nxt = int(np.searchsorted(times, times[starts[-1]] + window / 2, side="right"))
+        if nxt >= len(times):
+            break
+        starts.append(nxt)
+    bounds = [*starts, len(times)]
+    blocks = [order[a:b] for a, b in pairwise(bounds)]
+    transposed = [vectors[rows].T.tocsr() for rows in blocks]
+    rows_total = vectors.shape[0]
+    positions = np.full((rows_total, n), -1, dtype=np.int64)
+    scores = np.zeros((rows_total, n), dtype=np.float32)
+    for b, rows in enumerate(blocks):
+        near = range(max(0, b - 2), min(len(blocks), b + 3))
+        for start in range(0, len(rows), chunk_rows):
+            chunk = rows[start : start + chunk_rows]
+            queries = vectors[chunk]
+            parts_pos, parts_val = [], []
+            for other in near:
+                product = sp_matmul_topn(
+                    queries, transposed[other], top_n=2 * n + 1, n_threads=n_threads or None
+                )
+                pos, val = _padded(product, 2 * n + 1)
+                has = pos >= 0
+                pos[has] = blocks[other][pos[has]]
+                parts_pos.append(pos)
+                parts_val.append(val)
+            pos, val = np.hstack(parts_pos), np.hstack(parts_val)
+            has = pos >= 0
+            gap = np.full(pos.shape, np.inf)
+            gap[has] = np.abs(
+                published[pos[has]] - published[chunk][:, None].repeat(pos.shape[1], axis=1)[has]
+            )
+            val = np.where(has & (pos != chunk[:, None]) & (gap <= window), val, -np.inf)
+            top = _top_columns(val, n)
+            chosen = np.take_along_axis(val, top, axis=1)
+            ok = np.isfinite(chosen) & (chosen > 0)
+            positions[chunk] = np.where(ok, np.take_along_axis(pos, top, axis=1), -1)
+            scores[chunk] = np.where(ok, chosen, 0.0)
+    return Neighbours(positions, scores)

@@ -20,7 +20,7 @@ class RelatedSettings:
     pool: int = 30  # most similar articles considered per list
     min_score: float = 0.05  # below this, places are filled from the category's latest
     # Ranking
-    half_life_days: float = 30.0  # recency decay on the time between article and item
+    half_life_days: float = 180.0  # recency decay on the time between article and item
     max_age_days: float = 0.0  # 0: items of any age
     category_boost: float = 0.1
     mmr_lambda: float = 0.8  # 1: pure relevance; lower: more diverse

@@ -54,7 +54,7 @@ class Settings:
         0.05, "Similarity below which related places are filled from the category's latest"
     )
     related_half_life_days: float = _s(
-        30.0, "Days apart at which an item's related score halves (0: no recency decay)"
+        180.0, "Days apart at which an item's related score halves (0: no recency decay)"
     )
     related_max_age_days: float = _s(0.0, "Most days between an article and its items (0: any)")
     related_category_boost: float = _s(0.1, "Score boost for related items in the same category")

@@ -216,4 +216,4 @@ def test_settings_are_validated() -> None:
         RelatedSettings(k=21)
     with pytest.raises(SettingsError, match="power of two"):
         RelatedSettings(n_features=1000)
-    assert timedelta(days=RelatedSettings().half_life_days).days == 30
+    assert timedelta(days=RelatedSettings().half_life_days).days == 180
