@@ -32,6 +32,7 @@ from recommender.index import (
     Neighbours,
     PairLookup,
     SimilarityIndex,
+    dots,
     gram,
     shared_terms,
     windowed_neighbours,
@@ -76,6 +77,25 @@ class _State:
     # list owner -> its item ids, and item -> owners whose lists contain it (for takedowns)
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     listed_in: dict[str, set[str]] = field(default_factory=dict)
+    # category -> positions of its newest live articles, newest first (fill candidates)
+    latest: dict[str, list[int]] = field(default_factory=dict)
+    latest_size: int = 12
+
+    def index_latest(self) -> None:
+        self.latest = {}
+        for p in np.argsort(-np.asarray(self.published), kind="stable").tolist():
+            bucket = self.latest.setdefault(self.category[p], [])
+            if len(bucket) < self.latest_size and self.index.alive[p]:
+                bucket.append(p)
+
+    def note_latest(self, pos: int) -> None:
+        bucket = [p for p in self.latest.get(self.category[pos], []) if self.index.alive[p]]
+        bucket.append(pos)
+        bucket.sort(key=lambda p: (-self.published[p], self.ids[p]))
+        if len(bucket) < self.latest_size // 2:
+            self.index_latest()
+        else:
+            self.latest[self.category[pos]] = bucket[: self.latest_size]
 
     def live(self, article_id: str) -> int | None:
         pos = self.position.get(article_id)
@@ -98,6 +118,8 @@ class RelatedEngine:
         self.settings = settings or RelatedSettings()
         self._state: _State | None = None
         self._lock = threading.RLock()
+        # The raw neighbour table of the last full build, by index position (for measurement).
+        self.last_neighbours: Neighbours | None = None
 
     # -- reading (any process) --------------------------------------------------------------
     def related(
@@ -199,6 +221,8 @@ class RelatedEngine:
                 category=[a.category for a in articles],
             )
             state.position = {aid: i for i, aid in enumerate(state.ids)}
+            state.latest_size = self.settings.stored_k + 2
+            state.index_latest()
             lists = self._all_lists(state, names.__getitem__, progress)
             self.store.put_related(lists)
             for owner, items in lists.items():
@@ -303,6 +327,8 @@ class RelatedEngine:
             category=[a.category for a in articles],
         )
         state.position = {aid: i for i, aid in enumerate(state.ids)}
+        state.latest_size = self.settings.stored_k + 2
+        state.index_latest()
         for aid in state.ids:
             state.remember(aid, self.store.get_related(aid) or [])
         return state
@@ -344,6 +370,7 @@ class RelatedEngine:
         state.position[article.id] = pos
         state.published.append(article.published.timestamp())
         state.category.append(article.category)
+        state.note_latest(pos)
         found = state.index.search(vector, self.settings.pool)
         cand_pos, cand_sim = found.row(0)
         fill = self._latest_ids(article.category)
@@ -359,46 +386,50 @@ class RelatedEngine:
         cand_sim: np.ndarray,
         name: Callable[[int], str | None],
     ) -> dict[str, list[RelatedItem]]:
-        """Older lists the new article now belongs to, re-ranked with it."""
+        """Older lists the new article now belongs to, with it inserted by score.
+
+        An insertion, not a re-ranking: the new item goes where its score puts it unless a
+        higher-scored copy of its story is listed (it replaces a lower-scored copy), and the last
+        place (a fill item first) gives way. MMR is applied in full at the next reindex."""
         params = self.settings.rank_params()
         new_id = state.ids[pos]
+        vector = state.index.vector(pos)
         out: dict[str, list[RelatedItem]] = {}
         for other, similarity in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
             owner = state.ids[other]
             me = Candidate(new_id, similarity, state.published[pos], state.category[pos])
-            score = relevance(me, state.published[other], state.category[other], params)
+            score = round(relevance(me, state.published[other], state.category[other], params), 4)
             if score < params.min_score or similarity >= params.duplicate_threshold:
                 continue
             current = [i for i in self.store.get_related(owner) or [] if i.article_id != new_id]
             real = [i for i in current if not i.fill and state.live(i.article_id) is not None]
-            if len(real) >= params.k and score <= min(i.score for i in real):
+            fill = [i for i in current if i.fill]
+            if len(real) >= params.k and score <= real[-1].score:
                 continue
-            positions = np.array([state.position[i.article_id] for i in real] + [pos])
-            pairs = gram(state.index.vectors(np.append(positions, other)))
-            sims = [float(x) for x in pairs[-1, :-2]] + [similarity]
-            candidates = [
-                Candidate(state.ids[p], s, state.published[p], state.category[p])
-                for p, s in zip(positions.tolist(), sims, strict=True)
-            ]
-            reasons = {i.article_id: i.reason for i in real}
-            reasons[new_id] = self._reasons(state, other, np.array([pos]), name)[0]
-            fill = [i.article_id for i in current if i.fill]
-            items = rank(
-                owner,
-                state.published[other],
-                state.category[other],
-                candidates,
-                pairs[:-1, :-1],
-                params,
-                fill or self._latest_ids(state.category[other]),
+            listed = np.array([state.position[i.article_id] for i in real], dtype=np.int64)
+            copies = (
+                dots(vector, state.index.vectors(listed)) >= params.duplicate_threshold
+                if len(listed)
+                else np.zeros(0, dtype=bool)
             )
-            out[owner] = [replace(i, reason=reasons.get(i.article_id, ())) for i in items]
+            if any(i.score >= score for i, copy in zip(real, copies, strict=True) if copy):
+                continue
+            shared = shared_terms(
+                vector, state.index.vector(other), 2 * self.settings.explain_terms
+            )
+            names = [t for t in (name(int(c)) for c in shared[0]) if t]
+            reason = tuple(names[: self.settings.explain_terms])
+            real = [i for i, copy in zip(real, copies, strict=True) if not copy]
+            real.append(RelatedItem(new_id, score, reason=reason))
+            real.sort(key=lambda i: -i.score)
+            out[owner] = (real + fill)[: params.k]
         return out
 
     def _apply_delete(self, state: _State, article_id: str) -> None:
         pos = state.position.get(article_id)
         if pos is not None:
             state.index.remove(pos)
+            state.index_latest()
         owners = set(state.listed_in.pop(article_id, set()))
         state.lists.pop(article_id, None)
         self._write(state, self._recompute(state, [o for o in owners if state.live(o) is not None]))
@@ -410,8 +441,9 @@ class RelatedEngine:
             pos = state.live(article.id)
             if pos is None:
                 continue
-            terms = state.vectorizer.counts([ArticleText.of(article)]).terms[0]
-            own = dict(zip(state.vectorizer.bucket_of(terms).tolist(), terms, strict=True))
+            own = _names(
+                state.vectorizer, state.vectorizer.counts([ArticleText.of(article)]).terms[0]
+            )
             found = state.index.search(state.index.vector(pos), self.settings.pool + 1)
             cand_pos, cand_sim = found.row(0)
             keep = cand_pos != pos
@@ -433,18 +465,17 @@ class RelatedEngine:
             state.remember(owner, items)
 
     def _latest_ids(self, category: str) -> list[str]:
-        latest = self.store.latest_articles(category, limit=self.settings.stored_k + 2)
-        return [a.id for a in latest]
+        """The category's newest ids, newest first, from the index (no store round trip)."""
+        state = self._state
+        if state is None:
+            latest = self.store.latest_articles(category, limit=self.settings.stored_k + 2)
+            return [a.id for a in latest]
+        return [state.ids[p] for p in state.latest.get(category, [])]
 
     def _all_lists(
         self, state: _State, name: Callable[[int], str | None], progress: bool
     ) -> dict[str, list[RelatedItem]]:
-        latest: dict[str, list[str]] = {}
-        order = np.argsort(-np.asarray(state.published), kind="stable")
-        for p in order.tolist():
-            bucket = latest.setdefault(state.category[p], [])
-            if len(bucket) < self.settings.stored_k + 1:
-                bucket.append(state.ids[p])
+        latest = {c: [state.ids[p] for p in ps] for c, ps in state.latest.items()}
         n = len(state.ids)
         step = 5000
         positions = np.full((n, self.settings.pool), -1, dtype=np.int64)
@@ -467,7 +498,8 @@ class RelatedEngine:
                 found = state.index.search(rows, self.settings.pool, exclude_self_from=start)
                 positions[start:stop], scores[start:stop] = found.positions, found.scores
                 bar.update(stop - start)
-        pairs = PairLookup(Neighbours(positions, scores))
+        self.last_neighbours = Neighbours(positions, scores)
+        pairs = PairLookup(self.last_neighbours)
         lists: dict[str, list[RelatedItem]] = {}
         for pos in tqdm(range(n), desc="related lists", unit=" articles", disable=not progress):
             keep = positions[pos] >= 0
@@ -528,3 +560,9 @@ class RelatedEngine:
             terms = [t for t in (name(int(c)) for c in cols) if t]
             out.append(tuple(terms[:n]))
         return out
+
+
+def _names(vectorizer: ArticleVectorizer, terms: Sequence[str]) -> dict[int, str]:
+    """Bucket -> term for one article's terms (the names of everything it shares)."""
+    unique = list(dict.fromkeys(terms))
+    return dict(zip(vectorizer.bucket_of(unique).tolist(), unique, strict=True))

@@ -19,6 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from sparse_dot_topn import sp_matmul_topn
 
+SMALL_BATCH = 16
+
 
 @dataclass(frozen=True)
 class Neighbours:
@@ -67,14 +69,29 @@ class SimilarityIndex:
         """Rows for these positions, in that order."""
         positions = np.asarray(positions, dtype=np.int64)
         main = self._main.shape[0]
-        if positions.size and positions.max() < main:
+        if not positions.size or positions.max() < main:
             return self._main[positions]
-        return sp.vstack([self.vector(int(p)) for p in positions], format="csr")
+        in_main = positions < main
+        both = sp.vstack(
+            [self._main[positions[in_main]], self._buffered()[positions[~in_main] - main]],
+            format="csr",
+        )
+        order = np.empty(len(positions), dtype=np.int64)
+        order[np.flatnonzero(in_main)] = np.arange(int(in_main.sum()))
+        order[np.flatnonzero(~in_main)] = np.arange(int(in_main.sum()), len(positions))
+        return both[order]
+
+    def _buffered(self) -> sp.csr_matrix:
+        if self._buffer_matrix is None:
+            self._buffer_matrix = sp.vstack(self._buffer, format="csr")
+        return self._buffer_matrix
 
     def add(self, vector: sp.csr_matrix) -> int:
         """Append one vector; its position is returned."""
-        self._buffer.append(_csr32(vector))
-        self._buffer_matrix = None
+        row = _csr32(vector)
+        self._buffer.append(row)
+        if self._buffer_matrix is not None:
+            self._buffer_matrix = sp.vstack([self._buffer_matrix, row], format="csr")
         self.alive = np.append(self.alive, True)
         if len(self._buffer) >= self.buffer_max:
             self.compact()
@@ -129,15 +146,18 @@ class SimilarityIndex:
         """Candidate positions and scores (rows x m, -1 / -inf padded) from main and buffer."""
         parts_pos, parts_val = [], []
         if self._main.shape[0]:
-            product = sp_matmul_topn(
-                queries, self._main_t, top_n=want, n_threads=self.n_threads or None
-            )
+            if queries.shape[0] <= SMALL_BATCH:
+                # A plain scipy product: sparse_dot_topn's per-call set-up dominates one query.
+                product = _top_per_row(queries @ self._main_t, want)
+            else:
+                product = sp_matmul_topn(
+                    queries, self._main_t, top_n=want, n_threads=self.n_threads or None
+                )
             p, v = _padded(product, want)
             parts_pos.append(p)
             parts_val.append(v)
         if self._buffer:
-            if self._buffer_matrix is None:
-                self._buffer_matrix = sp.vstack(self._buffer, format="csr")
+            self._buffered()
             dense = np.full((queries.shape[0], len(self._buffer)), -np.inf, dtype=np.float32)
             for r in range(queries.shape[0]):
                 # A dense query over the hashed space costs one calloc; the product only
@@ -211,6 +231,35 @@ class PairLookup:
             out = np.where(found, self._values[at], 0.0).reshape(len(p), len(p))
         np.fill_diagonal(out, 1.0)
         return out
+
+
+def dots(row: sp.csr_matrix, others: sp.csr_matrix) -> np.ndarray:
+    """Dot products of one row with each of `others` (sorted indices), without a transpose."""
+    mine, weights = row.indices, row.data
+    if len(mine) == 0 or others.nnz == 0:
+        return np.zeros(others.shape[0], dtype=np.float32)
+    owner = np.repeat(np.arange(others.shape[0]), np.diff(others.indptr))
+    at = np.minimum(np.searchsorted(mine, others.indices), len(mine) - 1)
+    hit = mine[at] == others.indices
+    return np.bincount(
+        owner[hit], weights=others.data[hit] * weights[at[hit]], minlength=others.shape[0]
+    ).astype(np.float32)
+
+
+def _top_per_row(product: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """Keep each row's n largest entries of a small sparse product."""
+    product = product.tocsr()
+    rows, cols, vals = [], [], []
+    for i in range(product.shape[0]):
+        lo, hi = product.indptr[i], product.indptr[i + 1]
+        data = product.data[lo:hi]
+        top = np.argpartition(-data, n - 1)[:n] if len(data) > n else np.arange(len(data))
+        rows.append(np.full(len(top), i))
+        cols.append(product.indices[lo:hi][top])
+        vals.append(data[top])
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=product.shape
+    )
 
 
 def _padded(product: sp.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:

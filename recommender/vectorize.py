@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from recommender.analyzer import TextAnalyzer
@@ -150,9 +151,12 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """IDF-weight and L2-normalise counts; empty rows stay empty (never NaN)."""
-        x = self.tfidf_.transform(counts).astype(np.float32)
+        x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+        # TfidfTransformer.transform's diagonal product costs milliseconds at 2**22 columns
+        # for a single new article; this is the same product, then scikit-learn's L2 norm.
+        x.data *= self.tfidf_.idf_[x.indices].astype(np.float32)
         x.eliminate_zeros()
-        return x.tocsr()
+        return normalize(x, norm="l2", copy=False).tocsr()
 
     def bucket_of(self, terms: Sequence[str]) -> np.ndarray:
         """The hash bucket of each term."""
