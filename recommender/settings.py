@@ -18,7 +18,7 @@ class RelatedSettings:
     # List shape
     k: int = 6  # items served by default
     pool: int = 30  # most similar articles considered per list
-    min_score: float = 0.05  # below this, places are filled from the category's latest
+    min_score: float = 0.02  # below this, places are filled from the category's latest
     # Ranking
     half_life_days: float = 180.0  # recency decay on the time between article and item
     max_age_days: float = 0.0  # 0: items of any age

@@ -51,7 +51,7 @@ class Settings:
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR")
     related_k: int = _s(6, "Related articles served per list (at most 20)")
     related_min_score: float = _s(
-        0.05, "Similarity below which related places are filled from the category's latest"
+        0.02, "Similarity below which related places are filled from the category's latest"
     )
     related_half_life_days: float = _s(
         180.0, "Days apart at which an item's related score halves (0: no recency decay)"
