@@ -62,3 +62,13 @@ def test_related_errors_are_actionable(db: str) -> None:
     assert result.exit_code != 0 and "no article 'nope'" in result.output
     result = CliRunner().invoke(cli, ["--store", db, "related"])
     assert result.exit_code != 0 and "give one article URL or id, or --all" in result.output
+
+
+def test_related_settings_come_from_the_environment() -> None:
+    from service.config import ConfigError, load_settings
+
+    settings = load_settings(environ={"QUANTAM_RELATED_K": "8", "QUANTAM_RELATED_MAX_DF": "0.2"})
+    assert settings.related.k == 8 and settings.related.stored_k == 12
+    assert settings.related.max_df == 0.2
+    with pytest.raises(ConfigError, match="related_k must be between 1 and 20"):
+        load_settings(environ={"QUANTAM_RELATED_K": "30"})
