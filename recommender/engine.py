@@ -77,6 +77,8 @@ class _State:
     # list owner -> its item ids, and item -> owners whose lists contain it (for takedowns)
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     listed_in: dict[str, set[str]] = field(default_factory=dict)
+    # list owner -> (real items, last real score): lets an insertion skip the store read
+    floor: dict[str, tuple[int, float]] = field(default_factory=dict)
     # category -> positions of its newest live articles, newest first (fill candidates)
     latest: dict[str, list[int]] = field(default_factory=dict)
     latest_size: int = 12
@@ -106,6 +108,8 @@ class _State:
             self.listed_in.get(old, set()).discard(owner)
         ids = tuple(item.article_id for item in items)
         self.lists[owner] = ids
+        real = [item.score for item in items if not item.fill]
+        self.floor[owner] = (len(real), real[-1] if real else 0.0)
         for item in ids:
             self.listed_in.setdefault(item, set()).add(owner)
 
@@ -400,6 +404,9 @@ class RelatedEngine:
             me = Candidate(new_id, similarity, state.published[pos], state.category[pos])
             score = round(relevance(me, state.published[other], state.category[other], params), 4)
             if score < params.min_score or similarity >= params.duplicate_threshold:
+                continue
+            count, last = state.floor.get(owner, (0, 0.0))
+            if count >= params.k and score <= last:
                 continue
             current = [i for i in self.store.get_related(owner) or [] if i.article_id != new_id]
             real = [i for i in current if not i.fill and state.live(i.article_id) is not None]
