@@ -542,12 +542,36 @@ class RelatedEngine:
             self.settings.rank_params(),
             fill,
         )
+        if any(i.fill for i in items):
+            items = self._fill_without_copies(state, pos, items, fill)
         chosen = [state.position[i.article_id] for i in items if not i.fill]
         reasons = self._reasons(state, pos, np.array(chosen, dtype=np.int64), name)
         out = []
         for item in items:
             out.append(replace(item, reason=reasons.pop(0)) if not item.fill else item)
         return out
+
+    def _fill_without_copies(
+        self, state: _State, pos: int, items: list[RelatedItem], fill: Sequence[str]
+    ) -> list[RelatedItem]:
+        """Redo the fill so that no fill item is a copy of the article, of a listed story or of
+        another fill item (fill comes by date, not by similarity, so rank cannot see copies)."""
+        threshold = self.settings.duplicate_threshold
+        kept = [i for i in items if not i.fill]
+        taken = [pos, *(state.position[i.article_id] for i in kept)]
+        seen = {state.ids[p] for p in taken}
+        for other in fill:
+            if len(kept) >= len(items):
+                break
+            p = state.live(other) if other not in seen else None
+            if p is None:
+                continue
+            seen.add(other)
+            if dots(state.index.vector(p), state.index.vectors(np.array(taken))).max() >= threshold:
+                continue
+            kept.append(RelatedItem(other, 0.0, fill=True))
+            taken.append(p)
+        return kept
 
     def _pair_similarity(self, state: _State, positions: np.ndarray) -> np.ndarray:
         if len(positions) == 0:
