@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -185,9 +186,10 @@ class RelatedEngine:
 
     # -- writing ----------------------------------------------------------------------------
     def reindex(self, progress: bool = False) -> ReindexReport:
-        """Refit the model on every stored article and recompute every list, then swap."""
-        import time
+        """Refit the model on every stored article and recompute every list, then swap.
 
+        Run it in its own process (`quantam reindex`): this engine's own syncs wait for it,
+        while reads, which only touch the store, go on serving the old lists."""
         started = time.perf_counter()
         with self._lock:
             seq = self.store.last_seq()
