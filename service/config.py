@@ -17,6 +17,7 @@ from typing import Any
 
 from feeds.fetch import FetchLimits
 from feeds.schedule import ScheduleSettings
+from recommender.settings import RelatedSettings, SettingsError
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,27 @@ class Settings:
     host: str = _s("127.0.0.1", "Address `quantam serve` listens on")
     port: int = _s(8000, "Port `quantam serve` listens on")
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR")
+    related_k: int = _s(6, "Related articles served per list (at most 20)")
+    related_min_score: float = _s(
+        0.02, "Similarity below which related places are filled from the category's latest"
+    )
+    related_half_life_days: float = _s(
+        180.0, "Days apart at which an item's related score halves (0: no recency decay)"
+    )
+    related_max_age_days: float = _s(0.0, "Most days between an article and its items (0: any)")
+    related_category_boost: float = _s(0.1, "Score boost for related items in the same category")
+    related_mmr_lambda: float = _s(0.8, "Relevance vs diversity of related lists (1: relevance)")
+    related_duplicate_threshold: float = _s(
+        0.6, "Similarity at which two articles are copies of one story (shown once)"
+    )
+    related_title_weight: float = _s(1.0, "Weight of the headline in related-article vectors")
+    related_summary_weight: float = _s(1.0, "Weight of the summary in related-article vectors")
+    related_body_weight: float = _s(1.0, "Weight of the body in related-article vectors")
+    related_max_df: float = _s(0.1, "Terms in more than this share of articles are ignored")
+    related_threads: int = _s(2, "Threads for the related-articles similarity product")
+    related_auto_reindex_max: int = _s(
+        20000, "Refit the related model automatically while the store has at most this many"
+    )
 
     @property
     def fetch_limits(self) -> FetchLimits:
@@ -83,6 +105,24 @@ class Settings:
             max_interval=self.poll_max_interval,
             backoff_base=self.backoff_base,
             backoff_max=self.backoff_max,
+        )
+
+    @property
+    def related(self) -> RelatedSettings:
+        return RelatedSettings(
+            k=self.related_k,
+            min_score=self.related_min_score,
+            half_life_days=self.related_half_life_days,
+            max_age_days=self.related_max_age_days,
+            category_boost=self.related_category_boost,
+            mmr_lambda=self.related_mmr_lambda,
+            duplicate_threshold=self.related_duplicate_threshold,
+            title_weight=self.related_title_weight,
+            summary_weight=self.related_summary_weight,
+            body_weight=self.related_body_weight,
+            max_df=self.related_max_df,
+            threads=self.related_threads,
+            auto_reindex_max=self.related_auto_reindex_max,
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -163,6 +203,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(
                 f"fetch_allow_networks: {network!r} is not a network such as 10.0.0.0/8"
             ) from None
+    try:
+        s.related  # noqa: B018 - validates the related_* settings together
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {s.log_level!r}")
 

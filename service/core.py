@@ -13,6 +13,7 @@ from feeds.fetch import Fetcher, SharedHostLocks
 from feeds.ingest import Ingestor
 from feeds.poll import Poller
 from feeds.websub import HubNotifier
+from recommender.engine import RelatedEngine
 from service.config import Settings
 from store import Store, open_store
 from store.models import Article
@@ -31,6 +32,8 @@ class Quantam:
             host_locks = SharedHostLocks(self.store.lock, ttl=wait + 60, wait=wait)
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
         self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
+        self.related = RelatedEngine(self.store, settings.related)
+        self.ingestor.listeners.append(self.related.on_ingest)
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )

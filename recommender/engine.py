@@ -1,0 +1,601 @@
+"""Keeps every article's related list current, through the `Store` interface only.
+
+Web workers only read lists (`related`, `same_category`). The engine writes them: `reindex`
+refits the text model and recomputes every list, then swaps them in with one `put_related`, so
+readers see the old lists until the new ones are complete; `sync` follows the store's change log
+and applies each new or edited article (its list, and its place in older lists where it now ranks)
+and each takedown (removed from every list at once, the lists refilled).
+
+Several processes can each run an engine: the fitted model is stored with `set_meta`, so all of
+them vectorise alike without refitting, and each follows `changes_since` from the sequence number
+its index reflects. Applying a change is idempotent, so every engine applies every change; two
+engines inserting into the same older list at the same instant can lose one insertion until the
+next reindex (the change log gives no compare-and-set).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm import tqdm
+
+from recommender.index import (
+    Neighbours,
+    PairLookup,
+    SimilarityIndex,
+    dots,
+    gram,
+    shared_terms,
+    windowed_neighbours,
+)
+from recommender.rank import DAY, Candidate, rank, relevance, with_fill
+from recommender.settings import MAX_K, RelatedSettings
+from recommender.vectorize import ArticleText, ArticleVectorizer, TermNames
+from store.base import Store
+from store.models import Article, RelatedItem
+
+log = logging.getLogger(__name__)
+
+MODEL_KEY = "related:model"
+VERSION_KEY = "related:version"
+MODEL_FORMAT = 1
+
+
+class NotIndexed(RuntimeError):
+    """There is no fitted model yet and the store is too large to fit one on the fly."""
+
+
+@dataclass
+class ReindexReport:
+    articles: int
+    lists: int
+    seconds: float
+    seq: int
+
+
+@dataclass
+class _State:
+    """One engine's in-memory index, valid for the change log up to `seq`."""
+
+    vectorizer: ArticleVectorizer
+    index: SimilarityIndex
+    version: str
+    seq: int
+    ids: list[str] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
+    published: list[float] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+    # list owner -> its item ids, and item -> owners whose lists contain it (for takedowns)
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    listed_in: dict[str, set[str]] = field(default_factory=dict)
+    # list owner -> (real items, last real score): lets an insertion skip the store read
+    floor: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # category -> positions of its newest live articles, newest first (fill candidates)
+    latest: dict[str, list[int]] = field(default_factory=dict)
+    latest_size: int = 12
+
+    def index_latest(self) -> None:
+        self.latest = {}
+        for p in np.argsort(-np.asarray(self.published), kind="stable").tolist():
+            bucket = self.latest.setdefault(self.category[p], [])
+            if len(bucket) < self.latest_size and self.index.alive[p]:
+                bucket.append(p)
+
+    def note_latest(self, pos: int) -> None:
+        bucket = [p for p in self.latest.get(self.category[pos], []) if self.index.alive[p]]
+        bucket.append(pos)
+        bucket.sort(key=lambda p: (-self.published[p], self.ids[p]))
+        if len(bucket) < self.latest_size // 2:
+            self.index_latest()
+        else:
+            self.latest[self.category[pos]] = bucket[: self.latest_size]
+
+    def live(self, article_id: str) -> int | None:
+        pos = self.position.get(article_id)
+        return pos if pos is not None and self.index.alive[pos] else None
+
+    def remember(self, owner: str, items: Sequence[RelatedItem]) -> None:
+        for old in self.lists.get(owner, ()):
+            self.listed_in.get(old, set()).discard(owner)
+        ids = tuple(item.article_id for item in items)
+        self.lists[owner] = ids
+        real = [item.score for item in items if not item.fill]
+        self.floor[owner] = (len(real), real[-1] if real else 0.0)
+        for item in ids:
+            self.listed_in.setdefault(item, set()).add(owner)
+
+
+class RelatedEngine:
+    """Computes and maintains related lists for one store."""
+
+    def __init__(self, store: Store, settings: RelatedSettings | None = None):
+        self.store = store
+        self.settings = settings or RelatedSettings()
+        self._state: _State | None = None
+        self._lock = threading.RLock()
+        # The raw neighbour table of the last full build, by index position (for measurement).
+        self.last_neighbours: Neighbours | None = None
+
+    # -- reading (any process) --------------------------------------------------------------
+    def related(
+        self,
+        article_id: str,
+        k: int | None = None,
+        exclude_ids: Iterable[str] = (),
+        exclude_categories: Iterable[str] = (),
+    ) -> list[RelatedItem] | None:
+        """The article's list as served: taken-down and excluded articles never appear, and
+        places they leave are filled from the category's latest. None for an unknown article."""
+        article = self.store.get_article(article_id)
+        if article is None:
+            return None
+        k = min(k or self.settings.k, MAX_K)
+        excluded_ids = {article_id, *exclude_ids}
+        excluded_categories = set(exclude_categories)
+        stored = self.store.get_related(article_id) or []
+        candidates = [i for i in stored if i.article_id not in excluded_ids]
+        down = self.store.taken_down(i.article_id for i in candidates)
+        candidates = [i for i in candidates if i.article_id not in down]
+        if excluded_categories:
+            known = {
+                a.id: a.category for a in self.store.get_articles(i.article_id for i in candidates)
+            }
+            candidates = [
+                i
+                for i in candidates
+                if i.article_id in known and known[i.article_id] not in excluded_categories
+            ]
+        items = candidates[:k]
+        if len(items) < k and (len(candidates) < len(stored) or k > self.settings.stored_k):
+            # Exclusions or takedowns left a gap, or more items were asked than are stored.
+            fill_category = None if article.category in excluded_categories else article.category
+            latest = self.store.latest_articles(fill_category, limit=k + len(excluded_ids) + 20)
+            fill = [
+                a.id
+                for a in latest
+                if a.id not in excluded_ids
+                and a.id not in down
+                and a.category not in excluded_categories
+            ]
+            items = with_fill(items, article_id, fill, k)
+        return items
+
+    def same_category(
+        self, article_id: str, n: int = 6, exclude_related: bool = False
+    ) -> list[Article]:
+        """ "Tin cùng chuyên mục": the category's latest n, without the article itself (and
+        without its related items when asked)."""
+        article = self.store.get_article(article_id)
+        if article is None:
+            return []
+        skip = {article_id}
+        if exclude_related:
+            skip.update(i.article_id for i in self.related(article_id) or [])
+        latest = self.store.latest_articles(article.category, limit=n + len(skip))
+        return [a for a in latest if a.id not in skip][:n]
+
+    # -- writing ----------------------------------------------------------------------------
+    def reindex(self, progress: bool = False) -> ReindexReport:
+        """Refit the model on every stored article and recompute every list, then swap.
+
+        Run it in its own process (`quantam reindex`): this engine's own syncs wait for it,
+        while reads, which only touch the store, go on serving the old lists."""
+        started = time.perf_counter()
+        with self._lock:
+            seq = self.store.last_seq()
+            articles = list(
+                tqdm(
+                    self.store.iter_articles(),
+                    desc="reading",
+                    unit=" articles",
+                    disable=not progress,
+                )
+            )
+            if not articles:
+                self._state = None
+                return ReindexReport(0, 0, time.perf_counter() - started, seq)
+            vectorizer = self._new_vectorizer()
+            texts = [ArticleText.of(a) for a in articles]
+            names = TermNames(vectorizer)
+            counts = []
+            batches = range(0, len(texts), vectorizer.batch_size)
+            for start in tqdm(batches, desc="vectorising", unit=" batches", disable=not progress):
+                analysed = vectorizer.counts(texts[start : start + vectorizer.batch_size])
+                names.learn(analysed.terms)
+                counts.append(analysed.vectors)
+            matrix = sp.vstack(counts, format="csr")
+            vectorizer.fit_counts(matrix)
+            vectors = vectorizer.weigh(matrix)
+            del matrix, counts
+            state = _State(
+                vectorizer=vectorizer,
+                index=SimilarityIndex(vectors, n_threads=self.settings.threads),
+                version=uuid.uuid4().hex,
+                seq=seq,
+                ids=[a.id for a in articles],
+                published=[a.published.timestamp() for a in articles],
+                category=[a.category for a in articles],
+            )
+            state.position = {aid: i for i, aid in enumerate(state.ids)}
+            state.latest_size = self.settings.stored_k + 2
+            state.index_latest()
+            lists = self._all_lists(state, names.__getitem__, progress)
+            self.store.put_related(lists)
+            for owner, items in lists.items():
+                state.remember(owner, items)
+            self._save_model(state)
+            self._state = state
+            self._sync(state)
+            return ReindexReport(len(articles), len(lists), time.perf_counter() - started, seq)
+
+    def sync(self) -> int:
+        """Apply every change logged since this engine's index; returns how many."""
+        with self._lock:
+            state = self._ensure_state()
+            if state is None:
+                return 0
+            return self._sync(state)
+
+    def on_ingest(self, report: object) -> None:
+        """Ingestor listener: new and updated articles reach the lists right away."""
+        try:
+            self.sync()
+        except NotIndexed as exc:
+            log.warning("related lists not updated: %s", exc)
+        except Exception:
+            log.exception("related lists not updated after %s", getattr(report, "target", "ingest"))
+
+    def takedown(self, article_id: str) -> bool:
+        """Take an article down and remove it from every list at once (refilling them)."""
+        with self._lock:
+            gone = self.store.delete_article(article_id)
+            state = self._ensure_state()
+            if state is not None:
+                self._sync(state)
+        return gone
+
+    # -- internals --------------------------------------------------------------------------
+    def _new_vectorizer(self) -> ArticleVectorizer:
+        s = self.settings
+        return ArticleVectorizer(
+            title_weight=s.title_weight,
+            summary_weight=s.summary_weight,
+            body_weight=s.body_weight,
+            n_features=s.n_features,
+            max_df=s.max_df,
+        )
+
+    def _ensure_state(self) -> _State | None:
+        version = self.store.get_meta(VERSION_KEY)
+        if (
+            self._state is not None
+            and version is not None
+            and version.decode() == self._state.version
+        ):
+            if self._should_refit(self._state):
+                self.reindex()
+            return self._state
+        if version is None:
+            count = self.store.count_articles()
+            if count == 0:
+                return None
+            if count > self.settings.auto_reindex_max:
+                raise NotIndexed(
+                    f"no related-articles model for these {count} articles: run `quantam reindex`"
+                )
+            self.reindex()
+            return self._state
+        self._state = self._load()
+        return self._state
+
+    def _should_refit(self, state: _State) -> bool:
+        live = int(state.index.alive.sum())
+        return live <= self.settings.auto_reindex_max and live >= 2 * state.vectorizer.n_docs_
+
+    def _save_model(self, state: _State) -> None:
+        blob = {"format": MODEL_FORMAT, "vectorizer": state.vectorizer, "seq": state.seq}
+        self.store.set_meta(MODEL_KEY, zlib.compress(pickle.dumps(blob), 1))
+        self.store.set_meta(VERSION_KEY, state.version.encode())
+
+    def _load(self) -> _State:
+        """Another process fitted the model: vectorise the stored articles with it."""
+        version = (self.store.get_meta(VERSION_KEY) or b"").decode()
+        raw = self.store.get_meta(MODEL_KEY)
+        if raw is None:
+            raise NotIndexed("the related-articles model is missing: run `quantam reindex`")
+        blob = pickle.loads(zlib.decompress(raw))
+        if blob.get("format") != MODEL_FORMAT:
+            raise NotIndexed("the stored related-articles model is outdated: run `quantam reindex`")
+        vectorizer: ArticleVectorizer = blob["vectorizer"]
+        articles = list(self.store.iter_articles())
+        vectors = (
+            vectorizer.transform([ArticleText.of(a) for a in articles])
+            if articles
+            else sp.csr_matrix((0, vectorizer.n_features), dtype=np.float32)
+        )
+        state = _State(
+            vectorizer=vectorizer,
+            index=SimilarityIndex(vectors, n_threads=self.settings.threads),
+            version=version,
+            seq=blob["seq"],
+            ids=[a.id for a in articles],
+            published=[a.published.timestamp() for a in articles],
+            category=[a.category for a in articles],
+        )
+        state.position = {aid: i for i, aid in enumerate(state.ids)}
+        state.latest_size = self.settings.stored_k + 2
+        state.index_latest()
+        for aid in state.ids:
+            state.remember(aid, self.store.get_related(aid) or [])
+        return state
+
+    def _sync(self, state: _State) -> int:
+        applied = 0
+        while True:
+            changes = self.store.changes_since(state.seq, limit=1000)
+            if not changes:
+                return applied
+            last = {c.article_id: i for i, c in enumerate(changes)}
+            upserts = {c.article_id for c in changes if c.op == "upsert"}
+            fresh = {a.id: a for a in self.store.get_articles(upserts)}
+            for i, change in enumerate(changes):
+                if last[change.article_id] != i:
+                    continue  # only the last change of an article in this batch matters
+                if change.op == "delete":
+                    self._apply_delete(state, change.article_id)
+                elif change.article_id in fresh:
+                    self._apply_upsert(state, fresh[change.article_id])
+                applied += 1
+            state.seq = changes[-1].seq
+
+    def _apply_upsert(self, state: _State, article: Article) -> None:
+        analysed = state.vectorizer.counts([ArticleText.of(article)])
+        vector = state.vectorizer.weigh(analysed.vectors)
+        own = dict(
+            zip(
+                state.vectorizer.bucket_of(analysed.terms[0]).tolist(),
+                analysed.terms[0],
+                strict=True,
+            )
+        )
+        old = state.live(article.id)
+        if old is not None:
+            state.index.remove(old)
+        pos = state.index.add(vector)
+        state.ids.append(article.id)
+        state.position[article.id] = pos
+        state.published.append(article.published.timestamp())
+        state.category.append(article.category)
+        state.note_latest(pos)
+        found = state.index.search(vector, self.settings.pool)
+        cand_pos, cand_sim = found.row(0)
+        fill = self._latest_ids(article.category)
+        lists = {article.id: self._list_for(state, pos, cand_pos, cand_sim, own.get, fill)}
+        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, own.get))
+        self._write(state, lists)
+
+    def _insert_into_older(
+        self,
+        state: _State,
+        pos: int,
+        cand_pos: np.ndarray,
+        cand_sim: np.ndarray,
+        name: Callable[[int], str | None],
+    ) -> dict[str, list[RelatedItem]]:
+        """Older lists the new article now belongs to, with it inserted by score.
+
+        An insertion, not a re-ranking: the new item goes where its score puts it unless a
+        higher-scored copy of its story is listed (it replaces a lower-scored copy), and the last
+        place (a fill item first) gives way. MMR is applied in full at the next reindex."""
+        params = self.settings.rank_params()
+        new_id = state.ids[pos]
+        vector = state.index.vector(pos)
+        out: dict[str, list[RelatedItem]] = {}
+        for other, similarity in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
+            owner = state.ids[other]
+            me = Candidate(new_id, similarity, state.published[pos], state.category[pos])
+            score = round(relevance(me, state.published[other], state.category[other], params), 4)
+            if score < params.min_score or similarity >= params.duplicate_threshold:
+                continue
+            count, last = state.floor.get(owner, (0, 0.0))
+            if count >= params.k and score <= last:
+                continue
+            current = [i for i in self.store.get_related(owner) or [] if i.article_id != new_id]
+            real = [i for i in current if not i.fill and state.live(i.article_id) is not None]
+            fill = [i for i in current if i.fill]
+            if len(real) >= params.k and score <= real[-1].score:
+                continue
+            listed = np.array([state.position[i.article_id] for i in real], dtype=np.int64)
+            copies = (
+                dots(vector, state.index.vectors(listed)) >= params.duplicate_threshold
+                if len(listed)
+                else np.zeros(0, dtype=bool)
+            )
+            if any(i.score >= score for i, copy in zip(real, copies, strict=True) if copy):
+                continue
+            shared = shared_terms(
+                vector, state.index.vector(other), 2 * self.settings.explain_terms
+            )
+            names = [t for t in (name(int(c)) for c in shared[0]) if t]
+            reason = tuple(names[: self.settings.explain_terms])
+            real = [i for i, copy in zip(real, copies, strict=True) if not copy]
+            real.append(RelatedItem(new_id, score, reason=reason))
+            real.sort(key=lambda i: -i.score)
+            out[owner] = (real + fill)[: params.k]
+        return out
+
+    def _apply_delete(self, state: _State, article_id: str) -> None:
+        pos = state.position.get(article_id)
+        if pos is not None:
+            state.index.remove(pos)
+            state.index_latest()
+        owners = set(state.listed_in.pop(article_id, set()))
+        state.lists.pop(article_id, None)
+        self._write(state, self._recompute(state, [o for o in owners if state.live(o) is not None]))
+
+    def _recompute(self, state: _State, owners: Sequence[str]) -> dict[str, list[RelatedItem]]:
+        """Fresh lists for these indexed articles, searched again (takedowns refill this way)."""
+        lists: dict[str, list[RelatedItem]] = {}
+        for article in self.store.get_articles(owners):
+            pos = state.live(article.id)
+            if pos is None:
+                continue
+            own = _names(
+                state.vectorizer, state.vectorizer.counts([ArticleText.of(article)]).terms[0]
+            )
+            found = state.index.search(state.index.vector(pos), self.settings.pool + 1)
+            cand_pos, cand_sim = found.row(0)
+            keep = cand_pos != pos
+            lists[article.id] = self._list_for(
+                state,
+                pos,
+                cand_pos[keep],
+                cand_sim[keep],
+                own.get,
+                self._latest_ids(article.category),
+            )
+        return lists
+
+    def _write(self, state: _State, lists: dict[str, list[RelatedItem]]) -> None:
+        if not lists:
+            return
+        self.store.put_related(lists)
+        for owner, items in lists.items():
+            state.remember(owner, items)
+
+    def _latest_ids(self, category: str) -> list[str]:
+        """The category's newest ids, newest first, from the index (no store round trip)."""
+        state = self._state
+        if state is None:
+            latest = self.store.latest_articles(category, limit=self.settings.stored_k + 2)
+            return [a.id for a in latest]
+        return [state.ids[p] for p in state.latest.get(category, [])]
+
+    def _all_lists(
+        self, state: _State, name: Callable[[int], str | None], progress: bool
+    ) -> dict[str, list[RelatedItem]]:
+        latest = {c: [state.ids[p] for p in ps] for c, ps in state.latest.items()}
+        n = len(state.ids)
+        step = 5000
+        positions = np.full((n, self.settings.pool), -1, dtype=np.int64)
+        scores = np.zeros((n, self.settings.pool), dtype=np.float32)
+        window = self.settings.max_age_days * DAY
+        with tqdm(total=n, desc="similarities", unit=" articles", disable=not progress) as bar:
+            if window > 0:
+                found = windowed_neighbours(
+                    state.index.vectors(np.arange(n)),
+                    np.asarray(state.published),
+                    window,
+                    self.settings.pool,
+                    self.settings.threads,
+                )
+                positions, scores = found.positions, found.scores
+                bar.update(n)
+            for start in range(0, n if window <= 0 else 0, step):
+                stop = min(n, start + step)
+                rows = state.index.vectors(np.arange(start, stop))
+                found = state.index.search(rows, self.settings.pool, exclude_self_from=start)
+                positions[start:stop], scores[start:stop] = found.positions, found.scores
+                bar.update(stop - start)
+        self.last_neighbours = Neighbours(positions, scores)
+        pairs = PairLookup(self.last_neighbours)
+        lists: dict[str, list[RelatedItem]] = {}
+        for pos in tqdm(range(n), desc="related lists", unit=" articles", disable=not progress):
+            keep = positions[pos] >= 0
+            cand_pos, cand_sim = positions[pos][keep], scores[pos][keep]
+            fill = latest[state.category[pos]]
+            lists[state.ids[pos]] = self._list_for(
+                state, pos, cand_pos, cand_sim, name, fill, pairs.matrix
+            )
+        return lists
+
+    def _list_for(
+        self,
+        state: _State,
+        pos: int,
+        cand_pos: np.ndarray,
+        cand_sim: np.ndarray,
+        name: Callable[[int], str | None],
+        fill: Sequence[str],
+        pair_matrix: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> list[RelatedItem]:
+        window = min(len(cand_pos), 2 * self.settings.stored_k)  # MMR looks this deep
+        cand_pos, cand_sim = cand_pos[:window], cand_sim[:window]
+        candidates = [
+            Candidate(state.ids[p], s, state.published[p], state.category[p])
+            for p, s in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True)
+        ]
+        items = rank(
+            state.ids[pos],
+            state.published[pos],
+            state.category[pos],
+            candidates,
+            (pair_matrix or partial(self._pair_similarity, state))(cand_pos),
+            self.settings.rank_params(),
+            fill,
+        )
+        if any(i.fill for i in items):
+            items = self._fill_without_copies(state, pos, items, fill)
+        chosen = [state.position[i.article_id] for i in items if not i.fill]
+        reasons = self._reasons(state, pos, np.array(chosen, dtype=np.int64), name)
+        out = []
+        for item in items:
+            out.append(replace(item, reason=reasons.pop(0)) if not item.fill else item)
+        return out
+
+    def _fill_without_copies(
+        self, state: _State, pos: int, items: list[RelatedItem], fill: Sequence[str]
+    ) -> list[RelatedItem]:
+        """Redo the fill so that no fill item is a copy of the article, of a listed story or of
+        another fill item (fill comes by date, not by similarity, so rank cannot see copies)."""
+        threshold = self.settings.duplicate_threshold
+        kept = [i for i in items if not i.fill]
+        taken = [pos, *(state.position[i.article_id] for i in kept)]
+        seen = {state.ids[p] for p in taken}
+        for other in fill:
+            if len(kept) >= len(items):
+                break
+            p = state.live(other) if other not in seen else None
+            if p is None:
+                continue
+            seen.add(other)
+            if dots(state.index.vector(p), state.index.vectors(np.array(taken))).max() >= threshold:
+                continue
+            kept.append(RelatedItem(other, 0.0, fill=True))
+            taken.append(p)
+        return kept
+
+    def _pair_similarity(self, state: _State, positions: np.ndarray) -> np.ndarray:
+        if len(positions) == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        return gram(state.index.vectors(positions))
+
+    def _reasons(
+        self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
+    ) -> list[tuple[str, ...]]:
+        """The terms that contribute most to each similarity, by name."""
+        if len(others) == 0:
+            return []
+        n = self.settings.explain_terms
+        columns = shared_terms(state.index.vector(pos), state.index.vectors(others), 2 * n)
+        out = []
+        for cols in columns:
+            terms = [t for t in (name(int(c)) for c in cols) if t]
+            out.append(tuple(terms[:n]))
+        return out
+
+
+def _names(vectorizer: ArticleVectorizer, terms: Sequence[str]) -> dict[int, str]:
+    """Bucket -> term for one article's terms (the names of everything it shares)."""
+    unique = list(dict.fromkeys(terms))
+    return dict(zip(vectorizer.bucket_of(unique).tolist(), unique, strict=True))

@@ -1,0 +1,297 @@
+"""Offline evaluation on a labelled news corpus: quantam vs a plain TF-IDF baseline vs tantivy.
+
+    python -m recommender.evaluate --corpus ../shared/data/vi-news/articles.jsonl.gz [--json]
+
+Every system builds a related list of k items for every article of the same corpus. The category
+labels are only the answer key: quantam sees every article in one category, so its same-category
+boost cannot help. Metrics:
+
+- precision_at_5: share of the first five items that carry the article's own label;
+- mrr: mean reciprocal rank of the first item with the article's label (0 when none);
+- coverage: share of articles that appear in at least one list;
+- near_duplicate_pairs: pairs inside one list (the article and an item, or two items) whose word
+  3-shingle sets have a Jaccard similarity of at least 0.5, a measure none of the systems uses;
+- seconds: wall time to build every list (quantam: its full reindex, store writes included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from recommender.settings import RelatedSettings
+from store.models import Article
+
+RELATED_FIELDS = {f.name for f in fields(RelatedSettings)}
+
+K = 6
+NEAR_DUPLICATE_JACCARD = 0.5
+FIXED_DATE = datetime(2006, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    title: str
+    text: str
+    label: str
+    language: str
+    published: datetime | None
+    url: str
+
+
+@dataclass
+class Scores:
+    precision_at_5: float
+    mrr: float
+    coverage: float
+    near_duplicate_pairs: int
+    seconds: float
+
+
+def load_corpus(path: str | Path, limit: int | None = None, seed: int = 20240601) -> list[Record]:
+    """Records of a JSON Lines corpus (shared/data format); a seeded sample when limited."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"corpus {path} not found: pass --corpus PATH/articles.jsonl.gz")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    if limit and limit < len(rows):
+        rows = sorted(random.Random(seed).sample(rows, limit), key=lambda r: r["id"])
+    from feeds.normalize import guess_language
+
+    records = []
+    for row in rows:
+        published = row.get("published")
+        records.append(
+            Record(
+                id=row["id"],
+                title=row.get("title") or "",
+                text=row.get("text") or "",
+                label=row["category"],
+                language=guess_language(f"{row.get('title', '')} {row.get('text', '')}"),
+                published=datetime.fromisoformat(published).replace(tzinfo=UTC)
+                if published
+                else None,
+                url=row.get("url") or f"https://corpus.invalid/{row['id']}",
+            )
+        )
+    return records
+
+
+# -- the three systems ---------------------------------------------------------------------------
+def quantam_lists(
+    records: Sequence[Record], k: int = K, **overrides: float
+) -> tuple[list[list[int]], float]:
+    """quantam's engine on a throwaway SQLite store; every article in one category."""
+    from recommender.engine import RelatedEngine
+    from recommender.settings import RelatedSettings
+    from store.models import IngestBatch
+    from store.sqlite import SQLiteStore
+
+    articles = [
+        Article(
+            id=r.id,
+            url=r.url,
+            title=r.title,
+            category="all",
+            text=r.text,
+            index_text=r.text,
+            language=r.language,
+            published=r.published or FIXED_DATE,
+        )
+        for r in records
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(f"sqlite:///{tmp}/evaluate.db")
+        for start in range(0, len(articles), 5000):
+            store.commit(IngestBatch(articles=articles[start : start + 5000]))
+        engine = RelatedEngine(store, RelatedSettings(k=k, **overrides))
+        started = time.perf_counter()
+        engine.reindex()
+        seconds = time.perf_counter() - started
+        position = {r.id: i for i, r in enumerate(records)}
+        lists = [
+            [position[i.article_id] for i in (store.get_related(r.id) or [])[:k]] for r in records
+        ]
+        store.close()
+    return lists, seconds
+
+
+def baseline_lists(records: Sequence[Record], k: int = K) -> tuple[list[list[int]], float]:
+    """scikit-learn's default TfidfVectorizer, cosine, top k."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sparse_dot_topn import sp_matmul_topn
+
+    started = time.perf_counter()
+    matrix = TfidfVectorizer(dtype=np.float32).fit_transform(
+        [f"{r.title}\n{r.text}" for r in records]
+    )
+    product = sp_matmul_topn(matrix, matrix.T.tocsr(), top_n=k + 1, sort=True, n_threads=2)
+    lists = []
+    for i in range(len(records)):
+        row = product.indices[product.indptr[i] : product.indptr[i + 1]]
+        lists.append([int(j) for j in row if j != i][:k])
+    return lists, time.perf_counter() - started
+
+
+def tantivy_lists(records: Sequence[Record], k: int = K) -> tuple[list[list[int]], float]:
+    """tantivy's more-like-this with its defaults, one query per article."""
+    import tantivy
+
+    started = time.perf_counter()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("body", stored=True)  # MLT by document re-reads the stored text
+    builder.add_integer_field("n", stored=True, indexed=False, fast=True)
+    index = tantivy.Index(builder.build())
+    writer = index.writer(heap_size=400_000_000)
+    for n, r in enumerate(records):
+        writer.add_document(tantivy.Document(body=f"{r.title}\n{r.text}", n=n))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    searcher = index.searcher()
+    hits = searcher.search(tantivy.Query.all_query(), len(records)).hits
+    address = {searcher.doc(a)["n"][0]: a for _, a in hits}
+    lists = []
+    for n in range(len(records)):
+        query = tantivy.Query.more_like_this_query(address[n])
+        found = searcher.search(query, k + 1).hits
+        ids = [searcher.doc(a)["n"][0] for _, a in found]
+        lists.append([j for j in ids if j != n][:k])
+    return lists, time.perf_counter() - started
+
+
+SYSTEMS: dict[str, Callable[[Sequence[Record], int], tuple[list[list[int]], float]]] = {
+    "quantam": quantam_lists,
+    "baseline": baseline_lists,
+    "tantivy": tantivy_lists,
+}
+
+
+# -- metrics -------------------------------------------------------------------------------------
+def shingles(text: str, size: int = 3) -> frozenset[int]:
+    words = text.lower().split()
+    return frozenset(hash(tuple(words[i : i + size])) for i in range(max(0, len(words) - size + 1)))
+
+
+def near_duplicates(a: frozenset[int], b: frozenset[int]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) >= NEAR_DUPLICATE_JACCARD
+
+
+def score(
+    records: Sequence[Record],
+    lists: Sequence[Sequence[int]],
+    seconds: float,
+    sets: Sequence[frozenset[int]],
+) -> Scores:
+    precision, reciprocal, listed, pairs = [], [], set(), 0
+    for i, items in enumerate(lists):
+        label = records[i].label
+        hits = [records[j].label == label for j in items]
+        precision.append(sum(hits[:5]) / 5)
+        reciprocal.append(next((1 / (r + 1) for r, hit in enumerate(hits) if hit), 0.0))
+        listed.update(items)
+        members = [i, *items]
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pairs += near_duplicates(sets[members[x]], sets[members[y]])
+    return Scores(
+        precision_at_5=round(float(np.mean(precision)), 4),
+        mrr=round(float(np.mean(reciprocal)), 4),
+        coverage=round(len(listed) / len(records), 4),
+        near_duplicate_pairs=pairs,
+        seconds=round(seconds, 1),
+    )
+
+
+def evaluate(
+    records: Sequence[Record],
+    systems: Sequence[str] = tuple(SYSTEMS),
+    overrides: dict[str, float] | None = None,
+) -> dict:
+    """overrides: RelatedSettings fields for quantam, to measure a setting's effect."""
+    sets = [shingles(f"{r.title}\n{r.text}") for r in records]
+    results = {}
+    for name in systems:
+        if name == "quantam":
+            lists, seconds = quantam_lists(records, K, **(overrides or {}))
+        else:
+            lists, seconds = SYSTEMS[name](records, K)
+        results[name] = asdict(score(records, lists, seconds, sets))
+    return {"systems": results}
+
+
+def table(result: dict) -> str:
+    head = (
+        f"{'system':<10} {'precision@5':>12} {'MRR':>8} {'coverage':>9} "
+        f"{'near-dup pairs':>15} {'seconds':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for name, s in result["systems"].items():
+        lines.append(
+            f"{name:<10} {s['precision_at_5']:>12.4f} {s['mrr']:>8.4f} {s['coverage']:>9.4f} "
+            f"{s['near_duplicate_pairs']:>15d} {s['seconds']:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m recommender.evaluate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--corpus", required=True, help="articles.jsonl.gz (shared/data format)")
+    parser.add_argument("--limit", type=int, help="evaluate on a seeded sample of this many")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help="comma-separated subset of " + ", ".join(SYSTEMS),
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a quantam setting for this run, e.g. --set half_life_days=0",
+    )
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in RELATED_FIELDS:
+            parser.error(f"unknown setting {name!r}: one of {', '.join(sorted(RELATED_FIELDS))}")
+        overrides[name] = type(getattr(RelatedSettings(), name))(value)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        parser.error(f"unknown system {unknown[0]!r}: choose from {', '.join(SYSTEMS)}")
+    try:
+        records = load_corpus(args.corpus, args.limit)
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
+    result = evaluate(records, systems, overrides)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"corpus {args.corpus}: {len(records)} articles, k={K}, labels hidden from quantam")
+        print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

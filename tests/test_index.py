@@ -1,0 +1,89 @@
+"""The similarity index against brute force on small random data."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from recommender.index import (
+    PairLookup,
+    SimilarityIndex,
+    gram,
+    shared_terms,
+    windowed_neighbours,
+)
+
+
+def _vectors(rows: int = 300, seed: int = 7) -> sp.csr_matrix:
+    matrix = sp.random(rows, 2**12, density=0.01, format="csr", random_state=seed, dtype=np.float32)
+    return normalize(matrix).astype(np.float32).tocsr()
+
+
+def _brute(x: sp.csr_matrix, allowed: np.ndarray, n: int) -> list[set[int]]:
+    dense = (x @ x.T).toarray()
+    np.fill_diagonal(dense, -1)
+    dense[~allowed] = -1
+    out = []
+    for row in dense:
+        best = np.argsort(-row)[:n]
+        out.append({int(j) for j in best if row[j] > 0})
+    return out
+
+
+def test_search_is_exact_and_skips_self_and_removed() -> None:
+    x = _vectors()
+    index = SimilarityIndex(x, chunk_rows=64)
+    index.remove(5)
+    found = index.search(x, 10, exclude_self_from=0)
+    allowed = np.ones((300, 300), dtype=bool)
+    allowed[:, 5] = False
+    want = _brute(x, allowed, 10)
+    for i in range(300):
+        got, scores = found.row(i)
+        assert set(got.tolist()) == want[i]
+        assert np.all(np.diff(scores) <= 1e-6)
+
+
+def test_added_vectors_are_found_without_a_refit() -> None:
+    x = _vectors()
+    index = SimilarityIndex(x[:250])
+    for i in range(250, 300):
+        assert index.add(x[i]) == i
+    found = index.search(x[:10], 10)
+    dense = (x[:10] @ x.T).toarray()
+    for i in range(10):
+        got, scores = found.row(i)
+        assert set(got.tolist()) == {int(j) for j in np.argsort(-dense[i])[:10] if dense[i, j] > 0}
+        np.testing.assert_allclose(scores, dense[i, got], rtol=1e-5)
+    index.compact()
+    assert set(index.search(x[:10], 10).row(3)[0].tolist()) == set(found.row(3)[0].tolist())
+
+
+def test_windowed_neighbours_stay_within_the_window() -> None:
+    x = _vectors()
+    published = np.random.default_rng(3).uniform(0, 100, size=300)
+    found = windowed_neighbours(x, published, window=10.0, n=8, chunk_rows=50)
+    allowed = np.abs(published[:, None] - published[None, :]) <= 10.0
+    want = _brute(x, allowed, 8)
+    hits = total = 0
+    for i in range(300):
+        got = found.row(i)[0]
+        assert np.all(np.abs(published[got] - published[i]) <= 10.0)
+        hits += len(set(got.tolist()) & want[i])
+        total += len(want[i])
+    assert hits / total >= 0.97
+
+
+def test_gram_shared_terms_and_pair_lookup() -> None:
+    x = _vectors()
+    rows = np.array([1, 2, 3])
+    np.testing.assert_allclose(gram(x[rows]), (x[rows] @ x[rows].T).toarray(), rtol=1e-5)
+    top = shared_terms(x[1], x[[2, 3]], 2)
+    for other, cols in zip([2, 3], top, strict=True):
+        product = x[1].multiply(x[other]).toarray().ravel()
+        assert set(cols.tolist()) == set(np.argsort(-product)[: len(cols)].tolist())
+    found = SimilarityIndex(x).search(x, 5, exclude_self_from=0)
+    lookup = PairLookup(found).matrix(np.array([0, *found.row(0)[0][:2]]))
+    assert lookup[0, 0] == 1.0
+    np.testing.assert_allclose(lookup[0, 1:], found.row(0)[1][:2], rtol=1e-6)
