@@ -21,7 +21,8 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -38,8 +39,8 @@ from recommender.index import (
     shared_terms,
     windowed_neighbours,
 )
-from recommender.rank import DAY, Candidate, rank, relevance, with_fill
-from recommender.settings import MAX_K, RelatedSettings
+from recommender.rank import DAY, Candidate, rank, relevance
+from recommender.settings import RelatedSettings
 from recommender.vectorize import ArticleText, ArticleVectorizer, TermNames
 from store.base import Store
 from store.models import Article, RelatedItem
@@ -48,6 +49,13 @@ log = logging.getLogger(__name__)
 
 MODEL_KEY = "related:model"
 VERSION_KEY = "related:version"
+# The last change applied to the stored lists, by whichever process applied it.
+APPLIED_KEY = "related:applied-seq"
+SYNC_LOCK = "related-lists"
+SYNC_LOCK_TTL = 600.0
+SYNC_LOCK_WAIT = 120.0
+_BUSY = "another process kept the related lists locked for 2 minutes"
+FITTED_KEY = "related:fitted-at"
 MODEL_FORMAT = 1
 
 
@@ -127,63 +135,6 @@ class RelatedEngine:
         self.last_neighbours: Neighbours | None = None
 
     # -- reading (any process) --------------------------------------------------------------
-    def related(
-        self,
-        article_id: str,
-        k: int | None = None,
-        exclude_ids: Iterable[str] = (),
-        exclude_categories: Iterable[str] = (),
-    ) -> list[RelatedItem] | None:
-        """The article's list as served: taken-down and excluded articles never appear, and
-        places they leave are filled from the category's latest. None for an unknown article."""
-        article = self.store.get_article(article_id)
-        if article is None:
-            return None
-        k = min(k or self.settings.k, MAX_K)
-        excluded_ids = {article_id, *exclude_ids}
-        excluded_categories = set(exclude_categories)
-        stored = self.store.get_related(article_id) or []
-        candidates = [i for i in stored if i.article_id not in excluded_ids]
-        down = self.store.taken_down(i.article_id for i in candidates)
-        candidates = [i for i in candidates if i.article_id not in down]
-        if excluded_categories:
-            known = {
-                a.id: a.category for a in self.store.get_articles(i.article_id for i in candidates)
-            }
-            candidates = [
-                i
-                for i in candidates
-                if i.article_id in known and known[i.article_id] not in excluded_categories
-            ]
-        items = candidates[:k]
-        if len(items) < k and (len(candidates) < len(stored) or k > self.settings.stored_k):
-            # Exclusions or takedowns left a gap, or more items were asked than are stored.
-            fill_category = None if article.category in excluded_categories else article.category
-            latest = self.store.latest_articles(fill_category, limit=k + len(excluded_ids) + 20)
-            fill = [
-                a.id
-                for a in latest
-                if a.id not in excluded_ids
-                and a.id not in down
-                and a.category not in excluded_categories
-            ]
-            items = with_fill(items, article_id, fill, k)
-        return items
-
-    def same_category(
-        self, article_id: str, n: int = 6, exclude_related: bool = False
-    ) -> list[Article]:
-        """ "Tin cùng chuyên mục": the category's latest n, without the article itself (and
-        without its related items when asked)."""
-        article = self.store.get_article(article_id)
-        if article is None:
-            return []
-        skip = {article_id}
-        if exclude_related:
-            skip.update(i.article_id for i in self.related(article_id) or [])
-        latest = self.store.latest_articles(article.category, limit=n + len(skip))
-        return [a for a in latest if a.id not in skip][:n]
-
     # -- writing ----------------------------------------------------------------------------
     def reindex(self, progress: bool = False) -> ReindexReport:
         """Refit the model on every stored article and recompute every list, then swap.
@@ -230,12 +181,18 @@ class RelatedEngine:
             state.latest_size = self.settings.stored_k + 2
             state.index_latest()
             lists = self._all_lists(state, names.__getitem__, progress)
-            self.store.put_related(lists)
-            for owner, items in lists.items():
-                state.remember(owner, items)
-            self._save_model(state)
-            self._state = state
-            self._sync(state)
+            with self._writing() as held:
+                if not held:
+                    raise RuntimeError(_BUSY)
+                # The swap: every list as of `seq`; changes after it are applied to these lists
+                # again (by this engine, right below), whoever applied them to the old ones.
+                self.store.put_related(lists)
+                self.store.set_meta(APPLIED_KEY, str(seq).encode())
+                for owner, items in lists.items():
+                    state.remember(owner, items)
+                self._save_model(state)
+                self._state = state
+                self._sync_locked(state)
             return ReindexReport(len(articles), len(lists), time.perf_counter() - started, seq)
 
     def sync(self) -> int:
@@ -246,23 +203,17 @@ class RelatedEngine:
                 return 0
             return self._sync(state)
 
-    def on_ingest(self, report: object) -> None:
-        """Ingestor listener: new and updated articles reach the lists right away."""
+    def on_change(self, event: object = None) -> None:
+        """Listener for ingests and takedowns: apply the change log to the lists right away.
+
+        Never raises: a failure here must not undo or fail the ingest or takedown that caused it
+        (the next change or reindex catches up)."""
         try:
             self.sync()
         except NotIndexed as exc:
             log.warning("related lists not updated: %s", exc)
         except Exception:
-            log.exception("related lists not updated after %s", getattr(report, "target", "ingest"))
-
-    def takedown(self, article_id: str) -> bool:
-        """Take an article down and remove it from every list at once (refilling them)."""
-        with self._lock:
-            gone = self.store.delete_article(article_id)
-            state = self._ensure_state()
-            if state is not None:
-                self._sync(state)
-        return gone
+            log.exception("related lists not updated after %s", getattr(event, "target", event))
 
     # -- internals --------------------------------------------------------------------------
     def _new_vectorizer(self) -> ArticleVectorizer:
@@ -306,6 +257,12 @@ class RelatedEngine:
         blob = {"format": MODEL_FORMAT, "vectorizer": state.vectorizer, "seq": state.seq}
         self.store.set_meta(MODEL_KEY, zlib.compress(pickle.dumps(blob), 1))
         self.store.set_meta(VERSION_KEY, state.version.encode())
+        self.store.set_meta(FITTED_KEY, repr(time.time()).encode())
+
+    def model_age(self) -> float | None:
+        """Seconds since the stored model was fitted (by any process), None if never."""
+        raw = self.store.get_meta(FITTED_KEY)
+        return time.time() - float(raw) if raw else None
 
     def _load(self) -> _State:
         """Another process fitted the model: vectorise the stored articles with it."""
@@ -339,7 +296,23 @@ class RelatedEngine:
             state.remember(aid, self.store.get_related(aid) or [])
         return state
 
+    def _writing(self) -> AbstractContextManager[bool]:
+        """The store-wide lock every engine holds while it changes lists."""
+        return self.store.lock(SYNC_LOCK, ttl=SYNC_LOCK_TTL, wait=SYNC_LOCK_WAIT)
+
     def _sync(self, state: _State) -> int:
+        with self._writing() as held:
+            if not held:
+                log.warning("%s; this process catches up at its next change", _BUSY)
+                return 0
+            return self._sync_locked(state)
+
+    def _sync_locked(self, state: _State) -> int:
+        """Apply changes after this engine's index to the index, and to the lists only those
+        no engine has applied yet (the store's applied sequence number): several processes
+        each keep an index, but each change reaches the lists once, in order, by an engine
+        whose index holds everything before it."""
+        applied_seq = int(self.store.get_meta(APPLIED_KEY) or state.seq)
         applied = 0
         while True:
             changes = self.store.changes_since(state.seq, limit=1000)
@@ -351,14 +324,18 @@ class RelatedEngine:
             for i, change in enumerate(changes):
                 if last[change.article_id] != i:
                     continue  # only the last change of an article in this batch matters
+                write = change.seq > applied_seq
                 if change.op == "delete":
-                    self._apply_delete(state, change.article_id)
+                    self._apply_delete(state, change.article_id, write)
                 elif change.article_id in fresh:
-                    self._apply_upsert(state, fresh[change.article_id])
+                    self._apply_upsert(state, fresh[change.article_id], write)
                 applied += 1
             state.seq = changes[-1].seq
+            if state.seq > applied_seq:
+                applied_seq = state.seq
+                self.store.set_meta(APPLIED_KEY, str(applied_seq).encode())
 
-    def _apply_upsert(self, state: _State, article: Article) -> None:
+    def _apply_upsert(self, state: _State, article: Article, write: bool = True) -> None:
         analysed = state.vectorizer.counts([ArticleText.of(article)])
         vector = state.vectorizer.weigh(analysed.vectors)
         own = dict(
@@ -377,6 +354,8 @@ class RelatedEngine:
         state.published.append(article.published.timestamp())
         state.category.append(article.category)
         state.note_latest(pos)
+        if not write:
+            return
         found = state.index.search(vector, self.settings.pool)
         cand_pos, cand_sim = found.row(0)
         fill = self._latest_ids(article.category)
@@ -434,14 +413,26 @@ class RelatedEngine:
             out[owner] = (real + fill)[: params.k]
         return out
 
-    def _apply_delete(self, state: _State, article_id: str) -> None:
-        pos = state.position.get(article_id)
+    def _apply_delete(self, state: _State, article_id: str, write: bool = True) -> None:
+        pos = state.live(article_id)
+        owners = set(state.listed_in.pop(article_id, set()))
+        state.lists.pop(article_id, None)
+        if pos is not None and write:
+            # Lists another process wrote are not in listed_in; by symmetry of similarity they
+            # belong to the article's nearest neighbours, so those lists are checked too.
+            cand_pos, _ = state.index.search(state.index.vector(pos), 2 * self.settings.pool).row(0)
+            for other in cand_pos.tolist():
+                owner = state.ids[other]
+                if owner != article_id and owner not in owners:
+                    items = self.store.get_related(owner) or []
+                    if any(i.article_id == article_id for i in items):
+                        owners.add(owner)
         if pos is not None:
             state.index.remove(pos)
             state.index_latest()
-        owners = set(state.listed_in.pop(article_id, set()))
-        state.lists.pop(article_id, None)
-        self._write(state, self._recompute(state, [o for o in owners if state.live(o) is not None]))
+        if write:
+            live = [o for o in owners if state.live(o) is not None]
+            self._write(state, self._recompute(state, live))
 
     def _recompute(self, state: _State, owners: Sequence[str]) -> dict[str, list[RelatedItem]]:
         """Fresh lists for these indexed articles, searched again (takedowns refill this way)."""

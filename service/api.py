@@ -12,6 +12,7 @@ from flask import Blueprint, current_app
 
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
+from recommender.read import related_for
 from service.caching import cached_json, get_teasers
 from service.errors import BadParameter, NotFound
 from service.params import (
@@ -22,7 +23,6 @@ from service.params import (
     list_param,
     str_param,
 )
-from service.related import related_for
 from service.serialize import article_detail, article_item, category_item, related_item
 from store.models import Article, Teaser
 

@@ -14,12 +14,13 @@ import click
 from feeds.errors import FeedError
 from feeds.opml import read_opml, write_opml
 from feeds.text import slugify
+from recommender.read import related_for
 from service.config import ConfigError, Settings, load_settings, settings_help
 from service.core import Quantam
 from service.serialize import source_status
 from store.base import Store
 from store.errors import SourceExists, StoreError
-from store.models import Article, Source, utcnow
+from store.models import Article, Source, Teaser, utcnow
 
 EPILOG = (
     "\b\nSettings (environment variables; the same names in lower case, without QUANTAM_, "
@@ -470,21 +471,23 @@ def related(
 ) -> None:
     """Show the related list of one article (by URL or id), or export every list."""
     store = ctx.quantam.store
-    engine = ctx.quantam.related
+    k = k or ctx.settings.related_k
     if every == bool(target):
         raise click.UsageError("give one article URL or id, or --all")
     if every:
-        urls = {a.id: (a.url, a.category) for a in store.iter_articles()}
-        for article_id, (url, category) in urls.items():
-            items = engine.related(article_id, k) or []
+        articles = list(store.iter_articles())
+        urls = {a.id: (a.url, a.category) for a in articles}
+        for article in articles:
+            items = [r.item for r in related_for(store, Teaser.of(article), k)]
             click.echo(
                 json.dumps(
-                    _related_json(article_id, url, category, items, urls), ensure_ascii=False
+                    _related_json(article.id, article.url, article.category, items, urls),
+                    ensure_ascii=False,
                 )
             )
         return
     article = _find_article(store, target)
-    items = engine.related(article.id, k) or []
+    items = [r.item for r in related_for(store, Teaser.of(article), k)]
     if store.get_related(article.id) is None:
         click.echo(f"{article.id} has no related list yet: run `quantam reindex`", err=True)
     if as_json:

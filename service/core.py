@@ -6,7 +6,6 @@ service layer knows about the others' wiring.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from feeds.fetch import Fetcher, SharedHostLocks
@@ -33,11 +32,10 @@ class Quantam:
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
         self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
         self.related = RelatedEngine(self.store, settings.related)
-        self.ingestor.listeners.append(self.related.on_ingest)
+        self.ingestor.listeners.append(self.related.on_change)
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )
-        self.takedown_listeners: list[Callable[[str], None]] = []
         self.hub = None
         if settings.websub_hub:
             self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url)
@@ -51,13 +49,12 @@ class Quantam:
         """Remove an article from reads, feeds and every related list; False if unknown."""
         gone = self.store.delete_article(article_id)
         if gone:
-            for listener in self.takedown_listeners:
-                listener(article_id)
+            self.related.on_change(f"takedown of {article_id}")
         return gone
 
     def index_age(self) -> float | None:
-        """Seconds since the related-stories index was last built, if there is one."""
-        return None
+        """Seconds since the related-stories model was last fitted, if it ever was."""
+        return self.related.model_age()
 
     def close(self) -> None:
         if self.hub is not None:

@@ -20,11 +20,11 @@ from flask import Blueprint, Response, current_app, render_template
 
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
+from recommender.read import related_for
 from service.api import DEFAULT_K, MAX_K, article_at
 from service.caching import Rendered, body_response, get_teasers, not_modified
 from service.errors import NotFound
 from service.params import int_param, str_param
-from service.related import related_for
 from service.serialize import iso
 from store.models import utcnow
 

@@ -9,8 +9,9 @@ import pytest
 
 from recommender.engine import RelatedEngine
 from recommender.rank import DAY, Candidate, RankParams, decay, rank
+from recommender.read import related_for, same_category
 from recommender.settings import RelatedSettings, SettingsError
-from store.models import IngestBatch
+from store.models import IngestBatch, RelatedItem, Teaser
 from store.sqlite import SQLiteStore
 from tests.related_fixture import BASE, articles
 
@@ -21,6 +22,12 @@ def engine(sqlite_store: SQLiteStore) -> RelatedEngine:
     engine = RelatedEngine(sqlite_store)
     engine.reindex()
     return engine
+
+
+def served(engine: RelatedEngine, article_id: str, k: int = 6, **exclusions) -> list[RelatedItem]:
+    """The list as the API serves it."""
+    article = Teaser.of(engine.store.get_article(article_id))
+    return [r.item for r in related_for(engine.store, article, k, **exclusions)]
 
 
 def lists(store: SQLiteStore) -> dict[str, list]:
@@ -43,7 +50,7 @@ def test_no_self_no_repeats_and_at_most_k(engine: RelatedEngine) -> None:
         assert owner not in ids
         assert len(ids) == len(set(ids))
         assert len(ids) <= engine.settings.stored_k
-        assert len(engine.related(owner)) <= engine.settings.k
+        assert len(served(engine, owner)) <= engine.settings.k
 
 
 def test_syndicated_copies_appear_once_and_never_beside_the_original(
@@ -76,22 +83,23 @@ def test_takedown_leaves_every_list_at_once_and_lists_are_refilled(
     before = lists(store)
     holders = [o for o, items in before.items() if "bong-da-1" in {i.article_id for i in items}]
     assert holders
-    assert engine.takedown("bong-da-1")
+    assert store.delete_article("bong-da-1")
+    engine.on_change("takedown")
     after = lists(store)
     for items in after.values():
         assert "bong-da-1" not in [i.article_id for i in items]
     for owner in holders:
         if owner != "bong-da-2":  # the only other football story has nothing left to show
             assert len(after[owner]) == len(before[owner]), owner
-    assert "bong-da-1" not in [i.article_id for i in engine.related("bong-da-2")]
+    assert "bong-da-1" not in [i.article_id for i in served(engine, "bong-da-2")]
     assert store.get_related("bong-da-1") is None
 
 
 def test_reads_honour_exclusions(engine: RelatedEngine) -> None:
-    first = engine.related("bao-2")[0].article_id
-    items = engine.related("bao-2", k=3, exclude_ids=[first])
+    first = served(engine, "bao-2")[0].article_id
+    items = served(engine, "bao-2", k=3, exclude_ids={first})
     assert first not in [i.article_id for i in items]
-    items = engine.related("bao-2", k=3, exclude_categories=["thoi-su"])
+    items = served(engine, "bao-2", k=3, exclude_categories={"thoi-su"})
     cats = {engine.store.get_article(i.article_id).category for i in items}
     assert "thoi-su" not in cats
 
@@ -122,10 +130,10 @@ def test_ingest_listener_keeps_lists_current(sqlite_store: SQLiteStore) -> None:
     every = articles()
     engine = RelatedEngine(sqlite_store)
     sqlite_store.commit(IngestBatch(articles=every[:4]))
-    engine.on_ingest(object())  # first use fits the small store on the fly
+    engine.on_change()  # first use fits the small store on the fly
     assert sqlite_store.get_related("bong-da-1")[0].article_id == "bong-da-2"
     sqlite_store.commit(IngestBatch(articles=every[4:]))
-    engine.on_ingest(object())
+    engine.on_change()
     assert sqlite_store.get_related("kinh-te-1") is not None
 
 
@@ -145,10 +153,11 @@ def test_a_second_engine_loads_the_stored_model_and_catches_up(engine: RelatedEn
 
 
 def test_same_category_is_latest_without_the_article(engine: RelatedEngine) -> None:
-    latest = engine.same_category("bao-1", n=5)
+    article = Teaser.of(engine.store.get_article("bao-1"))
+    latest = same_category(engine.store, article, n=5)
     assert [a.id for a in latest] == ["bao-1-copy", "bao-2"]
-    related_ids = {i.article_id for i in engine.related("bao-1")}
-    trimmed = engine.same_category("bao-1", n=5, exclude_related=True)
+    related_ids = {i.article_id for i in served(engine, "bao-1")}
+    trimmed = same_category(engine.store, article, n=5, exclude_ids=related_ids)
     assert not related_ids & {a.id for a in trimmed}
 
 

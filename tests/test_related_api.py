@@ -32,8 +32,14 @@ def _push(quantam, category: str, n: int) -> str:
 @pytest.fixture
 def app(tmp_path: Path):
     """Twelve sports stories and three world ones; the first sports story's ranked list holds
-    sports stories 1-5 and world story 0."""
-    settings = load_settings(environ={}, store=f"sqlite:///{tmp_path / 'q.db'}", api_token=TOKEN)
+    sports stories 1-5 and world story 0. The engine never fits a model here (auto reindex
+    off), so the lists stay exactly as these tests store them."""
+    settings = load_settings(
+        environ={},
+        store=f"sqlite:///{tmp_path / 'q.db'}",
+        api_token=TOKEN,
+        related_auto_reindex_max=0,
+    )
     app = create_app(settings)
     quantam = app.extensions["quantam"]
     sport = [_push(quantam, "the-thao", n) for n in range(12)]

@@ -1,9 +1,10 @@
-"""Reading an article's related stories for a request, with its exclusions.
+"""Reading related lists as they are served: "Có thể bạn quan tâm" and "Tin cùng chuyên mục".
 
-The recommender writes each article's ranked list (more items than any request shows) through
-the store; web workers only read. A request's exclusions (articles, categories) always hold: the
-list is filtered, and what is missing is filled with the category's latest stories, marked as
-fill, so the box is never empty while the section has news.
+The engine (recommender/engine.py) writes each article's ranked list (more items than any
+request shows) through the store; everything that serves lists (web workers, the CLI) only reads
+them, here. A request's exclusions (articles, categories) always hold: the list is filtered, and
+what is missing is filled with the category's latest stories, marked as fill, so the box is
+never empty while the section has news.
 
 Only teasers are read, and only as many as the answer shows (a few more when some may be gone or
 excluded): reading stories is most of what a related answer costs.
@@ -60,3 +61,13 @@ def related_for(
             if a.id not in taken
         ]
     return out[:k]
+
+
+def same_category(
+    store: Store, article: Teaser, n: int, exclude_ids: Iterable[str] = ()
+) -> list[Teaser]:
+    """ "Tin cùng chuyên mục": the category's latest n, without the article itself (and
+    without whatever else is excluded, such as the article's related items)."""
+    skip = {article.id, *exclude_ids}
+    latest = store.latest_articles(article.category, limit=n + len(skip))
+    return [Teaser.of(a) for a in latest if a.id not in skip][:n]
