@@ -23,7 +23,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -541,7 +541,7 @@ class RelatedEngine:
         reasons = self._reasons(state, pos, np.array(chosen, dtype=np.int64), name)
         out = []
         for item in items:
-            out.append(replace(item, reason=reasons.pop(0)) if not item.fill else item)
+            out.append(item._replace(reason=reasons.pop(0)) if not item.fill else item)
         return out
 
     def _fill_without_copies(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from store.base import Store
@@ -26,12 +27,15 @@ def article_item(a: Article | Teaser) -> dict[str, Any]:
     }
 
 
-def related_item(
-    a: Article | Teaser, score: float, reason: tuple[str, ...], fill: bool
-) -> dict[str, Any]:
-    item = article_item(a)
-    item.update(score=round(score, 4), reason=list(reason), fill=fill)
-    return item
+@functools.lru_cache(maxsize=20_000)
+def _teaser_fields(t: Teaser) -> dict[str, Any]:
+    """A teaser's item fields, built once: related answers show the same stories over and over
+    (teasers are immutable and hashable; articles, with their bodies, are not cached here)."""
+    return article_item(t)
+
+
+def related_item(t: Teaser, score: float, reason: tuple[str, ...], fill: bool) -> dict[str, Any]:
+    return {**_teaser_fields(t), "score": round(score, 4), "reason": list(reason), "fill": fill}
 
 
 def article_detail(a: Article) -> dict[str, Any]:

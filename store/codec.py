@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from store.models import Article, Category, Image, RelatedItem, Source
 
@@ -119,19 +120,17 @@ def category_from_dict(d: dict[str, Any]) -> Category:
 
 
 def related_to_json(items: list[RelatedItem]) -> str:
-    return json.dumps(
-        [[i.article_id, round(i.score, 6), int(i.fill), list(i.reason)] for i in items],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return dumps([[i.article_id, round(i.score, 6), int(i.fill), list(i.reason)] for i in items])
 
 
 def related_from_json(raw: str | bytes) -> list[RelatedItem]:
-    return [
-        RelatedItem(article_id=a, score=s, fill=bool(f), reason=tuple(r))
-        for a, s, f, r in json.loads(raw)
-    ]
+    return [RelatedItem(a, s, bool(f), tuple(r)) for a, s, f, r in loads(raw)]
 
 
-def dumps(d: dict[str, Any]) -> str:
-    return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+def dumps(value: Any) -> str:
+    """Compact JSON text, non-ASCII kept as is (orjson: stored JSON is read on every request)."""
+    return orjson.dumps(value).decode()
+
+
+def loads(raw: str | bytes) -> Any:
+    return orjson.loads(raw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 # How a source's entries are told apart. Feeds with broken guids are moved down this list.
 ID_POLICIES = ("guid", "link", "link_date_title")
@@ -147,9 +147,11 @@ class Source:
         return (urlsplit(self.url).hostname or "").lower()
 
 
-@dataclass(frozen=True)
-class RelatedItem:
-    """One entry of an article's "Có thể bạn quan tâm" list."""
+class RelatedItem(NamedTuple):
+    """One entry of an article's "Có thể bạn quan tâm" list.
+
+    A named tuple rather than a frozen dataclass: a served answer decodes a whole stored list,
+    and building frozen dataclasses was most of what reading one cost."""
 
     article_id: str
     score: float

@@ -15,7 +15,6 @@ reads are retried once on a fresh connection.
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 import uuid
@@ -511,12 +510,12 @@ class RedisStore(Store):
     @_guard(retry=True)
     def get_category(self, slug: str) -> Category | None:
         raw = self._r.hget(self._k.cat, slug)
-        return codec.category_from_dict(json.loads(raw)) if raw is not None else None
+        return codec.category_from_dict(codec.loads(raw)) if raw is not None else None
 
     @_guard(retry=True)
     def list_categories(self) -> list[Category]:
         rows = self._r.hgetall(self._k.cat)
-        return [codec.category_from_dict(json.loads(rows[slug])) for slug in sorted(rows)]
+        return [codec.category_from_dict(codec.loads(rows[slug])) for slug in sorted(rows)]
 
     # -- sources ----------------------------------------------------------------------------
     @_guard(retry=False)
@@ -532,19 +531,19 @@ class RedisStore(Store):
     @_guard(retry=True)
     def get_source(self, source_id: int) -> Source | None:
         raw = self._r.hget(self._k.src, source_id)
-        return codec.source_from_dict(json.loads(raw)) if raw is not None else None
+        return codec.source_from_dict(codec.loads(raw)) if raw is not None else None
 
     @_guard(retry=True)
     def find_source(self, url: str) -> Source | None:
         raw = self._script("find_source", _FIND_SOURCE)(
             keys=[self._k.srcurl, self._k.src], args=[url]
         )
-        return codec.source_from_dict(json.loads(raw)) if raw is not None else None
+        return codec.source_from_dict(codec.loads(raw)) if raw is not None else None
 
     @_guard(retry=True)
     def list_sources(self) -> list[Source]:
         rows = self._r.hgetall(self._k.src)
-        return [codec.source_from_dict(json.loads(rows[i])) for i in sorted(rows, key=int)]
+        return [codec.source_from_dict(codec.loads(rows[i])) for i in sorted(rows, key=int)]
 
     @_guard(retry=False)
     def update_source(self, source: Source) -> None:
@@ -615,7 +614,7 @@ class RedisStore(Store):
     @_guard(retry=True)
     def get_article(self, article_id: str) -> Article | None:
         raw = self._r.hget(self._k.art, article_id)
-        return codec.article_from_dict(json.loads(raw)) if raw is not None else None
+        return codec.article_from_dict(codec.loads(raw)) if raw is not None else None
 
     @_guard(retry=True)
     def get_articles(self, article_ids: Iterable[str]) -> list[Article]:
@@ -624,7 +623,7 @@ class RedisStore(Store):
         for i in range(0, len(ids), _CHUNK):
             for raw in self._r.hmget(self._k.art, ids[i : i + _CHUNK]):
                 if raw is not None:
-                    out.append(codec.article_from_dict(json.loads(raw)))
+                    out.append(codec.article_from_dict(codec.loads(raw)))
         return out
 
     @_guard(retry=False)
@@ -653,7 +652,7 @@ class RedisStore(Store):
             keys=[key, self._k.art],
             args=["rev" if rev else "fwd", first, second, "" if limit < 0 else limit, shape],
         )
-        articles = [codec.article_from_dict(json.loads(d)) for d in docs if d is not None]
+        articles = [codec.article_from_dict(codec.loads(d)) for d in docs if d is not None]
         return last.decode(), articles
 
     def latest_articles(

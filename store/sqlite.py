@@ -7,7 +7,6 @@ the columns queries need; the schema is versioned in PRAGMA user_version and mig
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -32,6 +31,7 @@ from store.models import (
 )
 
 # Each entry moves the schema from version i to i + 1. Never edit a released one; append.
+# Statements are idempotent (IF NOT EXISTS), so a database that already has a table is fine.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -71,13 +71,15 @@ MIGRATIONS: list[str] = [
     INSERT INTO counters (name, value) VALUES ('version', 0);
     """,
     """
-    CREATE TABLE locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, expires REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS locks (
+        name TEXT PRIMARY KEY, token TEXT NOT NULL, expires REAL NOT NULL
+    );
     """,
     # Teasers apart from `articles`, as plain columns: an article's JSON spans several overflow
     # pages, which SQLite walks to read any of it, and then costs a JSON decode; a teaser row
     # fits in one page and needs neither.
     """
-    CREATE TABLE teasers (
+    CREATE TABLE IF NOT EXISTS teasers (
         article_id TEXT PRIMARY KEY,
         url TEXT NOT NULL,
         title TEXT NOT NULL,
@@ -86,7 +88,7 @@ MIGRATIONS: list[str] = [
         summary TEXT NOT NULL,
         image TEXT
     );
-    INSERT INTO teasers (article_id, url, title, category, published, summary, image)
+    INSERT OR IGNORE INTO teasers (article_id, url, title, category, published, summary, image)
     SELECT id, json_extract(data, '$.url'), json_extract(data, '$.title'), category, published,
         coalesce(json_extract(data, '$.summary'), ''), json_extract(data, '$.image')
     FROM articles
@@ -191,11 +193,11 @@ class SQLiteStore(Store):
 
     def get_category(self, slug: str) -> Category | None:
         row = self._db.execute("SELECT data FROM categories WHERE slug = ?", (slug,)).fetchone()
-        return codec.category_from_dict(json.loads(row[0])) if row else None
+        return codec.category_from_dict(codec.loads(row[0])) if row else None
 
     def list_categories(self) -> list[Category]:
         rows = self._db.execute("SELECT data FROM categories ORDER BY slug").fetchall()
-        return [codec.category_from_dict(json.loads(r[0])) for r in rows]
+        return [codec.category_from_dict(codec.loads(r[0])) for r in rows]
 
     # -- sources ----------------------------------------------------------------------------
     def add_source(self, source: Source) -> Source:
@@ -213,15 +215,15 @@ class SQLiteStore(Store):
 
     def get_source(self, source_id: int) -> Source | None:
         row = self._db.execute("SELECT data FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return codec.source_from_dict(json.loads(row[0])) if row else None
+        return codec.source_from_dict(codec.loads(row[0])) if row else None
 
     def find_source(self, url: str) -> Source | None:
         row = self._db.execute("SELECT data FROM sources WHERE url = ?", (url,)).fetchone()
-        return codec.source_from_dict(json.loads(row[0])) if row else None
+        return codec.source_from_dict(codec.loads(row[0])) if row else None
 
     def list_sources(self) -> list[Source]:
         rows = self._db.execute("SELECT data FROM sources ORDER BY id").fetchall()
-        return [codec.source_from_dict(json.loads(r[0])) for r in rows]
+        return [codec.source_from_dict(codec.loads(r[0])) for r in rows]
 
     def update_source(self, source: Source) -> None:
         with self._tx() as db:
@@ -324,7 +326,7 @@ class SQLiteStore(Store):
 
     def get_article(self, article_id: str) -> Article | None:
         row = self._db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
-        return codec.article_from_dict(json.loads(row[0])) if row else None
+        return codec.article_from_dict(codec.loads(row[0])) if row else None
 
     def get_articles(self, article_ids: Iterable[str]) -> list[Article]:
         ids = list(article_ids)
@@ -334,7 +336,7 @@ class SQLiteStore(Store):
             chunk = ids[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for (data,) in db.execute(f"SELECT data FROM articles WHERE id IN ({marks})", chunk):
-                article = codec.article_from_dict(json.loads(data))
+                article = codec.article_from_dict(codec.loads(data))
                 found[article.id] = article
         return [found[i] for i in ids if i in found]
 
@@ -358,7 +360,7 @@ class SQLiteStore(Store):
                     category=category,
                     published=codec.parse_ts(published),
                     summary=summary,
-                    image=codec.image_from_dict(json.loads(image)) if image else None,
+                    image=codec.image_from_dict(codec.loads(image)) if image else None,
                 )
         return [found[i] for i in ids if i in found]
 
@@ -413,7 +415,7 @@ class SQLiteStore(Store):
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY published DESC, id DESC LIMIT ?"
         rows = self._db.execute(sql, (*params, limit)).fetchall()
-        return [codec.article_from_dict(json.loads(r[0])) for r in rows]
+        return [codec.article_from_dict(codec.loads(r[0])) for r in rows]
 
     def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:
         last = after or ""
@@ -425,7 +427,7 @@ class SQLiteStore(Store):
             if not rows:
                 return
             for _, data in rows:
-                yield codec.article_from_dict(json.loads(data))
+                yield codec.article_from_dict(codec.loads(data))
             last = rows[-1][0]
 
     def count_articles(self, category: str | None = None) -> int:
