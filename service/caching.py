@@ -208,11 +208,15 @@ def encode_json(body: dict[str, Any]) -> bytes:
 
 
 def gzip_response(response: Response) -> Response:
-    """Compress textual answers for clients that accept gzip (an after_request hook)."""
+    """Compress textual answers for clients that accept gzip (an after_request hook).
+
+    Answers from `body_response` carry Vary: Accept-Encoding: they chose their encoding
+    already (small API answers stay plain on purpose) and are left alone."""
     if (
         response.status_code != 200
         or response.direct_passthrough
         or "Content-Encoding" in response.headers
+        or "Accept-Encoding" in response.vary
         or not accepts_gzip()
         or not (response.mimetype or "").startswith(("application/", "text/"))
     ):
