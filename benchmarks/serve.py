@@ -10,7 +10,8 @@ settings it serves `trivial_app()` below (one endpoint, a small constant JSON: t
 ceiling), and nginx serves the very bytes quantam answered, fetched once and written as static
 files (the outer bound). wrk drives every target alike: one thread, fixed connections, fixed
 duration, `Accept-Encoding: gzip`, cycling over 10,000 article ids or URLs, more than a
-worker's render cache holds, so the related endpoints build nearly every answer.
+worker's render cache holds, so the related endpoints build nearly every answer; one more
+target draws the ids by popularity (Zipf's law, as real traffic), where the cache answers most.
 
 Prints one table: req/s, p50 and p99 latency, mean response bytes, gunicorn's CPU per request,
 the ratio to the trivial Flask endpoint (each run against the two trivial runs beside it, median
@@ -462,6 +463,15 @@ def article_sample(db: Path, count: int) -> list[tuple[str, str]]:
     return pairs[:count]
 
 
+def popular(pairs: list[tuple[str, str]], count: int) -> list[str]:
+    """`count` article ids drawn by popularity: Zipf's law (s = 1) over the sample, as a news
+    site's traffic falls off from its front-page stories. Shows what a worker's render cache
+    buys beside the uniform cycle, which defeats it on purpose."""
+    rng = random.Random(5)
+    weights = [1 / rank for rank in range(1, len(pairs) + 1)]
+    return [article_id for article_id, _ in rng.choices(pairs, weights, k=count)]
+
+
 def categories(db: Path) -> list[str]:
     store = SQLiteStore(f"sqlite:///{db}")
     slugs = [c.slug for c in store.list_categories()]
@@ -530,6 +540,11 @@ def run(opts: argparse.Namespace) -> None:
             "related": ([f"/api/articles/{i}/related" for i, _ in pairs], False, "json"),
             "related-by-url": (
                 [f"/api/related?url={quote(u, safe='')}" for _, u in pairs],
+                False,
+                "json",
+            ),
+            "related-popular": (
+                [f"/api/articles/{i}/related" for i in popular(pairs, opts.ids)],
                 False,
                 "json",
             ),
@@ -603,11 +618,12 @@ def measure(
     return results, ratios, (load_before, load_average())
 
 
-TARGETS = ("related", "related-by-url", "rss", "rss-etag")
+TARGETS = ("related", "related-by-url", "related-popular", "rss", "rss-etag")
 LABELS = {
     "trivial": f"trivial Flask {TRIVIAL_PATH}",
     "related": "related /api/articles/<id>/related",
     "related-by-url": "related by URL /api/related?url=",
+    "related-popular": "related, popular ids (Zipf)",
     "rss": "RSS /feeds/<slug>.rss",
     "rss-etag": "RSS, matching If-None-Match (304)",
 }

@@ -203,6 +203,11 @@ class RelatedEngine:
                 return 0
             return self._sync(state)
 
+    def behind(self) -> bool:
+        """Whether the store logged changes that no engine has applied to the lists yet."""
+        applied = self.store.get_meta(APPLIED_KEY)
+        return applied is None or int(applied) < self.store.last_seq()
+
     def on_change(self, event: object = None) -> None:
         """Listener for ingests and takedowns: apply the change log to the lists right away.
 

@@ -153,24 +153,40 @@ def _enqueue(ctx: Context, force: bool, loop: bool) -> None:
 @cli.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @click.option("--processes", default=1, show_default=True, help="Worker processes to run.")
+@click.option(
+    "--index/--no-index",
+    default=True,
+    show_default=True,
+    help="The first process also keeps related lists current (index jobs, before polls). "
+    "Pass --no-index on extra hosts: one indexing process per deployment is enough.",
+)
 @pass_ctx
-def worker(ctx: Context, burst: bool, processes: int) -> None:
+def worker(ctx: Context, burst: bool, processes: int, index: bool) -> None:
     """Run RQ workers that poll the sources `quantam poll --enqueue` queues."""
     import multiprocessing
 
     from service.jobs import run_worker
 
     if processes <= 1:
-        run_worker(ctx.settings, burst=burst)
+        run_worker(ctx.settings, burst=burst, index=index)
         return
     children = [
-        multiprocessing.Process(target=run_worker, args=(ctx.settings, burst), daemon=False)
-        for _ in range(processes)
+        multiprocessing.Process(
+            target=run_worker, args=(ctx.settings, burst, None, index and n == 0), daemon=False
+        )
+        for n in range(processes)
     ]
     for child in children:
         child.start()
     for child in children:
         child.join()
+    # A poller may have stored articles after the indexing process found its queues empty and
+    # left: apply them now, so lists are current when the burst ends.
+    if burst and index and ctx.quantam.related.behind():
+        from service.jobs import configure, sync_related_job
+
+        configure(ctx.settings)
+        sync_related_job()
 
 
 def _print_reports(reports: list) -> None:

@@ -20,9 +20,16 @@ from store.models import Article
 
 class Quantam:
     def __init__(
-        self, settings: Settings, store: Store | None = None, shared_host_locks: bool = False
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        shared_host_locks: bool = False,
+        relate_on_ingest: bool = True,
     ):
-        """shared_host_locks: keep one request per host across processes (RQ workers)."""
+        """shared_host_locks: keep one request per host across processes (RQ workers).
+        relate_on_ingest: update related lists as part of each ingest; RQ poll workers pass
+        False and leave that to one index job (service/jobs.py), so that several pollers do
+        not each analyse every article."""
         self.settings = settings
         self.store = store or open_store(settings.store)
         host_locks = None
@@ -32,7 +39,8 @@ class Quantam:
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
         self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
         self.related = RelatedEngine(self.store, settings.related)
-        self.ingestor.listeners.append(self.related.on_change)
+        if relate_on_ingest:
+            self.ingestor.listeners.append(self.related.on_change)
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )

@@ -6,10 +6,18 @@ A lock in the store guarantees that one source is never fetched by two workers a
 shared per-host lock keeps the one-request-per-host promise across workers. Workers are RQ
 SimpleWorkers: they do not fork per job, so each keeps its store connection and related-stories
 index warm between jobs.
+
+Related lists are not updated inside poll jobs: every engine must analyse every article to keep
+its index whole, so N pollers each doing it would do the same work N times, one at a time under
+the lists' lock. A poll job that stored something queues one index job instead (a single job id:
+at most one waits, and it applies every change logged before it runs), which only the workers
+started with `index=True` take, before any poll job.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -18,12 +26,15 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import DuplicateJobError
 
 from feeds.poll import due_sources
+from recommender.engine import NotIndexed
 from service.config import ConfigError, Settings, load_settings
 from service.core import Quantam
 
 log = logging.getLogger(__name__)
 
 QUEUE = "quantam"
+INDEX_QUEUE = "quantam-index"
+INDEX_JOB_ID = "quantam-sync-related"
 # A failed job (the store was unreachable, say) blocks re-queueing its source this long.
 FAILURE_TTL = 60
 
@@ -41,7 +52,9 @@ def worker_quantam() -> Quantam:
     """The worker process's Quantam, built on first use and kept across jobs."""
     global _worker_quantam
     if _worker_quantam is None:
-        _worker_quantam = Quantam(_settings or load_settings(), shared_host_locks=True)
+        _worker_quantam = Quantam(
+            _settings or load_settings(), shared_host_locks=True, relate_on_ingest=False
+        )
     return _worker_quantam
 
 
@@ -62,8 +75,40 @@ def poll_source_job(source_id: int) -> str:
         if not source.enabled:
             return f"source {source_id}: disabled before its turn"
         report = quantam.ingestor.poll_source(source)
-        log.info("%s", report.summary())
-        return report.summary()
+    log.info("%s", report.summary())
+    if report.changed:
+        request_index(quantam.settings)
+    return report.summary()
+
+
+def request_index(settings: Settings) -> None:
+    """Queue the index job unless it is queued or running already: it applies changes until
+    none are left, these included."""
+    with contextlib.suppress(DuplicateJobError):
+        make_queue(settings, INDEX_QUEUE).enqueue_call(
+            sync_related_job,
+            job_id=INDEX_JOB_ID,
+            unique=True,
+            result_ttl=0,
+            failure_ttl=FAILURE_TTL,
+            description="apply new articles to the related lists",
+        )
+
+
+def sync_related_job() -> str:
+    """Apply logged changes to the related lists until there are none (changes stored while it
+    runs could not queue another index job). The engine's lock keeps two index workers, on
+    different hosts, from writing the same lists at once."""
+    related = worker_quantam().related
+    applied = 0
+    while True:
+        try:
+            step = related.sync()
+        except NotIndexed as exc:
+            return f"related lists not updated: {exc}"
+        if not step:
+            return f"related lists: {applied} changes applied"
+        applied += step
 
 
 def queue_url(settings: Settings) -> str:
@@ -77,8 +122,14 @@ def queue_url(settings: Settings) -> str:
     return url.split("?", 1)[0]
 
 
-def make_queue(settings: Settings) -> Queue:
-    return Queue(QUEUE, connection=Redis.from_url(queue_url(settings)))
+def make_queue(settings: Settings, name: str = QUEUE) -> Queue:
+    """The named queue on the queue's Redis; one connection per process and URL."""
+    return Queue(name, connection=_connection(queue_url(settings)))
+
+
+@functools.cache
+def _connection(url: str) -> Redis:
+    return Redis.from_url(url)
 
 
 def enqueue_due(quantam: Quantam, queue: Queue, force: bool = False) -> list[int]:
@@ -104,10 +155,18 @@ def enqueue_due(quantam: Quantam, queue: Queue, force: bool = False) -> list[int
     return queued
 
 
-def run_worker(settings: Settings, burst: bool = False, name: str | None = None) -> Any:
-    """Run one RQ worker in this process until stopped (or, with burst, until the queue is
-    empty)."""
+def run_worker(
+    settings: Settings,
+    burst: bool = False,
+    name: str | None = None,
+    index: bool = True,
+    poll: bool = True,
+) -> Any:
+    """Run one RQ worker in this process until stopped (or, with burst, until its queues are
+    empty): index jobs first when `index`, then poll jobs when `poll`."""
     configure(settings)
-    queue = make_queue(settings)
-    worker = SimpleWorker([queue], connection=queue.connection, name=name)
+    queues = [make_queue(settings, INDEX_QUEUE)] if index else []
+    if poll:
+        queues.append(make_queue(settings))
+    worker = SimpleWorker(queues, connection=queues[0].connection, name=name)
     return worker.work(burst=burst, logging_level=settings.log_level.upper())

@@ -16,7 +16,7 @@ import pytest
 from service.app import create_app
 from service.config import load_settings
 from service.core import Quantam
-from service.jobs import enqueue_due, make_queue, poll_source_job
+from service.jobs import INDEX_QUEUE, enqueue_due, make_queue, poll_source_job
 from store.redis import RedisStore
 from tests.conftest import REDIS_URL
 from tests.feedbuilder import rss, story
@@ -94,6 +94,70 @@ def test_two_worker_processes_poll_every_source_once(redis_store_url: str) -> No
                 assert start >= end - 0.01, f"two requests to {host} overlapped"
         assert quantam.store.count_articles() == 24
         assert all(s.last_status == 200 for s in quantam.store.list_sources())
+        quantam.close()
+    finally:
+        server.stop()
+
+
+TOPICS = {
+    "bóng đá": [
+        "Đội tuyển bóng đá Việt Nam thắng Thái Lan ở chung kết, huấn luyện viên khen cầu thủ trẻ.",
+        "Tiền đạo ghi bàn phút cuối, câu lạc bộ Hà Nội lên đầu bảng xếp hạng bóng đá V-League.",
+        "Liên đoàn bóng đá công bố danh sách cầu thủ tập trung đội tuyển trước vòng loại.",
+        "Thủ môn cản phá phạt đền, đội tuyển bóng đá nữ giành huy chương vàng SEA Games.",
+    ],
+    "giá vàng": [
+        "Giá vàng miếng SJC tăng mạnh, nhà đầu tư xếp hàng mua vàng tại cửa hàng kim hoàn.",
+        "Ngân hàng Nhà nước đấu thầu vàng miếng để kéo giá vàng trong nước sát giá thế giới.",
+        "Giá vàng thế giới lập đỉnh mới khi đồng đô la suy yếu, vàng nhẫn cũng tăng theo.",
+        "Doanh nghiệp kinh doanh vàng bị thanh tra vì chênh lệch giá mua bán vàng miếng quá cao.",
+    ],
+    "bão lũ": [
+        "Bão số 5 đổ bộ miền Trung gây mưa lớn, nhiều tỉnh ngập lụt, người dân sơ tán khẩn cấp.",
+        "Lũ quét vùng núi phía Bắc cuốn trôi nhà cửa, lực lượng cứu hộ tìm kiếm người mất tích.",
+        "Áp thấp nhiệt đới mạnh lên thành bão, Biển Đông có gió giật cấp 12, tàu thuyền về bờ.",
+        "Mưa lũ kéo dài làm sạt lở đường, các tỉnh miền Trung cấp gạo cứu trợ dân vùng lũ.",
+    ],
+}
+
+
+def test_worker_processes_leave_every_related_list_current(redis_store_url: str) -> None:
+    """Pollers queue one index job; lists cover every article the burst stored, across
+    sources, and no stored change is left unapplied when the workers exit."""
+    server = FeedServer()
+    server.start()
+    try:
+        quantam = quantam_for(redis_store_url)
+        topic_of = {}
+        for n in range(4):  # each feed carries one story of each topic
+            items = []
+            for t, (topic, lines) in enumerate(TOPICS.items()):
+                link = f"https://bao{n}.example.vn/{t}-{n}.html"
+                topic_of[link] = topic
+                items.append(
+                    {"title": lines[n][:60], "link": link, "guid": link, "description": lines[n]}
+                )
+            server.route(f"/f{n}.rss", Reply(body=rss(items), delay=0.2))
+            quantam.ingestor.add_source(f"http://127.0.0.1:{server.port}/f{n}.rss", "x")
+        make_queue(quantam.settings).empty()
+        make_queue(quantam.settings, INDEX_QUEUE).empty()
+        assert len(enqueue_due(quantam, make_queue(quantam.settings))) == 4
+        worker = subprocess.run(
+            [sys.executable, "-m", "service", "worker", "--burst", "--processes", "2"],
+            env=env_for(redis_store_url),
+            capture_output=True,
+            timeout=180,
+        )
+        assert worker.returncode == 0, worker.stderr.decode()
+        articles = {a.id: a for a in quantam.store.iter_articles()}
+        assert len(articles) == 12
+        assert not quantam.related.behind()
+        for a in articles.values():
+            items = [i for i in quantam.store.get_related(a.id) or [] if not i.fill]
+            assert items, f"no related list for {a.title!r}"
+            # a story on its topic, from another feed, is listed
+            listed = [topic_of[articles[i.article_id].url] for i in items]
+            assert topic_of[a.url] in listed, (a.title, listed)
         quantam.close()
     finally:
         server.stop()
