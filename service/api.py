@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
@@ -145,6 +145,8 @@ def article_at(url: str) -> Teaser:
 
 
 def _related_params() -> tuple[int, set[str], set[str]]:
+    if not request.query_string:  # the embed's usual request: every default
+        return DEFAULT_K, set(), set()
     return (
         int_param("k", DEFAULT_K, 1, MAX_K),
         set(list_param("exclude")),
