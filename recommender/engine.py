@@ -33,6 +33,7 @@ from tqdm import tqdm
 from recommender.index import (
     Neighbours,
     PairLookup,
+    Rows,
     SimilarityIndex,
     dots,
     gram,
@@ -292,8 +293,11 @@ class RelatedEngine:
         state.position = {aid: i for i, aid in enumerate(state.ids)}
         state.latest_size = self.settings.stored_k + 2
         state.index_latest()
-        for aid in state.ids:
-            state.remember(aid, self.store.get_related(aid) or [])
+        for start in range(0, len(state.ids), 10_000):
+            chunk = state.ids[start : start + 10_000]
+            stored = self.store.get_related_many(chunk)
+            for aid in chunk:
+                state.remember(aid, stored.get(aid, []))
         return state
 
     def _writing(self) -> AbstractContextManager[bool]:
@@ -338,13 +342,7 @@ class RelatedEngine:
     def _apply_upsert(self, state: _State, article: Article, write: bool = True) -> None:
         analysed = state.vectorizer.counts([ArticleText.of(article)])
         vector = state.vectorizer.weigh(analysed.vectors)
-        own = dict(
-            zip(
-                state.vectorizer.bucket_of(analysed.terms[0]).tolist(),
-                analysed.terms[0],
-                strict=True,
-            )
-        )
+        own = {bucket: term for term, bucket in analysed.buckets.items()}
         old = state.live(article.id)
         if old is not None:
             state.index.remove(old)
@@ -356,11 +354,14 @@ class RelatedEngine:
         state.note_latest(pos)
         if not write:
             return
-        found = state.index.search(vector, self.settings.pool)
-        cand_pos, cand_sim = found.row(0)
+        query = Rows.of(vector)
+        # the article's cosine with every indexed article: its neighbours, and later its
+        # similarity to the items of the lists it enters (copies), without another product
+        similarity = state.index.similarities(query.indices, query.data)
+        cand_pos, cand_sim = state.index.best(similarity, self.settings.pool)
         fill = self._latest_ids(article.category)
         lists = {article.id: self._list_for(state, pos, cand_pos, cand_sim, own.get, fill)}
-        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, own.get))
+        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, own.get, similarity))
         self._write(state, lists)
 
     def _insert_into_older(
@@ -370,44 +371,63 @@ class RelatedEngine:
         cand_pos: np.ndarray,
         cand_sim: np.ndarray,
         name: Callable[[int], str | None],
+        similarity: np.ndarray,
     ) -> dict[str, list[RelatedItem]]:
         """Older lists the new article now belongs to, with it inserted by score.
+
+        similarity: the new article's cosine with every position (`SimilarityIndex.similarities`).
 
         An insertion, not a re-ranking: the new item goes where its score puts it unless a
         higher-scored copy of its story is listed (it replaces a lower-scored copy), and the last
         place (a fill item first) gives way. MMR is applied in full at the next reindex."""
         params = self.settings.rank_params()
         new_id = state.ids[pos]
-        vector = state.index.vector(pos)
-        out: dict[str, list[RelatedItem]] = {}
-        for other, similarity in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
+        # Owners whose list the new article can enter, judged from what this engine wrote
+        # (no store read for the rest).
+        wanted: list[tuple[str, int, float]] = []
+        for other, cosine in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
             owner = state.ids[other]
-            me = Candidate(new_id, similarity, state.published[pos], state.category[pos])
+            me = Candidate(new_id, cosine, state.published[pos], state.category[pos])
             score = round(relevance(me, state.published[other], state.category[other], params), 4)
-            if score < params.min_score or similarity >= params.duplicate_threshold:
+            if score < params.min_score or cosine >= params.duplicate_threshold:
                 continue
             count, last = state.floor.get(owner, (0, 0.0))
             if count >= params.k and score <= last:
                 continue
-            current = [i for i in self.store.get_related(owner) or [] if i.article_id != new_id]
+            wanted.append((owner, other, score))
+        if not wanted:
+            return {}
+        # Their stored lists (another process may have written them) in one round trip.
+        stored = self.store.get_related_many(owner for owner, _, _ in wanted)
+        staged = []
+        for owner, other, score in wanted:
+            current = [i for i in stored.get(owner) or [] if i.article_id != new_id]
             real = [i for i in current if not i.fill and state.live(i.article_id) is not None]
             fill = [i for i in current if i.fill]
             if len(real) >= params.k and score <= real[-1].score:
                 continue
-            listed = np.array([state.position[i.article_id] for i in real], dtype=np.int64)
-            copies = (
-                dots(vector, state.index.vectors(listed)) >= params.duplicate_threshold
-                if len(listed)
-                else np.zeros(0, dtype=bool)
-            )
+            staged.append((owner, other, score, real, fill))
+        if not staged:
+            return {}
+        threshold = params.duplicate_threshold
+        entering = []
+        for owner, other, score, real, fill in staged:
+            copies = [float(similarity[state.position[i.article_id]]) >= threshold for i in real]
             if any(i.score >= score for i, copy in zip(real, copies, strict=True) if copy):
                 continue
-            shared = shared_terms(
-                vector, state.index.vector(other), 2 * self.settings.explain_terms
-            )
-            names = [t for t in (name(int(c)) for c in shared[0]) if t]
+            kept = [i for i, copy in zip(real, copies, strict=True) if not copy]
+            entering.append((owner, other, score, kept, fill))
+        if not entering:
+            return {}
+        shared = shared_terms(
+            state.index.rows([pos]),
+            state.index.rows([other for _, other, *_ in entering]),
+            2 * self.settings.explain_terms,
+        )
+        out: dict[str, list[RelatedItem]] = {}
+        for (owner, _, score, real, fill), columns in zip(entering, shared, strict=True):
+            names = [t for t in (name(int(c)) for c in columns) if t]
             reason = tuple(names[: self.settings.explain_terms])
-            real = [i for i, copy in zip(real, copies, strict=True) if not copy]
             real.append(RelatedItem(new_id, score, reason=reason))
             real.sort(key=lambda i: -i.score)
             out[owner] = (real + fill)[: params.k]
@@ -420,7 +440,7 @@ class RelatedEngine:
         if pos is not None and write:
             # Lists another process wrote are not in listed_in; by symmetry of similarity they
             # belong to the article's nearest neighbours, so those lists are checked too.
-            cand_pos, _ = state.index.search(state.index.vector(pos), 2 * self.settings.pool).row(0)
+            cand_pos, _ = state.index.search(state.index.rows([pos]), 2 * self.settings.pool).row(0)
             for other in cand_pos.tolist():
                 owner = state.ids[other]
                 if owner != article_id and owner not in owners:
@@ -441,10 +461,9 @@ class RelatedEngine:
             pos = state.live(article.id)
             if pos is None:
                 continue
-            own = _names(
-                state.vectorizer, state.vectorizer.counts([ArticleText.of(article)]).terms[0]
-            )
-            found = state.index.search(state.index.vector(pos), self.settings.pool + 1)
+            analysed = state.vectorizer.counts([ArticleText.of(article)])
+            own = {bucket: term for term, bucket in analysed.buckets.items()}
+            found = state.index.search(state.index.rows([pos]), self.settings.pool + 1)
             cand_pos, cand_sim = found.row(0)
             keep = cand_pos != pos
             lists[article.id] = self._list_for(
@@ -560,7 +579,7 @@ class RelatedEngine:
             if p is None:
                 continue
             seen.add(other)
-            if dots(state.index.vector(p), state.index.vectors(np.array(taken))).max() >= threshold:
+            if dots(state.index.rows([p]), state.index.rows(taken)).max() >= threshold:
                 continue
             kept.append(RelatedItem(other, 0.0, fill=True))
             taken.append(p)
@@ -569,7 +588,7 @@ class RelatedEngine:
     def _pair_similarity(self, state: _State, positions: np.ndarray) -> np.ndarray:
         if len(positions) == 0:
             return np.zeros((0, 0), dtype=np.float32)
-        return gram(state.index.vectors(positions))
+        return gram(state.index.rows(positions))
 
     def _reasons(
         self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
@@ -578,15 +597,9 @@ class RelatedEngine:
         if len(others) == 0:
             return []
         n = self.settings.explain_terms
-        columns = shared_terms(state.index.vector(pos), state.index.vectors(others), 2 * n)
+        columns = shared_terms(state.index.rows([pos]), state.index.rows(others), 2 * n)
         out = []
         for cols in columns:
             terms = [t for t in (name(int(c)) for c in cols) if t]
             out.append(tuple(terms[:n]))
         return out
-
-
-def _names(vectorizer: ArticleVectorizer, terms: Sequence[str]) -> dict[int, str]:
-    """Bucket -> term for one article's terms (the names of everything it shares)."""
-    unique = list(dict.fromkeys(terms))
-    return dict(zip(vectorizer.bucket_of(unique).tolist(), unique, strict=True))
