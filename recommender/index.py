@@ -334,13 +334,30 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def gram(rows: sp.csr_matrix | Rows) -> np.ndarray:
-    """Pairwise dot products of a few rows, over only the columns they use (a scipy product
-    would transpose the whole hashed width): a small dense product."""
-    n = rows.shape[0]
-    columns, inverse = np.unique(rows.indices, return_inverse=True)
-    dense = np.zeros((n, len(columns)), dtype=np.float32)
-    dense[np.repeat(np.arange(n), np.diff(rows.indptr)), inverse] = rows.data
-    return dense @ dense.T
+    """Pairwise dot products of a few rows, over only the columns at least two of them use (a
+    scipy product would transpose the whole hashed width): one sort of (column, entry) keys,
+    then a small dense product; the diagonal from each row's own entries."""
+    n, indices = rows.shape[0], rows.indices
+    nnz = len(indices)
+    owner = np.repeat(np.arange(n), np.diff(rows.indptr))
+    keys = (indices.astype(np.int64) << 32) | np.arange(nnz, dtype=np.int64)
+    keys.sort()
+    columns, entry = keys >> 32, keys & 0xFFFFFFFF
+    same = columns[1:] == columns[:-1]  # an entry and the next share a column
+    shared = np.zeros(nnz, dtype=bool)
+    shared[1:] = same
+    shared[:-1] |= same
+    first = np.ones(nnz, dtype=bool)
+    first[1:] = ~same
+    number = np.cumsum(first & shared)[shared] - 1
+    entry = entry[shared]
+    dense = np.zeros((n, int(number[-1]) + 1 if len(number) else 0), dtype=np.float32)
+    dense[owner[entry], number] = rows.data[entry]
+    out = dense @ dense.T
+    out[np.diag_indices(n)] = np.bincount(
+        owner, weights=np.square(rows.data, dtype=np.float64), minlength=n
+    )
+    return out
 
 
 def shared_terms(
