@@ -16,6 +16,8 @@ next reindex (the change log gives no compare-and-set).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -58,6 +60,22 @@ SYNC_LOCK_WAIT = 120.0
 _BUSY = "another process kept the related lists locked for 2 minutes"
 FITTED_KEY = "related:fitted-at"
 MODEL_FORMAT = 1
+# A full build ranks lists in forked processes (Linux) from this many articles on.
+PARALLEL_LISTS_MIN = 5000
+LIST_CHUNK = 1000
+# The job of forked list-ranking workers (set only while their pool runs).
+_JOB: Callable[[tuple[int, int]], dict[str, list[RelatedItem]]] | None = None
+
+
+def _run_job(bounds: tuple[int, int]) -> dict[str, list[RelatedItem]]:
+    assert _JOB is not None
+    return _JOB(bounds)
+
+
+def _list_processes(n: int, wanted: int) -> int:
+    if n < PARALLEL_LISTS_MIN or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(wanted, os.cpu_count() or 1))
 
 
 class NotIndexed(RuntimeError):
@@ -137,11 +155,13 @@ class RelatedEngine:
 
     # -- reading (any process) --------------------------------------------------------------
     # -- writing ----------------------------------------------------------------------------
-    def reindex(self, progress: bool = False) -> ReindexReport:
+    def reindex(self, progress: bool = False, processes: int | None = None) -> ReindexReport:
         """Refit the model on every stored article and recompute every list, then swap.
 
         Run it in its own process (`quantam reindex`): this engine's own syncs wait for it,
-        while reads, which only touch the store, go on serving the old lists."""
+        while reads, which only touch the store, go on serving the old lists. From
+        `PARALLEL_LISTS_MIN` articles on, the lists are ranked in `processes` forked processes
+        (default: the `threads` setting; 1 ranks them in this process)."""
         started = time.perf_counter()
         with self._lock:
             seq = self.store.last_seq()
@@ -181,7 +201,7 @@ class RelatedEngine:
             state.position = {aid: i for i, aid in enumerate(state.ids)}
             state.latest_size = self.settings.stored_k + 2
             state.index_latest()
-            lists = self._all_lists(state, names.__getitem__, progress)
+            lists = self._all_lists(state, names.__getitem__, progress, processes)
             with self._writing() as held:
                 if not held:
                     raise RuntimeError(_BUSY)
@@ -235,7 +255,7 @@ class RelatedEngine:
             and version.decode() == self._state.version
         ):
             if self._should_refit(self._state):
-                self.reindex()
+                self.reindex(processes=1)
             return self._state
         if version is None:
             count = self.store.count_articles()
@@ -245,7 +265,7 @@ class RelatedEngine:
                 raise NotIndexed(
                     f"no related-articles model for these {count} articles: run `quantam reindex`"
                 )
-            self.reindex()
+            self.reindex(processes=1)
             return self._state
         self._state = self._load()
         return self._state
@@ -492,7 +512,11 @@ class RelatedEngine:
         return [state.ids[p] for p in state.latest.get(category, [])]
 
     def _all_lists(
-        self, state: _State, name: Callable[[int], str | None], progress: bool
+        self,
+        state: _State,
+        name: Callable[[int], str | None],
+        progress: bool,
+        processes: int | None = None,
     ) -> dict[str, list[RelatedItem]]:
         latest = {c: [state.ids[p] for p in ps] for c, ps in state.latest.items()}
         n = len(state.ids)
@@ -519,13 +543,47 @@ class RelatedEngine:
                 bar.update(stop - start)
         self.last_neighbours = Neighbours(positions, scores)
         pairs = PairLookup(self.last_neighbours)
+        job = partial(self._lists_in, state, positions, scores, name, latest, pairs.matrix)
+        ranges = [(a, min(n, a + LIST_CHUNK)) for a in range(0, n, LIST_CHUNK)]
         lists: dict[str, list[RelatedItem]] = {}
-        for pos in tqdm(range(n), desc="related lists", unit=" articles", disable=not progress):
+        workers = _list_processes(n, self.settings.threads if processes is None else processes)
+        with tqdm(total=n, desc="related lists", unit=" articles", disable=not progress) as bar:
+            if workers <= 1:
+                for bounds in ranges:
+                    lists.update(job(bounds))
+                    bar.update(bounds[1] - bounds[0])
+                return lists
+            # Forked workers inherit the index and the neighbour table; only finished lists
+            # travel back. Plain functions of their inputs, so the result equals a serial run.
+            global _JOB
+            _JOB = job
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    for bounds, part in zip(ranges, pool.imap(_run_job, ranges), strict=True):
+                        lists.update(part)
+                        bar.update(bounds[1] - bounds[0])
+            finally:
+                _JOB = None
+        return lists
+
+    def _lists_in(
+        self,
+        state: _State,
+        positions: np.ndarray,
+        scores: np.ndarray,
+        name: Callable[[int], str | None],
+        latest: dict[str, list[str]],
+        pair_matrix: Callable[[np.ndarray], np.ndarray],
+        bounds: tuple[int, int],
+    ) -> dict[str, list[RelatedItem]]:
+        """The lists of the articles at positions bounds[0] .. bounds[1] - 1 (a full build)."""
+        lists: dict[str, list[RelatedItem]] = {}
+        for pos in range(*bounds):
             keep = positions[pos] >= 0
             cand_pos, cand_sim = positions[pos][keep], scores[pos][keep]
             fill = latest[state.category[pos]]
             lists[state.ids[pos]] = self._list_for(
-                state, pos, cand_pos, cand_sim, name, fill, pairs.matrix
+                state, pos, cand_pos, cand_sim, name, fill, pair_matrix
             )
         return lists
 
