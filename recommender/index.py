@@ -244,22 +244,12 @@ class SimilarityIndex:
         return self.best(self.similarities(indices, data), n, own)
 
     def similarities(self, indices: np.ndarray, data: np.ndarray) -> np.ndarray:
-        """One query's cosine with every position (removed ones included), by position.
-
-        The same float32 products summed in the same (column) order as `dots`, so the values
-        are identical to a `dots` of the query with those rows."""
+        """One query's cosine with every position (removed ones included), by position:
+        the query terms' inverted lists, weighted and summed (float32, as scipy's product)."""
         main = self._main.shape[0]
         scores = np.zeros(self.size, dtype=np.float32)
         if main and len(indices):
-            # The main part: the inverted lists of the query's terms, summed per article.
-            starts = self._main_t.indptr[indices].astype(np.int64)
-            lengths = self._main_t.indptr[indices + 1] - starts
-            hit = _ranges(starts, lengths)
-            scores[:main] = np.bincount(
-                self._main_t.indices[hit],
-                weights=self._main_t.data[hit] * np.repeat(data, lengths),
-                minlength=main,
-            )
+            scores[:main] = self._main_t[indices].T @ data
         if self._b_rows and len(indices):
             # The buffer: its inverted lists are Python lists of entry numbers, one per column.
             entries: list[int] = []
