@@ -218,8 +218,10 @@ class TermNames:
             where = np.fromiter(buckets.values(), dtype=np.int64, count=len(buckets))
         if not unique:
             return
-        new = np.equal(self.names[where], None)
-        self.names[where[new]] = np.array(unique, dtype=object)[new]
+        new = np.flatnonzero(np.equal(self.names[where], None))
+        if len(new):
+            # only the still unnamed buckets' terms become an object array
+            self.names[where[new]] = np.array([unique[i] for i in new.tolist()], dtype=object)
 
     def __getitem__(self, bucket: int) -> str | None:
         return self.names[bucket]
