@@ -23,15 +23,17 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
+from recommender.analyzer import pieces_mark, pieces_since, remember_pieces
 from recommender.index import (
     Neighbours,
     PairLookup,
@@ -44,7 +46,7 @@ from recommender.index import (
 )
 from recommender.rank import DAY, Candidate, rank, relevance
 from recommender.settings import RelatedSettings
-from recommender.vectorize import ArticleText, ArticleVectorizer, TermNames
+from recommender.vectorize import Analysed, ArticleText, ArticleVectorizer, TermNames
 from store.base import Store
 from store.models import Article, RelatedItem
 
@@ -60,22 +62,51 @@ SYNC_LOCK_WAIT = 120.0
 _BUSY = "another process kept the related lists locked for 2 minutes"
 FITTED_KEY = "related:fitted-at"
 MODEL_FORMAT = 1
-# A full build ranks lists in forked processes (Linux) from this many articles on.
+# A full build vectorises and ranks lists in forked processes (Linux) from this many articles.
 PARALLEL_LISTS_MIN = 5000
 LIST_CHUNK = 1000
-# The job of forked list-ranking workers (set only while their pool runs).
-_JOB: Callable[[tuple[int, int]], dict[str, list[RelatedItem]]] | None = None
+# The job of forked workers (set only while their pool runs; they inherit it by forking).
+_JOB: Callable[[Any], Any] | None = None
 
 
-def _run_job(bounds: tuple[int, int]) -> dict[str, list[RelatedItem]]:
+def _run_job(arg: Any) -> Any:
     assert _JOB is not None
-    return _JOB(bounds)
+    return _JOB(arg)
 
 
-def _list_processes(n: int, wanted: int) -> int:
+def _processes(n: int, wanted: int) -> int:
+    """How many processes a full build of n articles uses for vectorising and ranking."""
     if n < PARALLEL_LISTS_MIN or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(wanted, os.cpu_count() or 1))
+
+
+def _forked_imap(job: Callable[[Any], Any], args: Sequence[Any], workers: int) -> Iterator[Any]:
+    """job(arg) for each arg, results in order: in `workers` forked processes, or here."""
+    global _JOB
+    if workers <= 1:
+        yield from map(job, args)
+        return
+    _JOB = job
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_run_job, args)
+    finally:
+        _JOB = None
+
+
+def _vectorise(
+    vectorizer: ArticleVectorizer,
+    texts: Sequence[ArticleText],
+    forked: bool,
+    bounds: tuple[int, int],
+) -> tuple[Analysed, dict[str, list[tuple[str, tuple[str | None, ...]]]]]:
+    """One batch's counts and term buckets (its per-document terms are not needed), and, in a
+    forked worker, what the analyzer memorised meanwhile (so the parent's adds start warm)."""
+    mark = pieces_mark() if forked else None
+    analysed = vectorizer.counts(texts[bounds[0] : bounds[1]])
+    memo = pieces_since(mark) if mark is not None else {}
+    return Analysed(analysed.vectors, [], analysed.buckets), memo
 
 
 class NotIndexed(RuntimeError):
@@ -160,8 +191,8 @@ class RelatedEngine:
 
         Run it in its own process (`quantam reindex`): this engine's own syncs wait for it,
         while reads, which only touch the store, go on serving the old lists. From
-        `PARALLEL_LISTS_MIN` articles on, the lists are ranked in `processes` forked processes
-        (default: the `threads` setting; 1 ranks them in this process)."""
+        `PARALLEL_LISTS_MIN` articles on, articles are vectorised and lists ranked in
+        `processes` forked processes (default: the `threads` setting; 1: in this process)."""
         started = time.perf_counter()
         with self._lock:
             seq = self.store.last_seq()
@@ -180,11 +211,22 @@ class RelatedEngine:
             texts = [ArticleText.of(a) for a in articles]
             names = TermNames(vectorizer)
             counts = []
-            batches = range(0, len(texts), vectorizer.batch_size)
-            for start in tqdm(batches, desc="vectorising", unit=" batches", disable=not progress):
-                analysed = vectorizer.counts(texts[start : start + vectorizer.batch_size])
-                names.learn(analysed.terms)
+            size = vectorizer.batch_size
+            batches = [(a, min(len(texts), a + size)) for a in range(0, len(texts), size)]
+            workers = _processes(
+                len(texts), self.settings.threads if processes is None else processes
+            )
+            job = partial(_vectorise, vectorizer, texts, workers > 1)
+            for analysed, memo in tqdm(
+                _forked_imap(job, batches, workers),
+                total=len(batches),
+                desc="vectorising",
+                unit=" batches",
+                disable=not progress,
+            ):
+                names.learn(analysed.terms, analysed.buckets)
                 counts.append(analysed.vectors)
+                remember_pieces(memo)
             matrix = sp.vstack(counts, format="csr")
             vectorizer.fit_counts(matrix)
             vectors = vectorizer.weigh(matrix)
@@ -546,24 +588,13 @@ class RelatedEngine:
         job = partial(self._lists_in, state, positions, scores, name, latest, pairs.matrix)
         ranges = [(a, min(n, a + LIST_CHUNK)) for a in range(0, n, LIST_CHUNK)]
         lists: dict[str, list[RelatedItem]] = {}
-        workers = _list_processes(n, self.settings.threads if processes is None else processes)
+        workers = _processes(n, self.settings.threads if processes is None else processes)
         with tqdm(total=n, desc="related lists", unit=" articles", disable=not progress) as bar:
-            if workers <= 1:
-                for bounds in ranges:
-                    lists.update(job(bounds))
-                    bar.update(bounds[1] - bounds[0])
-                return lists
             # Forked workers inherit the index and the neighbour table; only finished lists
             # travel back. Plain functions of their inputs, so the result equals a serial run.
-            global _JOB
-            _JOB = job
-            try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    for bounds, part in zip(ranges, pool.imap(_run_job, ranges), strict=True):
-                        lists.update(part)
-                        bar.update(bounds[1] - bounds[0])
-            finally:
-                _JOB = None
+            for bounds, part in zip(ranges, _forked_imap(job, ranges, workers), strict=True):
+                lists.update(part)
+                bar.update(bounds[1] - bounds[0])
         return lists
 
     def _lists_in(

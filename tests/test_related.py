@@ -228,7 +228,7 @@ def test_settings_are_validated() -> None:
     assert timedelta(days=RelatedSettings().half_life_days).days == 180
 
 
-def test_lists_ranked_in_forked_processes_equal_a_serial_build(tmp_path, monkeypatch) -> None:
+def test_a_build_in_forked_processes_equals_a_serial_build(tmp_path, monkeypatch) -> None:
     import multiprocessing
 
     import recommender.engine as engine_module
@@ -241,6 +241,12 @@ def test_lists_ranked_in_forked_processes_equal_a_serial_build(tmp_path, monkeyp
         store.commit(IngestBatch(articles=articles()))
         monkeypatch.setattr(engine_module, "PARALLEL_LISTS_MIN", 0)
         monkeypatch.setattr(engine_module, "LIST_CHUNK", 3)
+        make = RelatedEngine._new_vectorizer
+        monkeypatch.setattr(
+            RelatedEngine,
+            "_new_vectorizer",
+            lambda self, make=make: make(self).set_params(batch_size=4),
+        )
         monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 2)
         RelatedEngine(store).reindex(processes=processes)
         built[processes] = lists(store)
