@@ -67,6 +67,7 @@ PARALLEL_LISTS_MIN = 5000
 LIST_CHUNK = 1000
 # The job of forked workers (set only while their pool runs; they inherit it by forking).
 _JOB: Callable[[Any], Any] | None = None
+_FORKING = threading.Lock()
 
 
 def _run_job(arg: Any) -> Any:
@@ -87,12 +88,14 @@ def _forked_imap(job: Callable[[Any], Any], args: Sequence[Any], workers: int) -
     if workers <= 1:
         yield from map(job, args)
         return
-    _JOB = job
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_run_job, args)
-    finally:
-        _JOB = None
+    with _FORKING:  # the workers fork with the pool: each pool's with its own job
+        _JOB = job
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        finally:
+            _JOB = None
+    with pool:
+        yield from pool.imap(_run_job, args)
 
 
 def _vectorise(
