@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
-from itertools import pairwise
+from itertools import islice, pairwise
 
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -38,6 +38,30 @@ LANGUAGES = ("vi", "en")
 # archive has a few hundred thousand distinct chunks, so the memo stays small.
 _PIECES: dict[str, dict[str, tuple[str | None, ...]]] = {"vi": {}, "en": {}}
 _PIECES_MAX = 2_000_000
+
+
+def pieces_mark() -> dict[str, int]:
+    """How much the analysis memo holds now, per language (see `pieces_since`)."""
+    return {lang: len(pieces) for lang, pieces in _PIECES.items()}
+
+
+def pieces_since(mark: dict[str, int]) -> dict[str, list[tuple[str, tuple[str | None, ...]]]]:
+    """The memo entries added after `mark` (all of them if the memo was cleared meanwhile):
+    what a forked worker hands back so the parent need not analyse those chunks again."""
+    out = {}
+    for lang, pieces in _PIECES.items():
+        start = mark.get(lang, 0)
+        out[lang] = list(islice(pieces.items(), start if len(pieces) >= start else 0, None))
+    return out
+
+
+def remember_pieces(memo: dict[str, list[tuple[str, tuple[str | None, ...]]]]) -> None:
+    """Add entries from `pieces_since` (of another process) to this process's memo."""
+    for lang, items in memo.items():
+        pieces = _PIECES[lang]
+        if len(pieces) + len(items) > _PIECES_MAX:
+            continue
+        pieces.update(items)
 
 
 @cache

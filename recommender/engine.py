@@ -16,23 +16,28 @@ next reindex (the change log gives no compare-and-set).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import pickle
 import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
+from recommender.analyzer import pieces_mark, pieces_since, remember_pieces
 from recommender.index import (
     Neighbours,
     PairLookup,
+    Rows,
     SimilarityIndex,
     dots,
     gram,
@@ -41,7 +46,7 @@ from recommender.index import (
 )
 from recommender.rank import DAY, Candidate, rank, relevance
 from recommender.settings import RelatedSettings
-from recommender.vectorize import ArticleText, ArticleVectorizer, TermNames
+from recommender.vectorize import Analysed, ArticleText, ArticleVectorizer, TermNames
 from store.base import Store
 from store.models import Article, RelatedItem
 
@@ -57,6 +62,54 @@ SYNC_LOCK_WAIT = 120.0
 _BUSY = "another process kept the related lists locked for 2 minutes"
 FITTED_KEY = "related:fitted-at"
 MODEL_FORMAT = 1
+# A full build vectorises and ranks lists in forked processes (Linux) from this many articles.
+PARALLEL_LISTS_MIN = 5000
+LIST_CHUNK = 1000
+# The job of forked workers (set only while their pool runs; they inherit it by forking).
+_JOB: Callable[[Any], Any] | None = None
+_FORKING = threading.Lock()
+
+
+def _run_job(arg: Any) -> Any:
+    assert _JOB is not None
+    return _JOB(arg)
+
+
+def _processes(n: int, wanted: int) -> int:
+    """How many processes a full build of n articles uses for vectorising and ranking."""
+    if n < PARALLEL_LISTS_MIN or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(wanted, os.cpu_count() or 1))
+
+
+def _forked_imap(job: Callable[[Any], Any], args: Sequence[Any], workers: int) -> Iterator[Any]:
+    """job(arg) for each arg, results in order: in `workers` forked processes, or here."""
+    global _JOB
+    if workers <= 1:
+        yield from map(job, args)
+        return
+    with _FORKING:  # the workers fork with the pool: each pool's with its own job
+        _JOB = job
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        finally:
+            _JOB = None
+    with pool:
+        yield from pool.imap(_run_job, args)
+
+
+def _vectorise(
+    vectorizer: ArticleVectorizer,
+    texts: Sequence[ArticleText],
+    forked: bool,
+    bounds: tuple[int, int],
+) -> tuple[Analysed, dict[str, list[tuple[str, tuple[str | None, ...]]]]]:
+    """One batch's counts and term buckets (its per-document terms are not needed), and, in a
+    forked worker, what the analyzer memorised meanwhile (so the parent's adds start warm)."""
+    mark = pieces_mark() if forked else None
+    analysed = vectorizer.counts(texts[bounds[0] : bounds[1]])
+    memo = pieces_since(mark) if mark is not None else {}
+    return Analysed(analysed.vectors, [], analysed.buckets), memo
 
 
 class NotIndexed(RuntimeError):
@@ -136,11 +189,13 @@ class RelatedEngine:
 
     # -- reading (any process) --------------------------------------------------------------
     # -- writing ----------------------------------------------------------------------------
-    def reindex(self, progress: bool = False) -> ReindexReport:
+    def reindex(self, progress: bool = False, processes: int | None = None) -> ReindexReport:
         """Refit the model on every stored article and recompute every list, then swap.
 
         Run it in its own process (`quantam reindex`): this engine's own syncs wait for it,
-        while reads, which only touch the store, go on serving the old lists."""
+        while reads, which only touch the store, go on serving the old lists. From
+        `PARALLEL_LISTS_MIN` articles on, articles are vectorised and lists ranked in
+        `processes` forked processes (default: the `threads` setting; 1: in this process)."""
         started = time.perf_counter()
         with self._lock:
             seq = self.store.last_seq()
@@ -159,11 +214,22 @@ class RelatedEngine:
             texts = [ArticleText.of(a) for a in articles]
             names = TermNames(vectorizer)
             counts = []
-            batches = range(0, len(texts), vectorizer.batch_size)
-            for start in tqdm(batches, desc="vectorising", unit=" batches", disable=not progress):
-                analysed = vectorizer.counts(texts[start : start + vectorizer.batch_size])
-                names.learn(analysed.terms)
+            size = vectorizer.batch_size
+            batches = [(a, min(len(texts), a + size)) for a in range(0, len(texts), size)]
+            workers = _processes(
+                len(texts), self.settings.threads if processes is None else processes
+            )
+            job = partial(_vectorise, vectorizer, texts, workers > 1)
+            for analysed, memo in tqdm(
+                _forked_imap(job, batches, workers),
+                total=len(batches),
+                desc="vectorising",
+                unit=" batches",
+                disable=not progress,
+            ):
+                names.learn(analysed.terms, analysed.buckets)
                 counts.append(analysed.vectors)
+                remember_pieces(memo)
             matrix = sp.vstack(counts, format="csr")
             vectorizer.fit_counts(matrix)
             vectors = vectorizer.weigh(matrix)
@@ -180,7 +246,7 @@ class RelatedEngine:
             state.position = {aid: i for i, aid in enumerate(state.ids)}
             state.latest_size = self.settings.stored_k + 2
             state.index_latest()
-            lists = self._all_lists(state, names.__getitem__, progress)
+            lists = self._all_lists(state, names.__getitem__, progress, processes)
             with self._writing() as held:
                 if not held:
                     raise RuntimeError(_BUSY)
@@ -239,7 +305,7 @@ class RelatedEngine:
             and version.decode() == self._state.version
         ):
             if self._should_refit(self._state):
-                self.reindex()
+                self.reindex(processes=1)
             return self._state
         if version is None:
             count = self.store.count_articles()
@@ -249,7 +315,7 @@ class RelatedEngine:
                 raise NotIndexed(
                     f"no related-articles model for these {count} articles: run `quantam reindex`"
                 )
-            self.reindex()
+            self.reindex(processes=1)
             return self._state
         self._state = self._load()
         return self._state
@@ -297,8 +363,11 @@ class RelatedEngine:
         state.position = {aid: i for i, aid in enumerate(state.ids)}
         state.latest_size = self.settings.stored_k + 2
         state.index_latest()
-        for aid in state.ids:
-            state.remember(aid, self.store.get_related(aid) or [])
+        for start in range(0, len(state.ids), 10_000):
+            chunk = state.ids[start : start + 10_000]
+            stored = self.store.get_related_many(chunk)
+            for aid in chunk:
+                state.remember(aid, stored.get(aid, []))
         return state
 
     def _writing(self) -> AbstractContextManager[bool]:
@@ -343,13 +412,7 @@ class RelatedEngine:
     def _apply_upsert(self, state: _State, article: Article, write: bool = True) -> None:
         analysed = state.vectorizer.counts([ArticleText.of(article)])
         vector = state.vectorizer.weigh(analysed.vectors)
-        own = dict(
-            zip(
-                state.vectorizer.bucket_of(analysed.terms[0]).tolist(),
-                analysed.terms[0],
-                strict=True,
-            )
-        )
+        own = {bucket: term for term, bucket in analysed.buckets.items()}
         old = state.live(article.id)
         if old is not None:
             state.index.remove(old)
@@ -361,11 +424,14 @@ class RelatedEngine:
         state.note_latest(pos)
         if not write:
             return
-        found = state.index.search(vector, self.settings.pool)
-        cand_pos, cand_sim = found.row(0)
+        query = Rows.of(vector)
+        # the article's cosine with every indexed article: its neighbours, and later its
+        # similarity to the items of the lists it enters (copies), without another product
+        similarity = state.index.similarities(query.indices, query.data)
+        cand_pos, cand_sim = state.index.best(similarity, self.settings.pool)
         fill = self._latest_ids(article.category)
         lists = {article.id: self._list_for(state, pos, cand_pos, cand_sim, own.get, fill)}
-        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, own.get))
+        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, own.get, similarity))
         self._write(state, lists)
 
     def _insert_into_older(
@@ -375,44 +441,63 @@ class RelatedEngine:
         cand_pos: np.ndarray,
         cand_sim: np.ndarray,
         name: Callable[[int], str | None],
+        similarity: np.ndarray,
     ) -> dict[str, list[RelatedItem]]:
         """Older lists the new article now belongs to, with it inserted by score.
+
+        similarity: the new article's cosine with every position (`SimilarityIndex.similarities`).
 
         An insertion, not a re-ranking: the new item goes where its score puts it unless a
         higher-scored copy of its story is listed (it replaces a lower-scored copy), and the last
         place (a fill item first) gives way. MMR is applied in full at the next reindex."""
         params = self.settings.rank_params()
         new_id = state.ids[pos]
-        vector = state.index.vector(pos)
-        out: dict[str, list[RelatedItem]] = {}
-        for other, similarity in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
+        # Owners whose list the new article can enter, judged from what this engine wrote
+        # (no store read for the rest).
+        wanted: list[tuple[str, int, float]] = []
+        for other, cosine in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
             owner = state.ids[other]
-            me = Candidate(new_id, similarity, state.published[pos], state.category[pos])
+            me = Candidate(new_id, cosine, state.published[pos], state.category[pos])
             score = round(relevance(me, state.published[other], state.category[other], params), 4)
-            if score < params.min_score or similarity >= params.duplicate_threshold:
+            if score < params.min_score or cosine >= params.duplicate_threshold:
                 continue
             count, last = state.floor.get(owner, (0, 0.0))
             if count >= params.k and score <= last:
                 continue
-            current = [i for i in self.store.get_related(owner) or [] if i.article_id != new_id]
+            wanted.append((owner, other, score))
+        if not wanted:
+            return {}
+        # Their stored lists (another process may have written them) in one round trip.
+        stored = self.store.get_related_many(owner for owner, _, _ in wanted)
+        staged = []
+        for owner, other, score in wanted:
+            current = [i for i in stored.get(owner) or [] if i.article_id != new_id]
             real = [i for i in current if not i.fill and state.live(i.article_id) is not None]
             fill = [i for i in current if i.fill]
             if len(real) >= params.k and score <= real[-1].score:
                 continue
-            listed = np.array([state.position[i.article_id] for i in real], dtype=np.int64)
-            copies = (
-                dots(vector, state.index.vectors(listed)) >= params.duplicate_threshold
-                if len(listed)
-                else np.zeros(0, dtype=bool)
-            )
+            staged.append((owner, other, score, real, fill))
+        if not staged:
+            return {}
+        threshold = params.duplicate_threshold
+        entering = []
+        for owner, other, score, real, fill in staged:
+            copies = [float(similarity[state.position[i.article_id]]) >= threshold for i in real]
             if any(i.score >= score for i, copy in zip(real, copies, strict=True) if copy):
                 continue
-            shared = shared_terms(
-                vector, state.index.vector(other), 2 * self.settings.explain_terms
-            )
-            names = [t for t in (name(int(c)) for c in shared[0]) if t]
+            kept = [i for i, copy in zip(real, copies, strict=True) if not copy]
+            entering.append((owner, other, score, kept, fill))
+        if not entering:
+            return {}
+        shared = shared_terms(
+            state.index.rows([pos]),
+            state.index.rows([other for _, other, *_ in entering]),
+            2 * self.settings.explain_terms,
+        )
+        out: dict[str, list[RelatedItem]] = {}
+        for (owner, _, score, real, fill), columns in zip(entering, shared, strict=True):
+            names = [t for t in (name(int(c)) for c in columns) if t]
             reason = tuple(names[: self.settings.explain_terms])
-            real = [i for i, copy in zip(real, copies, strict=True) if not copy]
             real.append(RelatedItem(new_id, score, reason=reason))
             real.sort(key=lambda i: -i.score)
             out[owner] = (real + fill)[: params.k]
@@ -425,7 +510,7 @@ class RelatedEngine:
         if pos is not None and write:
             # Lists another process wrote are not in listed_in; by symmetry of similarity they
             # belong to the article's nearest neighbours, so those lists are checked too.
-            cand_pos, _ = state.index.search(state.index.vector(pos), 2 * self.settings.pool).row(0)
+            cand_pos, _ = state.index.search(state.index.rows([pos]), 2 * self.settings.pool).row(0)
             for other in cand_pos.tolist():
                 owner = state.ids[other]
                 if owner != article_id and owner not in owners:
@@ -446,10 +531,9 @@ class RelatedEngine:
             pos = state.live(article.id)
             if pos is None:
                 continue
-            own = _names(
-                state.vectorizer, state.vectorizer.counts([ArticleText.of(article)]).terms[0]
-            )
-            found = state.index.search(state.index.vector(pos), self.settings.pool + 1)
+            analysed = state.vectorizer.counts([ArticleText.of(article)])
+            own = {bucket: term for term, bucket in analysed.buckets.items()}
+            found = state.index.search(state.index.rows([pos]), self.settings.pool + 1)
             cand_pos, cand_sim = found.row(0)
             keep = cand_pos != pos
             lists[article.id] = self._list_for(
@@ -478,7 +562,11 @@ class RelatedEngine:
         return [state.ids[p] for p in state.latest.get(category, [])]
 
     def _all_lists(
-        self, state: _State, name: Callable[[int], str | None], progress: bool
+        self,
+        state: _State,
+        name: Callable[[int], str | None],
+        progress: bool,
+        processes: int | None = None,
     ) -> dict[str, list[RelatedItem]]:
         latest = {c: [state.ids[p] for p in ps] for c, ps in state.latest.items()}
         n = len(state.ids)
@@ -505,13 +593,36 @@ class RelatedEngine:
                 bar.update(stop - start)
         self.last_neighbours = Neighbours(positions, scores)
         pairs = PairLookup(self.last_neighbours)
+        job = partial(self._lists_in, state, positions, scores, name, latest, pairs.matrix)
+        ranges = [(a, min(n, a + LIST_CHUNK)) for a in range(0, n, LIST_CHUNK)]
         lists: dict[str, list[RelatedItem]] = {}
-        for pos in tqdm(range(n), desc="related lists", unit=" articles", disable=not progress):
+        workers = _processes(n, self.settings.threads if processes is None else processes)
+        with tqdm(total=n, desc="related lists", unit=" articles", disable=not progress) as bar:
+            # Forked workers inherit the index and the neighbour table; only finished lists
+            # travel back. Plain functions of their inputs, so the result equals a serial run.
+            for bounds, part in zip(ranges, _forked_imap(job, ranges, workers), strict=True):
+                lists.update(part)
+                bar.update(bounds[1] - bounds[0])
+        return lists
+
+    def _lists_in(
+        self,
+        state: _State,
+        positions: np.ndarray,
+        scores: np.ndarray,
+        name: Callable[[int], str | None],
+        latest: dict[str, list[str]],
+        pair_matrix: Callable[[np.ndarray], np.ndarray],
+        bounds: tuple[int, int],
+    ) -> dict[str, list[RelatedItem]]:
+        """The lists of the articles at positions bounds[0] .. bounds[1] - 1 (a full build)."""
+        lists: dict[str, list[RelatedItem]] = {}
+        for pos in range(*bounds):
             keep = positions[pos] >= 0
             cand_pos, cand_sim = positions[pos][keep], scores[pos][keep]
             fill = latest[state.category[pos]]
             lists[state.ids[pos]] = self._list_for(
-                state, pos, cand_pos, cand_sim, name, fill, pairs.matrix
+                state, pos, cand_pos, cand_sim, name, fill, pair_matrix
             )
         return lists
 
@@ -565,7 +676,7 @@ class RelatedEngine:
             if p is None:
                 continue
             seen.add(other)
-            if dots(state.index.vector(p), state.index.vectors(np.array(taken))).max() >= threshold:
+            if dots(state.index.rows([p]), state.index.rows(taken)).max() >= threshold:
                 continue
             kept.append(RelatedItem(other, 0.0, fill=True))
             taken.append(p)
@@ -574,7 +685,7 @@ class RelatedEngine:
     def _pair_similarity(self, state: _State, positions: np.ndarray) -> np.ndarray:
         if len(positions) == 0:
             return np.zeros((0, 0), dtype=np.float32)
-        return gram(state.index.vectors(positions))
+        return gram(state.index.rows(positions))
 
     def _reasons(
         self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
@@ -583,15 +694,9 @@ class RelatedEngine:
         if len(others) == 0:
             return []
         n = self.settings.explain_terms
-        columns = shared_terms(state.index.vector(pos), state.index.vectors(others), 2 * n)
+        columns = shared_terms(state.index.rows([pos]), state.index.rows(others), 2 * n)
         out = []
         for cols in columns:
             terms = [t for t in (name(int(c)) for c in cols) if t]
             out.append(tuple(terms[:n]))
         return out
-
-
-def _names(vectorizer: ArticleVectorizer, terms: Sequence[str]) -> dict[int, str]:
-    """Bucket -> term for one article's terms (the names of everything it shares)."""
-    unique = list(dict.fromkeys(terms))
-    return dict(zip(vectorizer.bucket_of(unique).tolist(), unique, strict=True))

@@ -12,6 +12,8 @@ folded into the main inverted matrix when it grows; removed articles are masked 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -20,6 +22,9 @@ import scipy.sparse as sp
 from sparse_dot_topn import sp_matmul_topn
 
 SMALL_BATCH = 16
+# Up to this many rows, `vectors` gathers the CSR arrays itself (scipy's fancy indexing costs
+# a fixed ~0.2 ms a call).
+SMALL_GATHER = 256
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,34 @@ class Neighbours:
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         keep = self.positions[i] >= 0
         return self.positions[i][keep], self.scores[i][keep]
+
+
+class Rows:
+    """A few rows as bare CSR arrays (sorted indices, float32): what the per-article steps
+    read, without a scipy matrix's construction and checks."""
+
+    __slots__ = ("data", "indices", "indptr", "width")
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, width: int):
+        self.indptr, self.indices, self.data, self.width = indptr, indices, data, width
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix) -> Rows:
+        matrix = _csr32(matrix)
+        return cls(matrix.indptr, matrix.indices, matrix.data, matrix.shape[1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.indptr) - 1, self.width
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def csr(self) -> sp.csr_matrix:
+        out = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape, copy=False)
+        out.has_sorted_indices = True
+        return out
 
 
 class SimilarityIndex:
@@ -49,51 +82,101 @@ class SimilarityIndex:
         self.buffer_max = buffer_max
         self._main = _csr32(vectors)
         self._main_t = self._main.T.tocsr()
-        self._buffer: list[sp.csr_matrix] = []
-        self._buffer_matrix: sp.csr_matrix | None = None
+        self._reset_buffer()
         self.alive = np.ones(vectors.shape[0], dtype=bool)
+
+    def _reset_buffer(self) -> None:
+        # The buffer's rows as growing CSR arrays (capacity doubles): an add appends one row
+        # instead of re-stacking the buffer.
+        self._b_rows = 0
+        self._b_nnz = 0
+        self._b_indptr = np.zeros(64, dtype=np.int64)
+        self._b_indices = np.zeros(1 << 14, dtype=np.int32)
+        self._b_data = np.zeros(1 << 14, dtype=np.float32)
+        self._b_postings: defaultdict[int, list[int]] = defaultdict(list)
 
     @property
     def size(self) -> int:
-        return self._main.shape[0] + len(self._buffer)
+        return self._main.shape[0] + self._b_rows
 
     @property
     def n_features(self) -> int:
         return self._main.shape[1]
 
     def vector(self, position: int) -> sp.csr_matrix:
-        main = self._main.shape[0]
-        return self._main[position] if position < main else self._buffer[position - main]
+        return self.rows(np.array([position], dtype=np.int64)).csr()
 
     def vectors(self, positions: np.ndarray) -> sp.csr_matrix:
-        """Rows for these positions, in that order."""
-        positions = np.asarray(positions, dtype=np.int64)
-        main = self._main.shape[0]
-        if not positions.size or positions.max() < main:
+        """Rows for these positions, in that order (sorted indices, float32)."""
+        positions = np.asarray(positions, dtype=np.int64).ravel()
+        if len(positions) > SMALL_GATHER and positions.max() < self._main.shape[0]:
             return self._main[positions]
+        return self.rows(positions).csr()
+
+    def rows(self, positions: np.ndarray | Sequence[int]) -> Rows:
+        """Rows for these positions, in that order, as bare CSR arrays (for a few rows)."""
+        positions = np.asarray(positions, dtype=np.int64).ravel()
+        main = self._main.shape[0]
         in_main = positions < main
-        both = sp.vstack(
-            [self._main[positions[in_main]], self._buffered()[positions[~in_main] - main]],
-            format="csr",
-        )
-        order = np.empty(len(positions), dtype=np.int64)
-        order[np.flatnonzero(in_main)] = np.arange(int(in_main.sum()))
-        order[np.flatnonzero(~in_main)] = np.arange(int(in_main.sum()), len(positions))
-        return both[order]
+        starts = np.empty(len(positions), dtype=np.int64)
+        stops = np.empty(len(positions), dtype=np.int64)
+        if in_main.all():
+            starts[:] = self._main.indptr[positions]
+            stops[:] = self._main.indptr[positions + 1]
+        else:
+            starts[in_main] = self._main.indptr[positions[in_main]]
+            stops[in_main] = self._main.indptr[positions[in_main] + 1]
+            in_buffer = positions[~in_main] - main
+            starts[~in_main] = self._b_indptr[in_buffer]
+            stops[~in_main] = self._b_indptr[in_buffer + 1]
+        lengths = stops - starts
+        indptr = np.zeros(len(positions) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        if in_main.all():
+            take = _ranges(starts, lengths)
+            return Rows(indptr, self._main.indices[take], self._main.data[take], self.n_features)
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        for (source_indices, source_data), pick in (
+            ((self._main.indices, self._main.data), in_main),
+            ((self._b_indices, self._b_data), ~in_main),
+        ):
+            if not pick.any():
+                continue
+            src = _ranges(starts[pick], lengths[pick])
+            dst = _ranges(indptr[:-1][pick], lengths[pick])
+            indices[dst] = source_indices[src]
+            data[dst] = source_data[src]
+        return Rows(indptr, indices, data, self.n_features)
 
     def _buffered(self) -> sp.csr_matrix:
-        if self._buffer_matrix is None:
-            self._buffer_matrix = sp.vstack(self._buffer, format="csr")
-        return self._buffer_matrix
+        n, nnz = self._b_rows, self._b_nnz
+        return sp.csr_matrix(
+            (self._b_data[:nnz], self._b_indices[:nnz], self._b_indptr[: n + 1]),
+            shape=(n, self.n_features),
+            copy=False,
+        )
 
     def add(self, vector: sp.csr_matrix) -> int:
         """Append one vector; its position is returned."""
         row = _csr32(vector)
-        self._buffer.append(row)
-        if self._buffer_matrix is not None:
-            self._buffer_matrix = sp.vstack([self._buffer_matrix, row], format="csr")
+        nnz = row.nnz
+        if self._b_rows + 2 > len(self._b_indptr):
+            self._b_indptr = np.resize(self._b_indptr, 2 * len(self._b_indptr))
+        if self._b_nnz + nnz > len(self._b_indices):
+            capacity = max(2 * len(self._b_indices), self._b_nnz + nnz)
+            self._b_indices = np.resize(self._b_indices, capacity)
+            self._b_data = np.resize(self._b_data, capacity)
+        self._b_indices[self._b_nnz : self._b_nnz + nnz] = row.indices
+        postings = self._b_postings
+        for entry, column in enumerate(row.indices.tolist(), self._b_nnz):
+            postings[column].append(entry)
+        self._b_data[self._b_nnz : self._b_nnz + nnz] = row.data
+        self._b_nnz += nnz
+        self._b_rows += 1
+        self._b_indptr[self._b_rows] = self._b_nnz
         self.alive = np.append(self.alive, True)
-        if len(self._buffer) >= self.buffer_max:
+        if self._b_rows >= self.buffer_max:
             self.compact()
         return self.size - 1
 
@@ -102,27 +185,39 @@ class SimilarityIndex:
 
     def compact(self) -> None:
         """Fold the buffer into the main matrix (a full transpose: rare, amortised)."""
-        if not self._buffer:
+        if not self._b_rows:
             return
-        self._main = sp.vstack([self._main, *self._buffer], format="csr")
+        self._main = sp.vstack([self._main, self._buffered()], format="csr")
+        self._main.sort_indices()
         self._main_t = self._main.T.tocsr()
-        self._buffer = []
-        self._buffer_matrix = None
+        self._reset_buffer()
 
     def search(
-        self, queries: sp.csr_matrix, n: int, exclude_self_from: int | None = None
+        self, queries: sp.csr_matrix | Rows, n: int, exclude_self_from: int | None = None
     ) -> Neighbours:
         """The n most similar live articles for each query row.
 
         exclude_self_from: when the queries are the index's own rows starting at this position,
         each row's own position is left out.
         """
-        queries = _csr32(queries)
+        if not isinstance(queries, Rows):
+            queries = _csr32(queries)
         rows = queries.shape[0]
-        dead = int((~self.alive).sum())
-        want = n + dead + (1 if exclude_self_from is not None else 0)
         positions = np.full((rows, n), -1, dtype=np.int64)
         scores = np.zeros((rows, n), dtype=np.float32)
+        if rows <= SMALL_BATCH:
+            # One query at a time over the inverted lists of its own terms: sparse_dot_topn's
+            # and scipy's per-call set-up dominate a single query.
+            for r in range(rows):
+                lo, hi = queries.indptr[r], queries.indptr[r + 1]
+                own = None if exclude_self_from is None else exclude_self_from + r
+                pos, val = self._search_one(queries.indices[lo:hi], queries.data[lo:hi], n, own)
+                positions[r, : len(pos)] = pos
+                scores[r, : len(val)] = val
+            return Neighbours(positions, scores)
+        queries = queries.csr() if isinstance(queries, Rows) else queries
+        dead = int((~self.alive).sum())
+        want = n + dead + (1 if exclude_self_from is not None else 0)
         for start in range(0, rows, self.chunk_rows):
             stop = min(start + self.chunk_rows, rows)
             pos, val = self._search_chunk(queries[start:stop], want)
@@ -142,31 +237,70 @@ class SimilarityIndex:
             scores[start:stop, :take] = np.where(ok, chosen, 0.0)
         return Neighbours(positions, scores)
 
+    def _search_one(
+        self, indices: np.ndarray, data: np.ndarray, n: int, own: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One query's n best live positions (score > 0), best first; ties by position."""
+        return self.best(self.similarities(indices, data), n, own)
+
+    def similarities(self, indices: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """One query's cosine with every position (removed ones included), by position:
+        the query terms' inverted lists, weighted and summed (float32, as scipy's product)."""
+        main = self._main.shape[0]
+        scores = np.zeros(self.size, dtype=np.float32)
+        if main and len(indices):
+            scores[:main] = self._main_t[indices].T @ data
+        if self._b_rows and len(indices):
+            # The buffer: its inverted lists are Python lists of entry numbers, one per column.
+            entries: list[int] = []
+            weights: list[float] = []
+            postings = self._b_postings
+            for column, weight in zip(indices.tolist(), data.tolist(), strict=True):
+                hit = postings.get(column)
+                if hit is not None:
+                    entries += hit
+                    weights += [weight] * len(hit)
+            if entries:
+                entry = np.array(entries, dtype=np.int64)
+                owner = np.searchsorted(self._b_indptr[1 : self._b_rows + 1], entry, "right")
+                scores[main:] = np.bincount(
+                    owner,
+                    weights=self._b_data[entry] * np.array(weights, dtype=np.float32),
+                    minlength=self._b_rows,
+                )
+        return scores
+
+    def best(
+        self, scores: np.ndarray, n: int, own: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The n best live positions by these scores (> 0 only, `own` left out), best first;
+        equal scores by position."""
+        found = np.flatnonzero(scores > 0)
+        found = found[self.alive[found]]
+        if own is not None:
+            found = found[found != own]
+        values = scores[found]
+        if len(found) > n:
+            keep = np.argpartition(-values, n - 1)[:n]
+            found, values = found[keep], values[keep]
+        order = np.lexsort((found, -values))
+        return found[order], values[order]
+
     def _search_chunk(self, queries: sp.csr_matrix, want: int) -> tuple[np.ndarray, np.ndarray]:
         """Candidate positions and scores (rows x m, -1 / -inf padded) from main and buffer."""
         parts_pos, parts_val = [], []
         if self._main.shape[0]:
-            if queries.shape[0] <= SMALL_BATCH:
-                # A plain scipy product: sparse_dot_topn's per-call set-up dominates one query.
-                product = _top_per_row(queries @ self._main_t, want)
-            else:
-                product = sp_matmul_topn(
-                    queries, self._main_t, top_n=want, n_threads=self.n_threads or None
-                )
+            product = sp_matmul_topn(
+                queries, self._main_t, top_n=want, n_threads=self.n_threads or None
+            )
             p, v = _padded(product, want)
             parts_pos.append(p)
             parts_val.append(v)
-        if self._buffer:
-            self._buffered()
-            dense = np.full((queries.shape[0], len(self._buffer)), -np.inf, dtype=np.float32)
-            for r in range(queries.shape[0]):
-                # A dense query over the hashed space costs one calloc; the product only
-                # reads the buffer's entries, and transposing a 2**22-wide matrix is avoided.
-                q = np.zeros(queries.shape[1], dtype=np.float32)
-                lo, hi = queries.indptr[r], queries.indptr[r + 1]
-                q[queries.indices[lo:hi]] = queries.data[lo:hi]
-                product = self._buffer_matrix @ q
-                dense[r] = np.where(product > 0, product, -np.inf)
+        if self._b_rows:
+            # queries x buffer over only the columns the buffer uses (no hashed-width transpose)
+            buffered = self._buffered()
+            product = (queries @ buffered.T).toarray()
+            dense = np.where(product > 0, product, -np.inf).astype(np.float32)
             offset = self._main.shape[0]
             parts_pos.append(
                 np.broadcast_to(np.arange(dense.shape[1]) + offset, dense.shape).copy()
@@ -178,30 +312,67 @@ class SimilarityIndex:
         return np.hstack(parts_pos), np.hstack(parts_val)
 
 
-def gram(rows: sp.csr_matrix) -> np.ndarray:
-    """Pairwise dot products of a few rows, over only the columns they use (a scipy product
-    would transpose the whole hashed width)."""
-    columns, inverse = np.unique(rows.indices, return_inverse=True)
-    compact = sp.csr_matrix(
-        (rows.data, inverse.astype(np.int32), rows.indptr), shape=(rows.shape[0], len(columns))
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of range(start, start + length) for each pair (vectorised)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    shift = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths)
+    return np.arange(total, dtype=np.int64) + shift
+
+
+def gram(rows: sp.csr_matrix | Rows) -> np.ndarray:
+    """Pairwise dot products of a few rows, over only the columns at least two of them use (a
+    scipy product would transpose the whole hashed width): one sort of (column, entry) keys,
+    then a small dense product; the diagonal from each row's own entries."""
+    n, indices = rows.shape[0], rows.indices
+    nnz = len(indices)
+    owner = np.repeat(np.arange(n), np.diff(rows.indptr))
+    keys = (indices.astype(np.int64) << 32) | np.arange(nnz, dtype=np.int64)
+    keys.sort()
+    columns, entry = keys >> 32, keys & 0xFFFFFFFF
+    same = columns[1:] == columns[:-1]  # an entry and the next share a column
+    shared = np.zeros(nnz, dtype=bool)
+    shared[1:] = same
+    shared[:-1] |= same
+    first = np.ones(nnz, dtype=bool)
+    first[1:] = ~same
+    number = np.cumsum(first & shared)[shared] - 1
+    entry = entry[shared]
+    dense = np.zeros((n, int(number[-1]) + 1 if len(number) else 0), dtype=np.float32)
+    dense[owner[entry], number] = rows.data[entry]
+    out = dense @ dense.T
+    out[np.diag_indices(n)] = np.bincount(
+        owner, weights=np.square(rows.data, dtype=np.float64), minlength=n
     )
-    return (compact @ compact.T).toarray()
+    return out
 
 
-def shared_terms(row: sp.csr_matrix, others: sp.csr_matrix, n: int) -> list[np.ndarray]:
+def shared_terms(
+    row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows, n: int
+) -> list[np.ndarray]:
     """For each of `others`, the columns contributing most to its dot product with `row`."""
-    mine, weights = row.indices, row.data  # sorted: every matrix here keeps sorted indices
-    if len(mine) == 0:
+    if len(row.indices) == 0:
         return [np.zeros(0, dtype=np.int32) for _ in range(others.shape[0])]
     owner = np.repeat(np.arange(others.shape[0]), np.diff(others.indptr))
-    at = np.minimum(np.searchsorted(mine, others.indices), len(mine) - 1)
-    hit = mine[at] == others.indices
+    weights = _row_weights(row, others.indices)
+    hit = weights != 0
     owner, cols = owner[hit], others.indices[hit]
-    product = others.data[hit] * weights[at[hit]]
+    product = others.data[hit] * weights[hit]
     order = np.lexsort((-product, owner))
     owner, cols = owner[order], cols[order]
     starts = np.searchsorted(owner, np.arange(others.shape[0] + 1))
     return [cols[starts[i] : min(starts[i + 1], starts[i] + n)] for i in range(others.shape[0])]
+
+
+def _row_weights(row: sp.csr_matrix | Rows, columns: np.ndarray) -> np.ndarray:
+    """The row's weight at each of these columns, 0 where it has none (a binary search in the
+    row's sorted indices: small arrays stay in cache, a dense copy of the row would not)."""
+    mine = row.indices
+    at = np.minimum(np.searchsorted(mine, columns), len(mine) - 1)
+    return np.where(mine[at] == columns, row.data[at], np.float32(0.0))
 
 
 class PairLookup:
@@ -233,33 +404,14 @@ class PairLookup:
         return out
 
 
-def dots(row: sp.csr_matrix, others: sp.csr_matrix) -> np.ndarray:
-    """Dot products of one row with each of `others` (sorted indices), without a transpose."""
-    mine, weights = row.indices, row.data
-    if len(mine) == 0 or others.nnz == 0:
+def dots(row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows) -> np.ndarray:
+    """Dot products of one row with each of `others`, without a transpose."""
+    if len(row.indices) == 0 or others.nnz == 0:
         return np.zeros(others.shape[0], dtype=np.float32)
     owner = np.repeat(np.arange(others.shape[0]), np.diff(others.indptr))
-    at = np.minimum(np.searchsorted(mine, others.indices), len(mine) - 1)
-    hit = mine[at] == others.indices
     return np.bincount(
-        owner[hit], weights=others.data[hit] * weights[at[hit]], minlength=others.shape[0]
+        owner, weights=others.data * _row_weights(row, others.indices), minlength=others.shape[0]
     ).astype(np.float32)
-
-
-def _top_per_row(product: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    """Keep each row's n largest entries of a small sparse product."""
-    product = product.tocsr()
-    rows, cols, vals = [], [], []
-    for i in range(product.shape[0]):
-        lo, hi = product.indptr[i], product.indptr[i + 1]
-        data = product.data[lo:hi]
-        top = np.argpartition(-data, n - 1)[:n] if len(data) > n else np.arange(len(data))
-        rows.append(np.full(len(top), i))
-        cols.append(product.indices[lo:hi][top])
-        vals.append(data[top])
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=product.shape
-    )
 
 
 def _padded(product: sp.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:

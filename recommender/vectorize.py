@@ -13,15 +13,15 @@ headline word counts more than a body word without repeating the headline.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.preprocessing import normalize
+from sklearn.utils import murmurhash3_32
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
 from recommender.analyzer import TextAnalyzer
@@ -56,6 +56,8 @@ class Analysed:
 
     vectors: sp.csr_matrix
     terms: list[list[str]]
+    # every term of the batch -> its hash bucket, in order of first occurrence
+    buckets: dict[str, int] = field(default_factory=dict)
 
 
 class ArticleVectorizer(TransformerMixin, BaseEstimator):
@@ -121,51 +123,77 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         self.n_docs_ = counts.shape[0]
 
     def counts(self, docs: Sequence[ArticleText]) -> Analysed:
-        """Field-weighted log counts of a batch, with the terms each document produced."""
+        """Field-weighted log counts of a batch, with the terms each document produced.
+
+        Each distinct term of the batch is hashed once (the same buckets `FeatureHasher` gives
+        term by term); occurrences are then counted per bucket."""
         analyzer = TextAnalyzer(ngram_range=self.ngram_range, stop_words=self.stop_words)
-        hasher = FeatureHasher(
-            n_features=self.n_features, input_type="string", alternate_sign=False
-        )
         weights = {
             "title": self.title_weight,
             "summary": self.summary_weight,
             "body": self.body_weight,
         }
-        total = None
-        all_terms: list[list[str]] = [[] for _ in docs]
-        for name in FIELDS:
-            weight = weights[name]
-            if weight <= 0:
-                continue
-            terms = [analyzer.analyze(getattr(d, name), d.language) for d in docs]
-            for mine, these in zip(all_terms, terms, strict=True):
-                mine.extend(these)
-            counts = hasher.transform(terms).tocsr().astype(np.float32)
-            np.log(counts.data, out=counts.data)
-            counts.data += 1.0
-            counts.data *= weight
-            total = counts if total is None else total + counts
-        if total is None:
+        fields = [name for name in FIELDS if weights[name] > 0]
+        if not fields:
             raise ValueError("every field weight is zero: nothing to vectorise")
-        return Analysed(vectors=total.tocsr(), terms=all_terms)
+        by_field = {
+            name: [analyzer.analyze(getattr(d, name), d.language) for d in docs] for name in fields
+        }
+        all_terms: list[list[str]] = [
+            [t for name in fields for t in by_field[name][i]] for i in range(len(docs))
+        ]
+        unique = list(dict.fromkeys(chain.from_iterable(all_terms)))
+        buckets = dict(zip(unique, self.bucket_of(unique).tolist(), strict=True))
+        n_docs, width = len(docs), self.n_features
+        keys, values = [], []
+        for name in fields:
+            terms = by_field[name]
+            lengths = np.fromiter(map(len, terms), dtype=np.int64, count=n_docs)
+            columns = np.array(
+                list(map(buckets.__getitem__, chain.from_iterable(terms))), dtype=np.int64
+            )
+            rows = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+            key, count = np.unique(rows * width + columns, return_counts=True)
+            value = count.astype(np.float32)
+            np.log(value, out=value)
+            value += 1.0
+            value *= weights[name]
+            keys.append(key)
+            values.append(value)
+        # The fields' sum, accumulated in float32 in field order (as sparse sums would).
+        key, where = np.unique(np.concatenate(keys), return_inverse=True)
+        data = np.zeros(len(key), dtype=np.float32)
+        np.add.at(data, where, np.concatenate(values))
+        rows, columns = np.divmod(key, width)
+        indptr = np.searchsorted(rows, np.arange(n_docs + 1))
+        vectors = sp.csr_matrix(
+            (data, columns.astype(np.int32), indptr), shape=(n_docs, width), copy=False
+        )
+        vectors.has_sorted_indices = True
+        return Analysed(vectors=vectors, terms=all_terms, buckets=buckets)
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """IDF-weight and L2-normalise counts; empty rows stay empty (never NaN)."""
         x = sp.csr_matrix(counts, dtype=np.float32, copy=True)
         # TfidfTransformer.transform's diagonal product costs milliseconds at 2**22 columns
-        # for a single new article; this is the same product, then scikit-learn's L2 norm.
+        # for a single new article; this is the same product, then scikit-learn's L2 norm
+        # (the kernel `normalize` calls, without its input checks).
         x.data *= self.tfidf_.idf_[x.indices].astype(np.float32)
         x.eliminate_zeros()
-        return normalize(x, norm="l2", copy=False).tocsr()
+        x.sort_indices()
+        inplace_csr_row_normalize_l2(x)
+        return x
 
     def bucket_of(self, terms: Sequence[str]) -> np.ndarray:
-        """The hash bucket of each term."""
-        hasher = FeatureHasher(
-            n_features=self.n_features, input_type="string", alternate_sign=False
-        )
+        """The hash bucket of each term: `FeatureHasher`'s (signed 32-bit MurmurHash3 of the
+        UTF-8 bytes, seed 0; its absolute value modulo the width), one term at a time."""
         if not terms:
             return np.zeros(0, dtype=np.int32)
-        return hasher.transform([[t] for t in terms]).tocsr().indices.astype(np.int32)
+        h = np.fromiter(map(murmurhash3_32, terms), dtype=np.int64, count=len(terms))
+        out = np.abs(h) % self.n_features
+        # FeatureHasher's rule for the one hash whose absolute value overflows int32
+        out[h == -(2**31)] = (2**31 - 1 - (self.n_features - 1)) % self.n_features
+        return out.astype(np.int32)
 
     def _counts_in_batches(self, docs: Sequence[ArticleText]) -> Iterator[sp.csr_matrix]:
         for start in range(0, len(docs), self.batch_size):
@@ -179,13 +207,21 @@ class TermNames:
         self.vectorizer = vectorizer
         self.names = np.full(vectorizer.n_features, None, dtype=object)
 
-    def learn(self, terms: Sequence[Sequence[str]]) -> None:
-        unique = list(dict.fromkeys(chain.from_iterable(terms)))
+    def learn(self, terms: Sequence[Sequence[str]], buckets: dict[str, int] | None = None) -> None:
+        """Name the buckets of these terms; `buckets` (an `Analysed.buckets` of the same terms)
+        saves hashing them again."""
+        if buckets is None:
+            unique = list(dict.fromkeys(chain.from_iterable(terms)))
+            where = self.vectorizer.bucket_of(unique)
+        else:
+            unique = list(buckets)
+            where = np.fromiter(buckets.values(), dtype=np.int64, count=len(buckets))
         if not unique:
             return
-        buckets = self.vectorizer.bucket_of(unique)
-        new = np.equal(self.names[buckets], None)
-        self.names[buckets[new]] = np.array(unique, dtype=object)[new]
+        new = np.flatnonzero(np.equal(self.names[where], None))
+        if len(new):
+            # only the still unnamed buckets' terms become an object array
+            self.names[where[new]] = np.array([unique[i] for i in new.tolist()], dtype=object)
 
     def __getitem__(self, bucket: int) -> str | None:
         return self.names[bucket]

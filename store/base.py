@@ -144,6 +144,17 @@ class Store(ABC):
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         """The stored list, or None if none was computed yet."""
 
+    def get_related_many(self, article_ids: Iterable[str]) -> dict[str, list[RelatedItem]]:
+        """The stored lists of these articles by id; articles without one are left out.
+
+        Backends override this with one round trip per chunk of ids."""
+        out: dict[str, list[RelatedItem]] = {}
+        for article_id in dict.fromkeys(article_ids):
+            items = self.get_related(article_id)
+            if items is not None:
+                out[article_id] = items
+        return out
+
     @abstractmethod
     def version(self) -> int:
         """A number that grows whenever anything readers see changes (articles, takedowns,

@@ -728,6 +728,17 @@ class RedisStore(Store):
         raw = self._r.hget(self._k.related, article_id)
         return codec.related_from_json(raw) if raw is not None else None
 
+    @_guard(retry=True)
+    def get_related_many(self, article_ids: Iterable[str]) -> dict[str, list[RelatedItem]]:
+        ids = list(dict.fromkeys(article_ids))
+        out: dict[str, list[RelatedItem]] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            for aid, raw in zip(chunk, self._r.hmget(self._k.related, chunk), strict=True):
+                if raw is not None:
+                    out[aid] = codec.related_from_json(raw)
+        return out
+
     # -- coordination -----------------------------------------------------------------------
     @contextmanager
     def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:

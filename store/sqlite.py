@@ -465,6 +465,19 @@ class SQLiteStore(Store):
         ).fetchone()
         return codec.related_from_json(row[0]) if row else None
 
+    def get_related_many(self, article_ids: Iterable[str]) -> dict[str, list[RelatedItem]]:
+        ids = list(dict.fromkeys(article_ids))
+        out: dict[str, list[RelatedItem]] = {}
+        db = self._db
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for aid, items in db.execute(
+                f"SELECT article_id, items FROM related WHERE article_id IN ({marks})", chunk
+            ):
+                out[aid] = codec.related_from_json(items)
+        return out
+
     # -- coordination -----------------------------------------------------------------------
     @contextmanager
     def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:

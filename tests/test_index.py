@@ -9,6 +9,7 @@ from sklearn.preprocessing import normalize
 from recommender.index import (
     PairLookup,
     SimilarityIndex,
+    dots,
     gram,
     shared_terms,
     windowed_neighbours,
@@ -87,3 +88,39 @@ def test_gram_shared_terms_and_pair_lookup() -> None:
     lookup = PairLookup(found).matrix(np.array([0, *found.row(0)[0][:2]]))
     assert lookup[0, 0] == 1.0
     np.testing.assert_allclose(lookup[0, 1:], found.row(0)[1][:2], rtol=1e-6)
+
+
+def test_one_query_path_equals_the_batch_path_and_dots() -> None:
+    x = _vectors()
+    index = SimilarityIndex(x[:200])
+    for i in range(200, 300):
+        index.add(x[i])
+    index.remove(7)
+    index.remove(250)
+    rows = np.arange(0, 300, 10)  # more than SMALL_BATCH: the batch (sparse_dot_topn) path
+    batch = index.search(x[rows], 12)
+    for r, position in enumerate(rows):
+        single = index.search(x[[position]], 12)  # one row: the inverted-list path
+        got, scores = single.row(0)
+        want, want_scores = batch.row(r)
+        np.testing.assert_allclose(scores, want_scores, rtol=1e-5)
+        assert set(got.tolist()) == set(want.tolist()) or len(set(scores.tolist())) < len(scores)
+        query = index.rows([position])
+        similarity = index.similarities(query.indices, query.data)
+        np.testing.assert_allclose(
+            similarity, dots(query, index.rows(np.arange(300))), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_rows_gather_main_and_buffer_in_order() -> None:
+    x = _vectors()
+    index = SimilarityIndex(x[:250])
+    for i in range(250, 300):
+        index.add(x[i])
+    positions = np.array([260, 3, 299, 0, 251, 3, 120])
+    got = index.rows(positions).csr()
+    assert (got != x[positions]).nnz == 0
+    assert (index.vectors(positions) != x[positions]).nnz == 0
+    assert (index.vectors(np.arange(300)) != x).nnz == 0
+    index.compact()
+    assert (index.rows(positions).csr() != x[positions]).nnz == 0

@@ -226,3 +226,29 @@ def test_settings_are_validated() -> None:
     with pytest.raises(SettingsError, match="power of two"):
         RelatedSettings(n_features=1000)
     assert timedelta(days=RelatedSettings().half_life_days).days == 180
+
+
+def test_a_build_in_forked_processes_equals_a_serial_build(tmp_path, monkeypatch) -> None:
+    import multiprocessing
+
+    import recommender.engine as engine_module
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    built = {}
+    for processes in (1, 2):
+        store = SQLiteStore(f"sqlite:///{tmp_path / f'p{processes}.db'}")
+        store.commit(IngestBatch(articles=articles()))
+        monkeypatch.setattr(engine_module, "PARALLEL_LISTS_MIN", 0)
+        monkeypatch.setattr(engine_module, "LIST_CHUNK", 3)
+        make = RelatedEngine._new_vectorizer
+        monkeypatch.setattr(
+            RelatedEngine,
+            "_new_vectorizer",
+            lambda self, make=make: make(self).set_params(batch_size=4),
+        )
+        monkeypatch.setattr(engine_module.os, "cpu_count", lambda: 2)
+        RelatedEngine(store).reindex(processes=processes)
+        built[processes] = lists(store)
+    assert built[1] == built[2]
+    assert any(built[2].values())

@@ -232,6 +232,14 @@ def test_related_lists(store: Store) -> None:
     ]
     assert store.get_related("a0002") == []
     assert store.get_related("a0009") is None
+    assert store.get_related_many(["a0009", "a0002", "a0001", "a0002"]) == {
+        "a0002": [],
+        "a0001": store.get_related("a0001"),
+    }
+    assert store.get_related_many([]) == {}
+    many = {f"m{n:04d}": [RelatedItem(f"a{n:04d}", 0.5)] for n in range(1200)}
+    store.put_related(many)
+    assert store.get_related_many(many) == many
 
 
 def test_counts_by_source(store: Store) -> None:
