@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from store.models import Article, Category, Image, RelatedItem, Source
+from store.models import Article, Category, Image, RelatedItem, Source, Teaser
 
 _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TS_LENGTH = len("2024-01-01T00:00:00.000000Z")
@@ -83,6 +83,20 @@ def image_to_dict(image: Image | None) -> dict[str, Any] | None:
     if image is None:
         return None
     return {k: v for k, v in vars(image).items() if v is not None}
+
+
+def teaser_from_dict(d: dict[str, Any]) -> Teaser:
+    """A teaser straight from a stored article's fields: no Article (with its body and four
+    dates) built only to be cut down."""
+    return Teaser(
+        id=d["id"],
+        url=d["url"],
+        title=d["title"],
+        category=d["category"],
+        published=parse_ts(d["published"]),
+        summary=d.get("summary", ""),
+        image=image_from_dict(d.get("image")),
+    )
 
 
 def image_from_dict(d: dict[str, Any] | None) -> Image | None:

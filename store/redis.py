@@ -40,7 +40,16 @@ from store.errors import (
     StoreError,
     StoreUnavailable,
 )
-from store.models import Alias, Article, Category, Change, IngestBatch, RelatedItem, Source
+from store.models import (
+    Alias,
+    Article,
+    Category,
+    Change,
+    IngestBatch,
+    RelatedItem,
+    Source,
+    Teaser,
+)
 
 SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "quantam"
@@ -624,6 +633,16 @@ class RedisStore(Store):
             for raw in self._r.hmget(self._k.art, ids[i : i + _CHUNK]):
                 if raw is not None:
                     out.append(codec.article_from_dict(codec.loads(raw)))
+        return out
+
+    @_guard(retry=True)
+    def get_teasers(self, article_ids: Iterable[str]) -> list[Teaser]:
+        ids = list(article_ids)
+        out: list[Teaser] = []
+        for i in range(0, len(ids), _CHUNK):
+            for raw in self._r.hmget(self._k.art, ids[i : i + _CHUNK]):
+                if raw is not None:
+                    out.append(codec.teaser_from_dict(codec.loads(raw)))
         return out
 
     @_guard(retry=False)
