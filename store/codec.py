@@ -85,9 +85,21 @@ def image_to_dict(image: Image | None) -> dict[str, Any] | None:
     return {k: v for k, v in vars(image).items() if v is not None}
 
 
+def teaser_to_dict(a: Article | Teaser) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "url": a.url,
+        "title": a.title,
+        "category": a.category,
+        "published": ts(a.published),
+        "summary": a.summary,
+        "image": image_to_dict(a.image),
+    }
+
+
 def teaser_from_dict(d: dict[str, Any]) -> Teaser:
-    """A teaser straight from a stored article's fields: no Article (with its body and four
-    dates) built only to be cut down."""
+    """A teaser from its own stored fields or a stored article's: no Article (with its body
+    and four dates) built only to be cut down."""
     return Teaser(
         id=d["id"],
         url=d["url"],

@@ -86,6 +86,7 @@ local K_ALIAS, K_TAKEDOWN, K_SEQ, K_CHANGES, K_RELATED = KEYS[7], KEYS[8], KEYS[
   KEYS[11]
 local K_SRC, K_SRCURL, K_SRCNEXT, K_CAT, K_REV = KEYS[12], KEYS[13], KEYS[14], KEYS[15],
   KEYS[16]
+local K_TEASER = KEYS[17]
 
 -- Append one entry to the change log under the next sequence number.
 local function log_change(id, op)
@@ -137,11 +138,12 @@ end
 if ARGV[2] ~= '' then redis.call('HSET', K_CAT, ARGV[1], ARGV[2]) end
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
-  local b = 6 + i * 5
+  local b = 6 + i * 6
   local id, ts, cat, src, doc = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   log_change(id, 'upsert')
   unindex(id)
   redis.call('HSET', K_ART, id, doc)
+  redis.call('HSET', K_TEASER, id, ARGV[b + 6])
   redis.call('HSET', K_IX, id, src .. '\t' .. ts .. '\t' .. cat)
   redis.call('ZADD', K_IDS, 0, id)
   redis.call('ZADD', K_LATEST, 0, ts .. ' ' .. id)
@@ -149,7 +151,7 @@ for i = 0, n - 1 do
   if src ~= '' then redis.call('HINCRBY', K_BYSRC, src, 1) end
   redis.call('HDEL', K_TAKEDOWN, id)
 end
-local a = 7 + n * 5
+local a = 7 + n * 6
 for i = 0, tonumber(ARGV[a]) - 1 do
   redis.call('HSET', K_ALIAS, ARGV[a + 1 + i * 2], ARGV[a + 2 + i * 2])
 end
@@ -164,6 +166,7 @@ local id = ARGV[1]
 local gone = unindex(id)
 if gone then
   redis.call('HDEL', K_ART, id)
+  redis.call('HDEL', K_TEASER, id)
   redis.call('ZREM', K_IDS, id)
 end
 redis.call('HDEL', K_RELATED, id)
@@ -296,6 +299,7 @@ class _Keys:
         self.cat = f"{t}:cat"
         self.meta = f"{t}:meta"
         self.rev = f"{t}:rev"
+        self.teaser = f"{t}:teaser"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
         self.write = [
             self.art,
@@ -314,6 +318,7 @@ class _Keys:
             self.srcnext,
             self.cat,
             self.rev,
+            self.teaser,
         ]
         self.all = [*self.write, self.version, self.meta]
 
@@ -612,6 +617,7 @@ class RedisStore(Store):
                 a.category,
                 "" if a.source_id is None else a.source_id,
                 codec.dumps(codec.article_to_dict(a)),
+                codec.dumps(codec.teaser_to_dict(a)),
             ]
         args.append(len(batch.aliases))
         for alias in batch.aliases:
@@ -637,13 +643,25 @@ class RedisStore(Store):
 
     @_guard(retry=True)
     def get_teasers(self, article_ids: Iterable[str]) -> list[Teaser]:
+        """From the teaser hash: a related answer reads several, and whole articles (bodies
+        and all) cost ten times as much to move and decode. Articles stored before that hash
+        existed are read whole."""
         ids = list(article_ids)
-        out: list[Teaser] = []
+        found: dict[str, Teaser] = {}
         for i in range(0, len(ids), _CHUNK):
-            for raw in self._r.hmget(self._k.art, ids[i : i + _CHUNK]):
+            chunk = ids[i : i + _CHUNK]
+            missing = []
+            for article_id, raw in zip(chunk, self._r.hmget(self._k.teaser, chunk), strict=True):
                 if raw is not None:
-                    out.append(codec.teaser_from_dict(codec.loads(raw)))
-        return out
+                    found[article_id] = codec.teaser_from_dict(codec.loads(raw))
+                else:
+                    missing.append(article_id)
+            if missing:
+                for raw in self._r.hmget(self._k.art, missing):
+                    if raw is not None:
+                        teaser = codec.teaser_from_dict(codec.loads(raw))
+                        found[teaser.id] = teaser
+        return [found[i] for i in ids if i in found]
 
     @_guard(retry=False)
     def delete_article(self, article_id: str) -> bool:

@@ -17,7 +17,7 @@ from redis.crc import key_slot
 
 from store import Store, open_store
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreError
-from store.models import Alias, Article, Category, IngestBatch, RelatedItem, Source
+from store.models import Alias, Article, Category, IngestBatch, RelatedItem, Source, Teaser
 from store.redis import RedisStore, RedisURL, redact
 from store.sqlite import SQLiteStore
 from tests.conftest import REDIS_URL
@@ -300,3 +300,15 @@ def test_large_batches(sqlite_store: SQLiteStore, any_rstore: RedisStore) -> Non
         assert len(s.lookup_aliases((x.kind, x.value) for x in aliases)) == 1201
     assert sqlite_store.latest_articles(limit=-1) == rstore.latest_articles(limit=-1)
     assert sqlite_store.changes_since(0, -1) == rstore.changes_since(0, -1)
+
+
+def test_teasers_of_articles_stored_before_the_teaser_hash(rstore: RedisStore) -> None:
+    """A store written by an older quantam has articles but no teaser entries: lists still show
+    those articles, the same as the ones with entries."""
+    _fill(rstore)
+    ids = [a.id for a in rstore.iter_articles()]
+    expected = rstore.get_teasers(ids)
+    assert [t.id for t in expected] == ids and expected[0].title
+    rstore._r.hdel(rstore._k.teaser, *ids[::2])
+    assert rstore.get_teasers(ids) == expected
+    assert rstore.get_teasers(ids[:1]) == [Teaser.of(rstore.get_article(ids[0]))]
