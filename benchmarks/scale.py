@@ -8,8 +8,11 @@ built once, reused with --reuse) is copied into a fresh Redis prefix with `quant
 Four gunicorn servers run side by side ({SQLite, Redis} x {1, 4} sync workers, the production
 settings of serve.py) and wrk drives `/api/articles/<id>/related` on each, cycling over 10,000
 ids (more than a worker's render cache holds, so nearly every answer is built from the store).
-Every round measures the four in turn, and the ratios are taken within a round, then the median
-over rounds: the machine's load drifts. Goals: 4 workers on Redis >= 1.6x 1 worker on Redis,
+Each server is first warmed up for --warmup seconds (default 10: a worker's teaser and render
+caches fill from its share of the requests, so four workers need four times the requests one
+does; a short warm-up measures cold caches and favours one worker). Every round measures the
+four in turn, and the ratios are taken within a round, then the median over rounds: the
+machine's load drifts. Goals: 4 workers on Redis >= 1.6x 1 worker on Redis,
 and Redis >= 0.8x SQLite at 1 worker.
 
 Ingest: a fresh Redis store (127.0.0.1:6379, a private key prefix deleted afterwards) first
@@ -310,7 +313,9 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=10_000, help="http: article ids to cycle over")
     parser.add_argument("--connections", type=int, default=32, help="http: wrk connections")
     parser.add_argument("--duration", type=int, default=3, help="http: seconds per measured run")
-    parser.add_argument("--warmup", type=int, default=2, help="http: seconds per warm-up run")
+    parser.add_argument(
+        "--warmup", type=int, default=10, help="http: seconds of warm-up per server"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="http: measured rounds")
     args = parser.parse_args()
     unknown = args.only - {"http", "ingest"}
