@@ -183,10 +183,7 @@ def worker(ctx: Context, burst: bool, processes: int, index: bool) -> None:
     # A poller may have stored articles after the indexing process found its queues empty and
     # left: apply them now, so lists are current when the burst ends.
     if burst and index and ctx.quantam.related.behind():
-        from service.jobs import configure, sync_related_job
-
-        configure(ctx.settings)
-        sync_related_job()
+        ctx.quantam.related.on_change("the end of a burst")
 
 
 def _print_reports(reports: list) -> None:

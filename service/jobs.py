@@ -82,8 +82,8 @@ def poll_source_job(source_id: int) -> str:
 
 
 def request_index(settings: Settings) -> None:
-    """Queue the index job unless it is queued or running already: it applies changes until
-    none are left, these included."""
+    """Queue the index job unless it is queued or running already (a running one applies
+    every change logged until it finds none left)."""
     with contextlib.suppress(DuplicateJobError):
         make_queue(settings, INDEX_QUEUE).enqueue_call(
             sync_related_job,
@@ -96,19 +96,14 @@ def request_index(settings: Settings) -> None:
 
 
 def sync_related_job() -> str:
-    """Apply logged changes to the related lists until there are none (changes stored while it
-    runs could not queue another index job). The engine's lock keeps two index workers, on
-    different hosts, from writing the same lists at once."""
-    related = worker_quantam().related
-    applied = 0
-    while True:
-        try:
-            step = related.sync()
-        except NotIndexed as exc:
-            return f"related lists not updated: {exc}"
-        if not step:
-            return f"related lists: {applied} changes applied"
-        applied += step
+    """Apply the logged changes to the related lists (`sync` reads the change log until it is
+    empty). The engine's lock keeps two index workers, on different hosts, from writing the
+    same lists at once."""
+    try:
+        applied = worker_quantam().related.sync()
+    except NotIndexed as exc:
+        return f"related lists not updated: {exc}"
+    return f"related lists: {applied} changes applied"
 
 
 def queue_url(settings: Settings) -> str:
