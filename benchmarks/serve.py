@@ -69,21 +69,34 @@ CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 
 WRK_SCRIPT = r"""
--- Cycles over the requests in the file given after `--`: one per line, "path<TAB>etag".
-local requests = {}
-local n = 0
+-- Cycles over the requests in the file given after `--`: one per line, "path<TAB>etag", or
+-- "path<TAB><TAB>unique" for a request made unique (and so never answered from a cache) by a
+-- query parameter of its own.
+local requests, unique = {}, {}
+local n, made, run = 0, 0, 0
 function init(args)
+  math.randomseed(os.time())
   for line in io.lines(args[1]) do
-    local path, etag = line:match("^([^\t]*)\t?(.*)$")
+    local path, etag, flag = line:match("^([^\t]*)\t?([^\t]*)\t?(.*)$")
     local headers = {["Accept-Encoding"] = "gzip"}
     if etag ~= "" then headers["If-None-Match"] = etag end
-    requests[#requests + 1] = wrk.format("GET", path, headers)
+    if flag == "unique" then
+      unique[#requests + 1] = {path, headers}
+      requests[#requests + 1] = false
+    else
+      requests[#requests + 1] = wrk.format("GET", path, headers)
+    end
   end
   n = math.random(#requests) - 1
+  run = math.random(1000000000)
 end
 function request()
   n = n % #requests + 1
-  return requests[n]
+  if requests[n] then return requests[n] end
+  made = made + 1
+  local path, headers = unique[n][1], unique[n][2]
+  local sep = path:find("?", 1, true) and "&" or "?"
+  return wrk.format("GET", path .. sep .. "unique=" .. run .. "-" .. made, headers)
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -318,10 +331,18 @@ class Target:
 
 
 def mirror(
-    name: str, port: int, paths: list[str], www: Path, work: Path, conditional: bool, ext: str
+    name: str,
+    port: int,
+    paths: list[str],
+    www: Path,
+    work: Path,
+    conditional: bool,
+    ext: str,
+    unique: bool = False,
 ) -> Target:
     """Fetch each path once from quantam; write the answers where nginx serves them; write the
-    request files (with If-None-Match set to each answer's ETag when `conditional`)."""
+    request files (with If-None-Match set to each answer's ETag when `conditional`; made unique
+    per request by wrk when `unique`)."""
     folder = www / name
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -337,7 +358,7 @@ def mirror(
             body = gzip.decompress(body)
         static.write_bytes(body)
         etag = response.getheader("ETag", "") if conditional else ""
-        return f"{path}\t{etag}", f"/{name}/{n}.{ext}\t"
+        return f"{path}\t\tunique" if unique else f"{path}\t{etag}", f"/{name}/{n}.{ext}\t"
 
     with ThreadPoolExecutor(FETCHERS) as pool:
         lines, static_lines = zip(*pool.map(fetch, range(len(paths))), strict=True)
@@ -536,25 +557,29 @@ def run(opts: argparse.Namespace) -> None:
 
         q = ports["quantam"]
         feed_paths = [f"/feeds/{slug}.rss" for slug in slugs]
+        related_paths = [f"/api/articles/{i}/related" for i, _ in pairs]
         specs = {
-            "related": ([f"/api/articles/{i}/related" for i, _ in pairs], False, "json"),
+            "related": (related_paths, False, "json", False),
             "related-by-url": (
                 [f"/api/related?url={quote(u, safe='')}" for _, u in pairs],
                 False,
                 "json",
+                False,
             ),
             "related-popular": (
                 [f"/api/articles/{i}/related" for i in popular(pairs, opts.ids)],
                 False,
                 "json",
+                False,
             ),
-            "rss": (feed_paths, False, "rss"),
-            "rss-etag": (feed_paths, True, "rss"),
+            "related-built": (related_paths, False, "json", True),
+            "rss": (feed_paths, False, "rss", False),
+            "rss-etag": (feed_paths, True, "rss", False),
         }
         www = work / "www"
         targets = [
-            mirror(name, q, paths, www, work, conditional, ext)
-            for name, (paths, conditional, ext) in specs.items()
+            mirror(name, q, paths, www, work, conditional, ext, unique)
+            for name, (paths, conditional, ext, unique) in specs.items()
             if name in opts.only
         ]
         for path in [www, *www.rglob("*")]:
@@ -618,12 +643,13 @@ def measure(
     return results, ratios, (load_before, load_average())
 
 
-TARGETS = ("related", "related-by-url", "related-popular", "rss", "rss-etag")
+TARGETS = ("related", "related-by-url", "related-popular", "related-built", "rss", "rss-etag")
 LABELS = {
     "trivial": f"trivial Flask {TRIVIAL_PATH}",
     "related": "related /api/articles/<id>/related",
     "related-by-url": "related by URL /api/related?url=",
     "related-popular": "related, popular ids (Zipf)",
+    "related-built": "related, every answer built",
     "rss": "RSS /feeds/<slug>.rss",
     "rss-etag": "RSS, matching If-None-Match (304)",
 }

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 
+from service.response_cache import VERSION, mark_cacheable
 from store.base import Store
 from store.models import Teaser
 
@@ -149,11 +150,18 @@ def _cache() -> RenderCache:
 
 
 def store_version() -> int:
-    """The store's version, read once per request, so the request's caches all agree on it."""
-    version = g.get("quantam_version")
+    """The store's version, read once per request (by the response cache, when it saw the
+    request first), so the request's caches all agree on it."""
+    version = request.environ.get(VERSION)
     if version is None:
-        version = g.quantam_version = current_app.extensions["quantam"].store.version()
+        version = request.environ[VERSION] = current_app.extensions["quantam"].store.version()
     return version
+
+
+def offer(version: int, etag: str) -> None:
+    """Offer this request's final answer to the response cache (service/response_cache.py)."""
+    rule = request.url_rule
+    mark_cacheable(request.environ, version, etag, rule.rule if rule else "")
 
 
 def get_teasers(article_ids: Iterable[str]) -> list[Teaser]:
@@ -192,11 +200,13 @@ def cached_json(build: Callable[[], dict[str, Any]], max_age: int = READ_MAX_AGE
     }
     # "If-None-Match: *" matches only a resource that exists, so that must be known first.
     if not_modified(etag) and not request.if_none_match.star_tag:
+        offer(version, etag)
         return Response(status=304, headers=headers)
     rendered = _cache().get((key, version))
     if rendered is None:
         rendered = Rendered(encode_json(build()), API_GZIP_LEVEL)
         _cache().put((key, version), rendered)
+    offer(version, etag)
     if not_modified(etag):
         return Response(status=304, headers=headers)
     return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)

@@ -59,6 +59,9 @@ class Settings:
     host: str = _s("127.0.0.1", "Address `quantam serve` listens on")
     port: int = _s(8000, "Port `quantam serve` listens on")
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR")
+    response_cache_mb: int = _s(
+        64, "MiB of whole read answers each web worker keeps and serves again (0: off)"
+    )
     related_k: int = _s(6, "Related articles served per list (at most 20)")
     related_min_score: float = _s(
         0.02, "Similarity below which related places are filled from the category's latest"

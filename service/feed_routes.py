@@ -18,7 +18,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from feeds import publish
-from service.caching import Rendered, body_response, get_teasers, not_modified, store_version
+from service.caching import (
+    Rendered,
+    body_response,
+    get_teasers,
+    not_modified,
+    offer,
+    store_version,
+)
 from service.errors import NotFound
 from service.params import cursor_param, encode_cursor, int_param
 from store.models import Article, Category
@@ -70,13 +77,16 @@ def feed(slug: str, fmt: str) -> Response:
         raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
     limit = int_param("limit", DEFAULT_ITEMS, 1, MAX_ITEMS)
     before = cursor_param("before")
-    key = (request.full_path, store_version())
+    version = store_version()
+    key = (request.full_path, version)
     cache = current_app.extensions["quantam.feed_cache"]
     cached: RenderedFeed | None = cache.get(key)
     if cached is None:
         cached = _render(slug, fmt, limit, before)
         cache.put(key, cached)
-    return _conditional(cached)
+    response = _conditional(cached)
+    offer(version, cached.etag)
+    return response
 
 
 def _render(slug: str, fmt: str, limit: int, before: Any) -> RenderedFeed:

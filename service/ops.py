@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from service.response_cache import ROUTE
 from store.errors import StoreUnavailable
 from store.models import utcnow
 
@@ -40,6 +41,7 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+UNMATCHED = "unmatched"
 INGESTED = Counter(
     "quantam_articles_ingested_total", "Articles stored or updated by this process", ["kind"]
 )
@@ -125,23 +127,41 @@ def install(app: Flask) -> None:
     registry.register(StoreCollector(app))
     app.extensions["quantam.metrics"] = registry
 
-    @app.before_request
-    def _start() -> None:
-        g.quantam_started = time.perf_counter()
-
     @app.after_request
-    def _count(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        count, latency = _series(route, request.method, response.status_code)
-        count.inc()
-        started = g.get("quantam_started")
-        if started is not None:
-            latency.observe(time.perf_counter() - started)
+    def _route(response: Response) -> Response:
+        request.environ[ROUTE] = request.url_rule.rule if request.url_rule else UNMATCHED
         return response
 
 
+class Metrics:
+    """WSGI middleware: counts and times every request, including those the response cache
+    answers without Flask (which leaves their route in the environ, as the hook above does)."""
+
+    def __init__(self, app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]):
+        self.app = app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        status = "500"
+
+        def counted(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status
+            status = code
+            return start_response(code, headers, exc_info)
+
+        try:
+            return self.app(environ, counted)
+        finally:
+            route = environ.get(ROUTE, UNMATCHED)
+            count, latency = _series(route, environ.get("REQUEST_METHOD", ""), status[:3])
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+
 @functools.lru_cache(maxsize=1024)
-def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+def _series(route: str, method: str, status: str) -> tuple[Any, Any]:
     """The labelled counter and histogram of one kind of request. `labels()` takes a lock and
     builds its key on every call, a cost every request paid; the children never change."""
-    return REQUESTS.labels(route, method, str(status)), LATENCY.labels(route)
+    return REQUESTS.labels(route, method, status), LATENCY.labels(route)
