@@ -77,8 +77,9 @@ def _settle() -> None:
     A built or loaded index is millions of long-lived Python objects (ids, lists, memo entries)
     that a full collection would traverse on some unlucky add: tens to hundreds of milliseconds
     at 10k articles, seconds at 1M, the tail of the add time. They stay freed by reference
-    counting as usual; only reference cycles among them would now outlive a later rebuild, and
-    the index holds none. Young garbage is collected first so that none is kept."""
+    counting as usual; only reference cycles among them would now outlive a later rebuild (the
+    engine's state holds none). The young generations are collected first, so the build's
+    recent garbage is not frozen with them; a full collection would cost the build seconds."""
     gc.collect(1)
     gc.freeze()
 
