@@ -12,7 +12,6 @@ folded into the main inverted matrix when it grows; removed articles are masked 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -25,6 +24,8 @@ SMALL_BATCH = 16
 # Up to this many rows, `vectors` gathers the CSR arrays itself (scipy's fancy indexing costs
 # a fixed ~0.2 ms a call).
 SMALL_GATHER = 256
+# Up to this many rows, `rows` copies row slices one by one.
+FEW_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ class SimilarityIndex:
         self._b_indptr = np.zeros(64, dtype=np.int64)
         self._b_indices = np.zeros(1 << 14, dtype=np.int32)
         self._b_data = np.zeros(1 << 14, dtype=np.float32)
-        self._b_postings: defaultdict[int, list[int]] = defaultdict(list)
+        # column -> its entry numbers as packed little-endian int32: a bytearray is invisible to
+        # the cyclic GC, where a list per column made every full collection walk them all
+        self._b_postings: dict[int, bytearray] = {}
 
     @property
     def size(self) -> int:
@@ -116,6 +119,8 @@ class SimilarityIndex:
     def rows(self, positions: np.ndarray | Sequence[int]) -> Rows:
         """Rows for these positions, in that order, as bare CSR arrays (for a few rows)."""
         positions = np.asarray(positions, dtype=np.int64).ravel()
+        if len(positions) <= FEW_ROWS:
+            return self._few_rows(positions)
         main = self._main.shape[0]
         in_main = positions < main
         starts = np.empty(len(positions), dtype=np.int64)
@@ -149,6 +154,27 @@ class SimilarityIndex:
             data[dst] = source_data[src]
         return Rows(indptr, indices, data, self.n_features)
 
+    def _few_rows(self, positions: np.ndarray) -> Rows:
+        """`rows` for a handful of positions: slices joined by one copy, cheaper than the
+        vectorised gather's set-up at the sizes an add asks for."""
+        main = self._main.shape[0]
+        m_indptr, b_indptr = self._main.indptr, self._b_indptr
+        indices, data = [], []
+        for p in positions.tolist():
+            if p < main:
+                lo, hi = m_indptr[p], m_indptr[p + 1]
+                indices.append(self._main.indices[lo:hi])
+                data.append(self._main.data[lo:hi])
+            else:
+                lo, hi = b_indptr[p - main], b_indptr[p - main + 1]
+                indices.append(self._b_indices[lo:hi])
+                data.append(self._b_data[lo:hi])
+        indptr = np.zeros(len(positions) + 1, dtype=np.int64)
+        if not indices:
+            return Rows(indptr, np.zeros(0, np.int32), np.zeros(0, np.float32), self.n_features)
+        np.cumsum([len(i) for i in indices], out=indptr[1:])
+        return Rows(indptr, np.concatenate(indices), np.concatenate(data), self.n_features)
+
     def _buffered(self) -> sp.csr_matrix:
         n, nnz = self._b_rows, self._b_nnz
         return sp.csr_matrix(
@@ -170,7 +196,12 @@ class SimilarityIndex:
         self._b_indices[self._b_nnz : self._b_nnz + nnz] = row.indices
         postings = self._b_postings
         for entry, column in enumerate(row.indices.tolist(), self._b_nnz):
-            postings[column].append(entry)
+            packed = entry.to_bytes(4, "little")
+            hit = postings.get(column)
+            if hit is None:
+                postings[column] = bytearray(packed)
+            else:
+                hit += packed
         self._b_data[self._b_nnz : self._b_nnz + nnz] = row.data
         self._b_nnz += nnz
         self._b_rows += 1
@@ -251,21 +282,17 @@ class SimilarityIndex:
         if main and len(indices):
             scores[:main] = self._main_t[indices].T @ data
         if self._b_rows and len(indices):
-            # The buffer: its inverted lists are Python lists of entry numbers, one per column.
-            entries: list[int] = []
-            weights: list[float] = []
-            postings = self._b_postings
-            for column, weight in zip(indices.tolist(), data.tolist(), strict=True):
-                hit = postings.get(column)
-                if hit is not None:
-                    entries += hit
-                    weights += [weight] * len(hit)
-            if entries:
-                entry = np.array(entries, dtype=np.int64)
+            # The buffer: its inverted lists are packed entry numbers, one per column.
+            hits = list(map(self._b_postings.get, indices.tolist()))
+            picked = [i for i, hit in enumerate(hits) if hit is not None]
+            if picked:
+                found = [hits[i] for i in picked]
+                entry = np.frombuffer(b"".join(found), dtype="<i4")
+                lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found)) // 4
                 owner = np.searchsorted(self._b_indptr[1 : self._b_rows + 1], entry, "right")
                 scores[main:] = np.bincount(
                     owner,
-                    weights=self._b_data[entry] * np.array(weights, dtype=np.float32),
+                    weights=self._b_data[entry] * np.repeat(data[picked], lengths),
                     minlength=self._b_rows,
                 )
         return scores

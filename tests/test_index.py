@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
@@ -124,3 +126,16 @@ def test_rows_gather_main_and_buffer_in_order() -> None:
     assert (index.vectors(np.arange(300)) != x).nnz == 0
     index.compact()
     assert (index.rows(positions).csr() != x[positions]).nnz == 0
+
+
+def test_added_vectors_leave_nothing_for_the_cyclic_gc_to_walk() -> None:
+    """A full collection walks every tracked object: adds must not pile them up (the tail)."""
+    x = _vectors()
+    index = SimilarityIndex(x[:100])
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(100, 300):
+        index.add(x[i])
+    gc.collect()
+    assert len(gc.get_objects()) - before < 20
+    assert not gc.is_tracked(index._b_postings)

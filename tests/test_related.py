@@ -126,6 +126,35 @@ def test_incremental_add_matches_a_refit_up_to_idf_drift(tmp_path) -> None:
     assert inc.get_related("bong-da-1")[0].article_id == "bong-da-2"
 
 
+def test_an_add_explains_its_own_items_and_its_entries_in_older_lists(tmp_path) -> None:
+    every = articles()
+    late = {"bong-da-2", "kinh-te-2"}
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'inc.db'}")
+    store.commit(IngestBatch(articles=[a for a in every if a.id not in late]))
+    engine = RelatedEngine(store, RelatedSettings(auto_reindex_max=0))
+    engine.reindex()
+    before = {a.id: store.get_related(a.id) for a in every if a.id not in late}
+    store.commit(IngestBatch(articles=[a for a in every if a.id in late]))
+    assert engine.sync() == 2
+    entered = 0
+    for article in every:
+        items = store.get_related(article.id)
+        for item in items:
+            assert bool(item.reason) != item.fill, (article.id, item)
+        if article.id in late:
+            continue
+        for item in items:
+            if item.article_id in late:
+                entered += 1
+            elif not item.fill:  # older items keep the reasons they were written with
+                assert item in before[article.id], (article.id, item)
+    assert entered
+    # the entry's reason names terms the two articles share, as the full build's does
+    first = store.get_related("bong-da-1")[0]
+    assert first.article_id == "bong-da-2"
+    assert set(first.reason) & {"xuân son", "aff", "cup", "aff cup"}
+
+
 def test_ingest_listener_keeps_lists_current(sqlite_store: SQLiteStore) -> None:
     every = articles()
     engine = RelatedEngine(sqlite_store)
