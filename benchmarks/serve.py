@@ -729,7 +729,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=int, default=2, help="seconds per measured run")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds per warm-up run")
+    parser.add_argument("--warmup", type=int, default=10, help="seconds per warm-up run")
     parser.add_argument("--rounds", type=int, default=5, help="measured runs per target")
     parser.add_argument(
         "--only",

@@ -60,7 +60,7 @@ class Settings:
     port: int = _s(8000, "Port `quantam serve` listens on")
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR")
     response_cache_mb: int = _s(
-        64, "MiB of whole read answers each web worker keeps and serves again (0: off)"
+        128, "MiB of whole read answers each web worker keeps and serves again (0: off)"
     )
     related_k: int = _s(6, "Related articles served per list (at most 20)")
     related_min_score: float = _s(

@@ -8,8 +8,10 @@ popular article's related answer costs. So this WSGI middleware keeps each worke
 (status, headers, body) keyed by request and store version, and serves a repeat, or its 304, after
 one version read. Views opt in with `mark_cacheable` once their answer is final; everything else,
 and anything unusual about a request (not GET, If-Modified-Since without If-None-Match, Range),
-goes to Flask as before. When the version moves (every ingest, edit and takedown), the
-whole cache is dropped, so nothing is ever served stale.
+goes to Flask as before. An answer is kept from its second request on, so one-off requests
+(a crawler paging, a unique query string) do not push out the answers that are asked for again.
+When the version moves (every ingest, edit and takedown), the whole cache is dropped, so nothing
+is ever served stale.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ ROUTE = "quantam.route"
 _BYPASS = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE")
 # What an entry costs beyond its body and headers (the key, the objects), for the byte budget.
 _OVERHEAD = 400
+# Requests remembered as seen once (an answer is kept from its second request on).
+SEEN_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class ResponseCache:
         self.bytes = 0
         self._version: int | None = None
         self._items: OrderedDict[tuple[str, str, str], Entry] = OrderedDict()
+        self._seen: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -152,6 +157,11 @@ class ResponseCache:
             if mark.version != self._version:
                 return  # built at another version than the cache holds: not worth keeping
             entry = self._items.get(key)
+            if entry is None and key not in self._seen:
+                if len(self._seen) >= SEEN_MAX:
+                    self._seen.clear()
+                self._seen.add(key)
+                return
             if entry is None or entry.mark != mark:
                 if entry is not None:
                     self.bytes -= entry.size
@@ -171,5 +181,6 @@ class ResponseCache:
     def _drop(self, version: int) -> None:
         """Forget every answer: the store changed (called with the lock held)."""
         self._items.clear()
+        self._seen.clear()
         self.bytes = 0
         self._version = version
