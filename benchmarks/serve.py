@@ -9,9 +9,12 @@ production settings: no access log, Prometheus multiprocess mode). Under the sam
 settings it serves `trivial_app()` below (one endpoint, a small constant JSON: the framework's
 ceiling), and nginx serves the very bytes quantam answered, fetched once and written as static
 files (the outer bound). wrk drives every target alike: one thread, fixed connections, fixed
-duration, `Accept-Encoding: gzip`, cycling over 10,000 article ids or URLs, more than a
-worker's render cache holds, so the related endpoints build nearly every answer; one more
-target draws the ids by popularity (Zipf's law, as real traffic), where the cache answers most.
+duration, `Accept-Encoding: gzip`, cycling over 10,000 article ids or URLs. Each target is
+warmed up first (--warmup seconds), so each worker's response cache (service/response_cache.py)
+holds what it will be asked again, as between two ingests in production; one target draws the
+ids by popularity (Zipf's law, as real traffic), and one makes every request unique (a query
+parameter of its own), so every answer is built: the cost right after an ingest, when the
+caches have just been dropped.
 
 Prints one table: req/s, p50 and p99 latency, mean response bytes, gunicorn's CPU per request,
 the ratio to the trivial Flask endpoint (each run against the two trivial runs beside it, median
