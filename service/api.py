@@ -6,6 +6,7 @@ store's version, so browsers, CDNs and the embed box revalidate cheaply.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -24,6 +25,7 @@ from service.params import (
     str_param,
 )
 from service.serialize import article_detail, article_item, category_item, related_item
+from store.base import Store
 from store.models import Article, Teaser
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -111,7 +113,7 @@ def related(article_id: str) -> Any:
     k, exclude, exclude_categories = _related_params()
 
     def build() -> dict[str, Any]:
-        return _related_body(_get_teaser(article_id), k, exclude, exclude_categories)
+        return related_answer(_get_teaser(article_id), k, exclude, exclude_categories)
 
     return cached_json(build)
 
@@ -127,7 +129,7 @@ def related_by_url() -> Any:
     k, exclude, exclude_categories = _related_params()
 
     def build() -> dict[str, Any]:
-        return _related_body(article_at(url), k, exclude, exclude_categories)
+        return related_answer(article_at(url), k, exclude, exclude_categories)
 
     return cached_json(build)
 
@@ -154,10 +156,18 @@ def _related_params() -> tuple[int, set[str], set[str]]:
     )
 
 
-def _related_body(
-    article: Teaser, k: int, exclude: set[str], exclude_categories: set[str]
+def related_answer(
+    article: Teaser,
+    k: int,
+    exclude: set[str],
+    exclude_categories: set[str],
+    store: Store | None = None,
+    teasers: Callable[[Iterable[str]], list[Teaser]] | None = None,
 ) -> dict[str, Any]:
-    found = related_for(_quantam().store, article, k, exclude, exclude_categories, get_teasers)
+    """The related answer's body; `store` and `teasers` default to this request's (the fast
+    path, which answers without Flask, passes its own)."""
+    store = store or _quantam().store
+    found = related_for(store, article, k, exclude, exclude_categories, teasers or get_teasers)
     return {
         "article": article_item(article),
         "items": [related_item(r.article, r.item.score, r.item.reason, r.item.fill) for r in found],

@@ -9,6 +9,7 @@ from service.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_r
 from service.config import Settings, load_settings
 from service.core import Quantam
 from service.errors import register_error_handlers
+from service.related_fastpath import RelatedFastPath
 from service.response_cache import ResponseCache
 
 
@@ -37,7 +38,11 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     for blueprint in (api.bp, cms.bp, embed.bp, feed_routes.bp, ops.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.after_request(gzip_response)
-    cache = ResponseCache(app.wsgi_app, quantam.store, settings.response_cache_mb * 1024 * 1024)
+    # Outside in: metrics, whole answers again, the plain related requests, then Flask.
+    fastpath = RelatedFastPath(
+        app.wsgi_app, quantam.store, app.extensions["quantam.teaser_cache"], settings.base_url
+    )
+    cache = ResponseCache(fastpath, quantam.store, settings.response_cache_mb * 1024 * 1024)
     app.extensions["quantam.response_cache"] = cache
     app.wsgi_app = ops.Metrics(cache)  # type: ignore[method-assign]
     return app

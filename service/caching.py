@@ -174,12 +174,25 @@ def request_key() -> str:
     return request.full_path
 
 
-def version_etag(version: int, key: str) -> str:
-    """The (unquoted) entity tag of the answer to `key` at store version `version`."""
-    salt = hashlib.blake2b(
-        f"{current_app.config['QUANTAM_SETTINGS'].base_url}|{key}".encode(), digest_size=6
-    ).hexdigest()
+def entity_tag(base_url: str, version: int, key: str) -> str:
+    """The (unquoted) entity tag of the answer to `key` (the request's path and query) at store
+    version `version`."""
+    salt = hashlib.blake2b(f"{base_url}|{key}".encode(), digest_size=6).hexdigest()
     return f"v{version}-{salt}"
+
+
+def version_etag(version: int, key: str) -> str:
+    return entity_tag(current_app.config["QUANTAM_SETTINGS"].base_url, version, key)
+
+
+def read_headers(etag: str, max_age: int = READ_MAX_AGE) -> dict[str, str]:
+    """The caching and CORS headers of a read API answer."""
+    return {
+        "ETag": f'"{etag}"',
+        "Cache-Control": f"public, max-age={max_age}",
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag",
+    }
 
 
 def not_modified(etag: str) -> bool:
@@ -192,12 +205,7 @@ def cached_json(build: Callable[[], dict[str, Any]], max_age: int = READ_MAX_AGE
     version = store_version()
     key = request_key()
     etag = version_etag(version, key)
-    headers = {
-        "ETag": f'"{etag}"',
-        "Cache-Control": f"public, max-age={max_age}",
-        "Access-Control-Allow-Origin": "*",
-        "Access-Control-Expose-Headers": "ETag",
-    }
+    headers = read_headers(etag, max_age)
     # "If-None-Match: *" matches only a resource that exists, so that must be known first.
     if not_modified(etag) and not request.if_none_match.star_tag:
         offer(version, etag)
