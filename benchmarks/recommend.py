@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,11 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
 
 
 def synthesize(data: Path, size: int, held_out: int = 1000):
-    """(articles, held-out articles) as store Articles; deterministic for a size."""
+    """(articles, held-out articles) as store Articles; deterministic for a size.
+
+    The articles come as an iterator, made as they are taken: a million of them at once would
+    take several GB of the worker's memory (and its peak) before the system under test starts.
+    """
     from store.models import Article
 
     with gzip.open(data / "vi-news" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
@@ -69,18 +74,19 @@ def synthesize(data: Path, size: int, held_out: int = 1000):
     categories = sorted(lengths)
     weights = [len(lengths[c]) for c in categories]
     step = timedelta(days=1) / PER_DAY
-    articles = []
-    for i in range(size):
-        category = rng.choices(categories, weights)[0]
-        pool = sentences[category]
-        body = " ".join(
-            pool[rng.randrange(len(pool))] for _ in range(rng.choice(lengths[category]))
-        )
-        articles.append(
-            _article(
+    del rows, rest
+
+    def articles():
+        for i in range(size):
+            category = rng.choices(categories, weights)[0]
+            pool = sentences[category]
+            body = " ".join(
+                pool[rng.randrange(len(pool))] for _ in range(rng.choice(lengths[category]))
+            )
+            yield _article(
                 f"s{i}", rng.choice(titles[category]), body, category, START + i * step, Article
             )
-        )
+
     late = [
         _article(
             f"h{j}-{r['id']}",
@@ -92,7 +98,7 @@ def synthesize(data: Path, size: int, held_out: int = 1000):
         )
         for j, r in enumerate(held)
     ]
-    return articles, late
+    return articles(), late
 
 
 def _article(aid, title, body, category, published, cls):
@@ -112,7 +118,6 @@ def peak_mib(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def quantam_worker(data: Path, size: int, max_age_days: float) -> dict:
-    import scipy.sparse as sp
 
     from recommender.engine import RelatedEngine
     from recommender.settings import RelatedSettings
@@ -122,9 +127,9 @@ def quantam_worker(data: Path, size: int, max_age_days: float) -> dict:
     articles, late = synthesize(data, size)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         store = SQLiteStore(f"sqlite:///{tmp}/bench.db")
-        for start in range(0, len(articles), 10_000):
-            store.commit(IngestBatch(articles=articles[start : start + 10_000]))
-        del articles
+        while batch := list(islice(articles, 10_000)):
+            store.commit(IngestBatch(articles=batch))
+        del batch
         settings = RelatedSettings(k=10, max_age_days=max_age_days, auto_reindex_max=0)
         engine = RelatedEngine(store, settings)
         started = time.perf_counter()
@@ -133,9 +138,10 @@ def quantam_worker(data: Path, size: int, max_age_days: float) -> dict:
         build_peak = peak_mib()
         # recall@10 of the build's neighbours against an exact product, on sampled rows
         state = engine._state
-        vectors = state.index.vectors(np.arange(size))
+        # the index's own matrix and inverted lists: copies would double the build's memory
+        vectors = state.index.matrix()
         sample = np.random.default_rng(SEED).choice(size, min(1000, size), replace=False)
-        transposed = sp.csr_matrix(vectors.T)
+        transposed = state.index._main_t
         hits = total = 0
         for chunk in np.array_split(sample, max(1, len(sample) // 100)):
             product = (vectors[chunk] @ transposed).toarray()
@@ -194,7 +200,7 @@ def tantivy_worker(data: Path, size: int, query_all_up_to: int) -> dict:
         index.reload()
         index_s = time.perf_counter() - started
         searcher = index.searcher()
-        hits = searcher.search(tantivy.Query.all_query(), len(articles)).hits
+        hits = searcher.search(tantivy.Query.all_query(), size).hits
         address = [a for _, a in hits]
         queried = (
             address

@@ -24,7 +24,8 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
@@ -66,6 +67,9 @@ MODEL_FORMAT = 1
 # A full build vectorises and ranks lists in forked processes (Linux) from this many articles.
 PARALLEL_LISTS_MIN = 5000
 LIST_CHUNK = 1000
+# A full build stacks its vectorised batches into blocks of this many rows: blocks this large
+# are allocated apart from the small batches, so each is returned to the system when freed.
+STACK_ROWS = 50_000
 # The job of forked workers (set only while their pool runs; they inherit it by forking).
 _JOB: Callable[[Any], Any] | None = None
 _FORKING = threading.Lock()
@@ -96,8 +100,13 @@ def _processes(n: int, wanted: int) -> int:
     return max(1, min(wanted, os.cpu_count() or 1))
 
 
-def _forked_imap(job: Callable[[Any], Any], args: Sequence[Any], workers: int) -> Iterator[Any]:
-    """job(arg) for each arg, results in order: in `workers` forked processes, or here."""
+def _forked_imap(
+    job: Callable[[Any], Any], args: Iterable[Any], workers: int, ahead: int = 0
+) -> Iterator[Any]:
+    """job(arg) for each arg, results in order: in `workers` forked processes, or here.
+
+    ahead > 0: at most that many args are taken from `args` before their results are taken
+    (a generator that reads the store then never runs far ahead of the workers)."""
     global _JOB
     if workers <= 1:
         yield from map(job, args)
@@ -109,21 +118,136 @@ def _forked_imap(job: Callable[[Any], Any], args: Sequence[Any], workers: int) -
         finally:
             _JOB = None
     with pool:
-        yield from pool.imap(_run_job, args)
+        if ahead <= 0:
+            yield from pool.imap(_run_job, args)
+            return
+        pending: deque[Any] = deque()
+        for arg in args:
+            pending.append(pool.apply_async(_run_job, (arg,)))
+            if len(pending) >= ahead:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def _vectorise(
     vectorizer: ArticleVectorizer,
-    texts: Sequence[ArticleText],
     forked: bool,
-    bounds: tuple[int, int],
+    texts: Sequence[ArticleText],
 ) -> tuple[Analysed, dict[str, list[tuple[str, tuple[str | None, ...]]]]]:
     """One batch's counts and term buckets (its per-document terms are not needed), and, in a
     forked worker, what the analyzer memorised meanwhile (so the parent's adds start warm)."""
     mark = pieces_mark() if forked else None
-    analysed = vectorizer.counts(texts[bounds[0] : bounds[1]])
+    analysed = vectorizer.counts(texts)
     memo = pieces_since(mark) if mark is not None else {}
     return Analysed(analysed.vectors, [], analysed.buckets), memo
+
+
+@dataclass
+class _Columns:
+    """What a full build keeps of each article besides its vector: the text goes as soon as
+    it is vectorised, so the archive's text is never in memory at once."""
+
+    ids: list[str] = field(default_factory=list)
+    published: list[float] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+
+
+def _weighed(vectorizer: ArticleVectorizer, blocks: list[sp.csr_matrix | None]) -> sp.csr_matrix:
+    """The blocks' counts IDF-weighted and normalised, as one matrix: written into arrays of
+    the final size block by block, each block freed once copied (never the whole matrix
+    twice, as stacking then weighing would). Row by row the same as `weigh` of the stack."""
+    idf = vectorizer.tfidf_.idf_
+    rows = sum(b.shape[0] for b in blocks if b is not None)
+    nnz = sum(int(np.count_nonzero(idf[b.indices])) for b in blocks if b is not None)
+    index = np.int32 if max(nnz, rows) < 2**31 else np.int64
+    indptr = np.zeros(rows + 1, dtype=index)
+    indices = np.empty(nnz, dtype=index)
+    data = np.empty(nnz, dtype=np.float32)
+    row = at = 0
+    for i, block in enumerate(blocks):
+        if block is None:
+            continue
+        blocks[i] = None
+        part = vectorizer.weigh(block)
+        del block
+        m, k = part.shape[0], part.nnz
+        indptr[row + 1 : row + m + 1] = part.indptr[1:] + at
+        indices[at : at + k] = part.indices
+        data[at : at + k] = part.data
+        row, at = row + m, at + k
+        del part
+    out = sp.csr_matrix((data, indices, indptr), shape=(rows, vectorizer.n_features), copy=False)
+    out.has_sorted_indices = True
+    return out
+
+
+@dataclass
+class _ListChunk:
+    """The lists of the articles at positions start .. start + len - 1, as arrays: item
+    positions (-1 pads), scores, fill flags and the buckets naming each item's reason (-1
+    pads). A million lists of named tuples and strings would take gigabytes; these take a
+    few hundred bytes a list, and are decoded as the store writes them."""
+
+    start: int
+    positions: np.ndarray  # (m, k) int32
+    scores: np.ndarray  # (m, k) float64: the rounded scores exactly
+    fill: np.ndarray  # (m, k) bool
+    reasons: np.ndarray  # (m, k, explain_terms) int32
+
+
+class _BuiltLists(Mapping[str, list[RelatedItem]]):
+    """Every list of a full build, owner id -> items, decoded from `_ListChunk`s on access
+    (what `put_related` is given: the store encodes one list after another)."""
+
+    def __init__(self, state: _State, name: Callable[[int], str | None], chunk: int):
+        self._state, self._name, self._chunk = state, name, chunk
+        self.chunks: list[_ListChunk] = []
+
+    def __len__(self) -> int:
+        return sum(len(c.positions) for c in self.chunks)
+
+    def __iter__(self) -> Iterator[str]:
+        ids = self._state.ids
+        for c in self.chunks:
+            yield from ids[c.start : c.start + len(c.positions)]
+
+    def __getitem__(self, owner: str) -> list[RelatedItem]:
+        pos = self._state.position[owner]
+        c = self.chunks[pos // self._chunk]
+        row = pos - c.start
+        if not 0 <= row < len(c.positions):
+            raise KeyError(owner)
+        ids, name = self._state.ids, self._name
+        out = []
+        for p, score, fill, reason in zip(
+            c.positions[row].tolist(),
+            c.scores[row].tolist(),
+            c.fill[row].tolist(),
+            c.reasons[row].tolist(),
+            strict=True,
+        ):
+            if p < 0:
+                break
+            terms = tuple(name(b) or "" for b in reason if b >= 0)
+            out.append(RelatedItem(ids[p], score, fill, terms))
+        return out
+
+    def remember(self) -> None:
+        """Record every list in the engine's state, as `_State.remember` does item by item."""
+        state = self._state
+        for c in self.chunks:
+            for row, (positions, scores, fill) in enumerate(
+                zip(c.positions.tolist(), c.scores.tolist(), c.fill.tolist(), strict=True)
+            ):
+                items = [p for p in positions if p >= 0]
+                real = [s for s, f in zip(scores[: len(items)], fill, strict=False) if not f]
+                state.remember_ids(
+                    state.ids[c.start + row],
+                    tuple(state.ids[p] for p in items),
+                    len(real),
+                    real[-1] if real else 0.0,
+                )
 
 
 class NotIndexed(RuntimeError):
@@ -180,12 +304,20 @@ class _State:
         return pos if pos is not None and self.index.alive[pos] else None
 
     def remember(self, owner: str, items: Sequence[RelatedItem]) -> None:
+        real = [item.score for item in items if not item.fill]
+        self.remember_ids(
+            owner,
+            tuple(item.article_id for item in items),
+            len(real),
+            real[-1] if real else 0.0,
+        )
+
+    def remember_ids(self, owner: str, ids: tuple[str, ...], real: int, last: float) -> None:
+        """`remember` from the item ids, how many are real (not fill) and the last real score."""
         for old in self.lists.get(owner, ()):
             self.listed_in.get(old, set()).discard(owner)
-        ids = tuple(item.article_id for item in items)
         self.lists[owner] = ids
-        real = [item.score for item in items if not item.fill]
-        self.floor[owner] = (len(real), real[-1] if real else 0.0)
+        self.floor[owner] = (real, last)
         for item in ids:
             self.listed_in.setdefault(item, set()).add(owner)
 
@@ -213,68 +345,107 @@ class RelatedEngine:
         started = time.perf_counter()
         with self._lock:
             seq = self.store.last_seq()
-            articles = list(
-                tqdm(
-                    self.store.iter_articles(),
-                    desc="reading",
-                    unit=" articles",
-                    disable=not progress,
-                )
-            )
-            if not articles:
+            vectorizer = self._new_vectorizer()
+            names = TermNames(vectorizer)
+            wanted = self.settings.threads if processes is None else processes
+            read = self._read_vectors(vectorizer, names, progress, wanted)
+            if read is None:
                 self._state = None
                 return ReindexReport(0, 0, time.perf_counter() - started, seq)
-            vectorizer = self._new_vectorizer()
-            texts = [ArticleText.of(a) for a in articles]
-            names = TermNames(vectorizer)
-            counts = []
-            size = vectorizer.batch_size
-            batches = [(a, min(len(texts), a + size)) for a in range(0, len(texts), size)]
-            workers = _processes(
-                len(texts), self.settings.threads if processes is None else processes
-            )
-            job = partial(_vectorise, vectorizer, texts, workers > 1)
-            for analysed, memo in tqdm(
-                _forked_imap(job, batches, workers),
-                total=len(batches),
-                desc="vectorising",
-                unit=" batches",
-                disable=not progress,
-            ):
-                names.learn(analysed.terms, analysed.buckets)
-                counts.append(analysed.vectors)
-                remember_pieces(memo)
-            matrix = sp.vstack(counts, format="csr")
-            vectorizer.fit_counts(matrix)
-            vectors = vectorizer.weigh(matrix)
-            del matrix, counts
+            vectors, columns = read
             state = _State(
                 vectorizer=vectorizer,
                 index=SimilarityIndex(vectors, n_threads=self.settings.threads),
                 version=uuid.uuid4().hex,
                 seq=seq,
-                ids=[a.id for a in articles],
-                published=[a.published.timestamp() for a in articles],
-                category=[a.category for a in articles],
+                ids=columns.ids,
+                published=columns.published,
+                category=columns.category,
             )
+            del vectors, columns, read
             state.position = {aid: i for i, aid in enumerate(state.ids)}
             state.latest_size = self.settings.stored_k + 2
             state.index_latest()
             lists = self._all_lists(state, names.__getitem__, progress, processes)
+            count = len(lists)
             with self._writing() as held:
                 if not held:
                     raise RuntimeError(_BUSY)
                 # The swap: every list as of `seq`; changes after it are applied to these lists
                 # again (by this engine, right below), whoever applied them to the old ones.
-                self.store.put_related(lists)
+                self.store.put_related(lists)  # type: ignore[arg-type]
                 self.store.set_meta(APPLIED_KEY, str(seq).encode())
-                for owner, items in lists.items():
-                    state.remember(owner, items)
+                lists.remember()
+                del lists
                 self._save_model(state)
+                state.index.prepare()
                 self._state = state
                 _settle()
                 self._sync_locked(state)
-            return ReindexReport(len(articles), len(lists), time.perf_counter() - started, seq)
+            return ReindexReport(len(state.ids), count, time.perf_counter() - started, seq)
+
+    def _read_vectors(
+        self,
+        vectorizer: ArticleVectorizer,
+        names: TermNames | None,
+        progress: bool,
+        processes: int,
+    ) -> tuple[sp.csr_matrix, _Columns] | None:
+        """Every stored article's vector, read and vectorised batch by batch; with `names`,
+        the model is fitted on them first (and the buckets named). None for an empty store.
+
+        Only a batch's text is in memory at a time (forked workers get the batches in turn);
+        of the articles, ids, dates and categories stay."""
+        columns = _Columns()
+        size = vectorizer.batch_size
+        workers = _processes(self.store.count_articles(), processes)
+        job = partial(_vectorise, vectorizer, workers > 1)
+        df = np.zeros(vectorizer.n_features, dtype=np.int64) if names is not None else None
+        blocks: list[sp.csr_matrix | None] = []
+        pending: list[sp.csr_matrix] = []
+        for analysed, memo in tqdm(
+            _forked_imap(job, self._text_batches(columns, size, progress), workers, 2 * workers),
+            desc="vectorising",
+            unit=" batches",
+            disable=not progress,
+        ):
+            if names is not None:
+                names.learn(analysed.terms, analysed.buckets)
+            if df is not None:
+                df += np.bincount(analysed.vectors.indices, minlength=vectorizer.n_features)
+            pending.append(analysed.vectors)
+            remember_pieces(memo)
+            if sum(p.shape[0] for p in pending) >= STACK_ROWS:
+                blocks.append(sp.vstack(pending, format="csr"))
+                pending = []
+        if pending:
+            blocks.append(sp.vstack(pending, format="csr"))
+        del pending
+        if not columns.ids:
+            return None
+        if df is not None:
+            vectorizer.fit_df(df, len(columns.ids))
+        return _weighed(vectorizer, blocks), columns
+
+    def _text_batches(
+        self, columns: _Columns, size: int, progress: bool
+    ) -> Iterator[list[ArticleText]]:
+        """The store's articles as batches of vectoriser text; their ids, dates and categories
+        go to `columns` as they are read."""
+        batch: list[ArticleText] = []
+        seen: dict[str, str] = {}
+        for article in tqdm(
+            self.store.iter_articles(), desc="reading", unit=" articles", disable=not progress
+        ):
+            columns.ids.append(article.id)
+            columns.published.append(article.published.timestamp())
+            columns.category.append(seen.setdefault(article.category, article.category))
+            batch.append(ArticleText.of(article))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def sync(self) -> int:
         """Apply every change logged since this engine's index; returns how many."""
@@ -360,21 +531,21 @@ class RelatedEngine:
         if blob.get("format") != MODEL_FORMAT:
             raise NotIndexed("the stored related-articles model is outdated: run `quantam reindex`")
         vectorizer: ArticleVectorizer = blob["vectorizer"]
-        articles = list(self.store.iter_articles())
-        vectors = (
-            vectorizer.transform([ArticleText.of(a) for a in articles])
-            if articles
-            else sp.csr_matrix((0, vectorizer.n_features), dtype=np.float32)
+        read = self._read_vectors(vectorizer, None, False, 1)
+        vectors, columns = read or (
+            sp.csr_matrix((0, vectorizer.n_features), dtype=np.float32),
+            _Columns(),
         )
         state = _State(
             vectorizer=vectorizer,
             index=SimilarityIndex(vectors, n_threads=self.settings.threads),
             version=version,
             seq=blob["seq"],
-            ids=[a.id for a in articles],
-            published=[a.published.timestamp() for a in articles],
-            category=[a.category for a in articles],
+            ids=columns.ids,
+            published=columns.published,
+            category=columns.category,
         )
+        del vectors, columns, read
         state.position = {aid: i for i, aid in enumerate(state.ids)}
         state.latest_size = self.settings.stored_k + 2
         state.index_latest()
@@ -603,24 +774,26 @@ class RelatedEngine:
         name: Callable[[int], str | None],
         progress: bool,
         processes: int | None = None,
-    ) -> dict[str, list[RelatedItem]]:
+    ) -> _BuiltLists:
         latest = {c: [state.ids[p] for p in ps] for c, ps in state.latest.items()}
         n = len(state.ids)
         step = 5000
-        positions = np.full((n, self.settings.pool), -1, dtype=np.int64)
-        scores = np.zeros((n, self.settings.pool), dtype=np.float32)
         window = self.settings.max_age_days * DAY
         with tqdm(total=n, desc="similarities", unit=" articles", disable=not progress) as bar:
             if window > 0:
                 found = windowed_neighbours(
-                    state.index.vectors(np.arange(n)),
+                    state.index.matrix(),
                     np.asarray(state.published),
                     window,
                     self.settings.pool,
                     self.settings.threads,
                 )
                 positions, scores = found.positions, found.scores
+                del found
                 bar.update(n)
+            else:
+                positions = np.full((n, self.settings.pool), -1, dtype=np.int64)
+                scores = np.zeros((n, self.settings.pool), dtype=np.float32)
             for start in range(0, n if window <= 0 else 0, step):
                 stop = min(n, start + step)
                 rows = state.index.vectors(np.arange(start, stop))
@@ -631,13 +804,14 @@ class RelatedEngine:
         pairs = PairLookup(self.last_neighbours)
         job = partial(self._lists_in, state, positions, scores, name, latest, pairs.matrix)
         ranges = [(a, min(n, a + LIST_CHUNK)) for a in range(0, n, LIST_CHUNK)]
-        lists: dict[str, list[RelatedItem]] = {}
+        lists = _BuiltLists(state, name, LIST_CHUNK)
         workers = _processes(n, self.settings.threads if processes is None else processes)
         with tqdm(total=n, desc="related lists", unit=" articles", disable=not progress) as bar:
             # Forked workers inherit the index and the neighbour table; only finished lists
-            # travel back. Plain functions of their inputs, so the result equals a serial run.
+            # travel back, as arrays. Plain functions of their inputs, so the result equals a
+            # serial run.
             for bounds, part in zip(ranges, _forked_imap(job, ranges, workers), strict=True):
-                lists.update(part)
+                lists.chunks.append(part)
                 bar.update(bounds[1] - bounds[0])
         return lists
 
@@ -650,17 +824,34 @@ class RelatedEngine:
         latest: dict[str, list[str]],
         pair_matrix: Callable[[np.ndarray], np.ndarray],
         bounds: tuple[int, int],
-    ) -> dict[str, list[RelatedItem]]:
+    ) -> _ListChunk:
         """The lists of the articles at positions bounds[0] .. bounds[1] - 1 (a full build)."""
-        lists: dict[str, list[RelatedItem]] = {}
-        for pos in range(*bounds):
+        m, k, n = bounds[1] - bounds[0], self.settings.stored_k, self.settings.explain_terms
+        out = _ListChunk(
+            start=bounds[0],
+            positions=np.full((m, k), -1, dtype=np.int32),
+            scores=np.zeros((m, k), dtype=np.float64),
+            fill=np.zeros((m, k), dtype=bool),
+            reasons=np.full((m, k, n), -1, dtype=np.int32),
+        )
+        for row, pos in enumerate(range(*bounds)):
             keep = positions[pos] >= 0
             cand_pos, cand_sim = positions[pos][keep], scores[pos][keep]
             fill = latest[state.category[pos]]
-            lists[state.ids[pos]] = self._list_for(
-                state, pos, cand_pos, cand_sim, name, fill, pair_matrix
+            items = self._list_for(
+                state, pos, cand_pos, cand_sim, name, fill, pair_matrix, explain=False
             )
-        return lists
+            where = [state.position[i.article_id] for i in items]
+            out.positions[row, : len(items)] = where
+            out.scores[row, : len(items)] = [i.score for i in items]
+            out.fill[row, : len(items)] = [i.fill for i in items]
+            real = [(j, p) for j, (i, p) in enumerate(zip(items, where, strict=True)) if not i.fill]
+            buckets = self._reason_buckets(
+                state, pos, np.array([p for _, p in real], dtype=np.int64), name
+            )
+            for (j, _), chosen in zip(real, buckets, strict=True):
+                out.reasons[row, j, : len(chosen)] = chosen
+        return out
 
     def _list_for(
         self,
@@ -731,12 +922,21 @@ class RelatedEngine:
         self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
     ) -> list[tuple[str, ...]]:
         """The terms that contribute most to each similarity, by name."""
+        return [
+            tuple(name(b) or "" for b in buckets)
+            for buckets in self._reason_buckets(state, pos, others, name)
+        ]
+
+    def _reason_buckets(
+        self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
+    ) -> list[list[int]]:
+        """`_reasons` as the buckets of the terms (only named ones), not yet their names."""
         if len(others) == 0:
             return []
         n = self.settings.explain_terms
         columns = shared_terms(state.index.rows([pos]), state.index.rows(others), 2 * n)
         out = []
         for cols in columns:
-            terms = [t for t in (name(int(c)) for c in cols) if t]
-            out.append(tuple(terms[:n]))
+            named = [b for b in map(int, cols) if name(b)]
+            out.append(named[:n])
         return out

@@ -82,7 +82,7 @@ class SimilarityIndex:
         self.chunk_rows = chunk_rows
         self.buffer_max = buffer_max
         self._main = _csr32(vectors)
-        self._main_t = self._main.T.tocsr()
+        self._main_t_cache: sp.csr_matrix | None = None
         self._reset_buffer()
         self.alive = np.ones(vectors.shape[0], dtype=bool)
 
@@ -97,6 +97,26 @@ class SimilarityIndex:
         # column -> its entry numbers as packed little-endian int32: a bytearray is invisible to
         # the cyclic GC, where a list per column made every full collection walk them all
         self._b_postings: dict[int, bytearray] = {}
+
+    @property
+    def _main_t(self) -> sp.csr_matrix:
+        """The main matrix's inverted lists, transposed on first use: as large as the matrix,
+        so a full build that searches by blocks (`windowed_neighbours`) never holds both
+        while it computes every article's neighbours and lists."""
+        if self._main_t_cache is None:
+            self._main_t_cache = self._main.T.tocsr()
+        return self._main_t_cache
+
+    def prepare(self) -> None:
+        """Build the inverted lists now rather than in the first search."""
+        _ = self._main_t
+
+    def matrix(self) -> sp.csr_matrix:
+        """Every row in position order; the main matrix itself (no copy) when nothing is
+        buffered."""
+        if not self._b_rows:
+            return self._main
+        return self.vectors(np.arange(self.size))
 
     @property
     def size(self) -> int:
@@ -220,7 +240,7 @@ class SimilarityIndex:
             return
         self._main = sp.vstack([self._main, self._buffered()], format="csr")
         self._main.sort_indices()
-        self._main_t = self._main.T.tocsr()
+        self._main_t_cache = self._main.T.tocsr()
         self._reset_buffer()
 
     def search(
@@ -502,12 +522,19 @@ def windowed_neighbours(
         starts.append(nxt)
     bounds = [*starts, len(times)]
     blocks = [order[a:b] for a, b in pairwise(bounds)]
-    transposed = [vectors[rows].T.tocsr() for rows in blocks]
+    # Only the blocks within reach of the current one are transposed at a time (a transpose
+    # of every block would be a second copy of the whole matrix).
+    transposed: dict[int, sp.csr_matrix] = {}
     rows_total = vectors.shape[0]
     positions = np.full((rows_total, n), -1, dtype=np.int64)
     scores = np.zeros((rows_total, n), dtype=np.float32)
     for b, rows in enumerate(blocks):
         near = range(max(0, b - 2), min(len(blocks), b + 3))
+        for gone in [k for k in transposed if k < near.start]:
+            del transposed[gone]
+        for other in near:
+            if other not in transposed:
+                transposed[other] = vectors[blocks[other]].T.tocsr()
         for start in range(0, len(rows), chunk_rows):
             chunk = rows[start : start + chunk_rows]
             queries = vectors[chunk]

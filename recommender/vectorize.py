@@ -110,17 +110,28 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
     # -- the steps, for callers that stream or name terms -------------------------------------
     def fit_counts(self, counts: sp.csr_matrix) -> None:
         """Learn the IDF from field-weighted counts (as `counts` returns them)."""
-        if counts.shape[0] == 0:
+        self.fit_df(np.bincount(counts.indices, minlength=self.n_features), counts.shape[0])
+
+    def fit_df(self, df: np.ndarray, n_docs: int) -> None:
+        """Learn the IDF from each bucket's document frequency over n_docs articles: what
+        `fit_counts` learns, for a caller that streams the counts and keeps no whole matrix.
+        The same float32 arithmetic as scikit-learn's smoothed IDF over float32 counts."""
+        if n_docs == 0:
             raise ValueError("cannot fit the related-articles model on zero articles")
-        tfidf = TfidfTransformer(norm="l2", smooth_idf=True).fit(counts)
+        df = np.asarray(df)
+        smoothed = df.astype(np.float32) + np.float32(1.0)
+        idf = np.full_like(smoothed, fill_value=n_docs + 1, dtype=np.float32)
+        idf /= smoothed
+        np.log(idf, out=idf)
+        idf += 1.0
         if self.max_df < 1.0:
-            df = np.bincount(counts.indices, minlength=self.n_features)
-            idf = tfidf.idf_.copy()
-            limit = max(self.max_df * counts.shape[0], self.max_df_floor)
+            limit = max(self.max_df * n_docs, self.max_df_floor)
             idf[df > limit] = 0.0
-            tfidf.idf_ = idf
+        tfidf = TfidfTransformer(norm="l2", smooth_idf=True)
+        tfidf.idf_ = idf
+        tfidf.n_features_in_ = self.n_features
         self.tfidf_ = tfidf
-        self.n_docs_ = counts.shape[0]
+        self.n_docs_ = n_docs
 
     def counts(self, docs: Sequence[ArticleText]) -> Analysed:
         """Field-weighted log counts of a batch, with the terms each document produced.

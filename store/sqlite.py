@@ -455,7 +455,7 @@ class SQLiteStore(Store):
             db.executemany(
                 "INSERT INTO related (article_id, items) VALUES (?, ?) "
                 "ON CONFLICT (article_id) DO UPDATE SET items = excluded.items",
-                [(aid, codec.related_to_json(items)) for aid, items in lists.items()],
+                ((aid, codec.related_to_json(items)) for aid, items in lists.items()),
             )
             self._bump(db)
 

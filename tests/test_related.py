@@ -281,3 +281,29 @@ def test_a_build_in_forked_processes_equals_a_serial_build(tmp_path, monkeypatch
         built[processes] = lists(store)
     assert built[1] == built[2]
     assert any(built[2].values())
+
+
+def test_a_build_streamed_in_small_blocks_equals_one_fit_transform(tmp_path, monkeypatch) -> None:
+    """Reindex reads and vectorises batch by batch and stacks blocks; the index must hold what
+    vectorising every article at once gives."""
+    import recommender.engine as engine_module
+    from recommender.vectorize import ArticleText
+
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'blocks.db'}")
+    store.commit(IngestBatch(articles=articles()))
+    monkeypatch.setattr(engine_module, "STACK_ROWS", 5)
+    make = RelatedEngine._new_vectorizer
+    monkeypatch.setattr(
+        RelatedEngine,
+        "_new_vectorizer",
+        lambda self, make=make: make(self).set_params(batch_size=2),
+    )
+    engine = RelatedEngine(store)
+    report = engine.reindex(processes=1)
+    texts = [ArticleText.of(a) for a in store.iter_articles()]
+    want = make(engine).fit_transform(texts)
+    got = engine._state.index.matrix()
+    assert report.articles == report.lists == len(texts)
+    assert got.shape == want.shape
+    assert (got != want).nnz == 0
+    assert np.array_equal(engine._state.vectorizer.tfidf_.idf_, make(engine).fit(texts).tfidf_.idf_)

@@ -62,3 +62,17 @@ def test_counts_equal_the_feature_hasher_recipe_for_batches_and_single_articles(
         assert [one.buckets[t] for t in one.buckets] == vectorizer.bucket_of(
             list(one.buckets)
         ).tolist()
+
+
+def test_idf_from_document_frequencies_is_scikit_learns() -> None:
+    """`fit_df` lets a full build stream its counts; it must learn TfidfTransformer's IDF."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    docs = [ArticleText.of(a) for a in articles()]
+    vectorizer = ArticleVectorizer(max_df=1.0)
+    counts = vectorizer.counts(docs).vectors
+    vectorizer.fit_counts(counts)
+    want = TfidfTransformer(norm="l2", smooth_idf=True).fit(counts)
+    assert vectorizer.tfidf_.idf_.dtype == want.idf_.dtype
+    assert np.array_equal(vectorizer.tfidf_.idf_, want.idf_)
+    assert (vectorizer.weigh(counts) != want.transform(counts)).nnz == 0
