@@ -293,6 +293,8 @@ def main() -> None:
     )
     for size in [int(s) for s in args.sizes.split(",")]:
         q = run_worker(args, "quantam", size)
+        # Printed at once: at 1M tantivy's side takes another hour or more.
+        print(f"quantam at {size:,}: {json.dumps(q)}", file=sys.stderr, flush=True)
         t = run_worker(args, "tantivy", size)
         if args.json:
             print(json.dumps({"quantam": q, "tantivy": t}), flush=True)
