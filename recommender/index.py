@@ -12,6 +12,7 @@ folded into the main inverted matrix when it grows; removed articles are masked 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -322,15 +323,19 @@ class SimilarityIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The n best live positions by these scores (> 0 only, `own` left out), best first;
         equal scores by position."""
-        found = np.flatnonzero(scores > 0)
+        # Partition first: of all positions only the best n, plus as many as could be removed
+        # or be the article itself, can be among the n best live ones.
+        want = n + len(self.alive) - int(np.count_nonzero(self.alive)) + (own is not None)
+        if want < len(scores):
+            found = np.argpartition(scores, len(scores) - want)[len(scores) - want :]
+            found = found[scores[found] > 0]
+        else:
+            found = np.flatnonzero(scores > 0)
         found = found[self.alive[found]]
         if own is not None:
             found = found[found != own]
         values = scores[found]
-        if len(found) > n:
-            keep = np.argpartition(-values, n - 1)[:n]
-            found, values = found[keep], values[keep]
-        order = np.lexsort((found, -values))
+        order = np.lexsort((found, -values))[:n]
         return found[order], values[order]
 
     def _search_chunk(self, queries: sp.csr_matrix, want: int) -> tuple[np.ndarray, np.ndarray]:
@@ -370,26 +375,30 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + shift
 
 
+_scratch = threading.local()
+
+
 def gram(rows: sp.csr_matrix | Rows) -> np.ndarray:
     """Pairwise dot products of a few rows, over only the columns at least two of them use (a
-    scipy product would transpose the whole hashed width): one sort of (column, entry) keys,
-    then a small dense product; the diagonal from each row's own entries."""
-    n, indices = rows.shape[0], rows.indices
-    nnz = len(indices)
+    scipy product would transpose the whole hashed width): a per-thread table from column to
+    one of its entries groups the entries by column without sorting them, then a small dense
+    product; the diagonal from each row's own entries."""
+    n, columns = rows.shape[0], rows.indices
+    nnz = len(columns)
+    slot = getattr(_scratch, "slot", None)
+    if slot is None or len(slot) < rows.shape[1]:
+        # never cleared: every column read below was written first
+        slot = _scratch.slot = np.empty(rows.shape[1], dtype=np.int32)
+    entry = np.arange(nnz, dtype=np.int32)
+    slot[columns] = entry
+    first = slot[columns]  # for each entry, the one entry standing for its column
+    shared = np.bincount(first, minlength=nnz)[first] > 1
+    standing = (first == entry) & shared
+    number = np.cumsum(standing) - 1
+    picked = np.flatnonzero(shared)
     owner = np.repeat(np.arange(n), np.diff(rows.indptr))
-    keys = (indices.astype(np.int64) << 32) | np.arange(nnz, dtype=np.int64)
-    keys.sort()
-    columns, entry = keys >> 32, keys & 0xFFFFFFFF
-    same = columns[1:] == columns[:-1]  # an entry and the next share a column
-    shared = np.zeros(nnz, dtype=bool)
-    shared[1:] = same
-    shared[:-1] |= same
-    first = np.ones(nnz, dtype=bool)
-    first[1:] = ~same
-    number = np.cumsum(first & shared)[shared] - 1
-    entry = entry[shared]
-    dense = np.zeros((n, int(number[-1]) + 1 if len(number) else 0), dtype=np.float32)
-    dense[owner[entry], number] = rows.data[entry]
+    dense = np.zeros((n, int(np.count_nonzero(standing))), dtype=np.float32)
+    dense[owner[picked], number[first[picked]]] = rows.data[picked]
     out = dense @ dense.T
     out[np.diag_indices(n)] = np.bincount(
         owner, weights=np.square(rows.data, dtype=np.float64), minlength=n

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from store import codec
 from store.base import AliasKey, Cursor, Store
+from store.checkpoint import BACKSTOP_PAGES, Checkpointer
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreUnavailable
 from store.models import (
     Alias,
@@ -112,8 +113,10 @@ class SQLiteStore(Store):
         self.path = path_from_url(url)
         self._timeout = timeout
         self._local = threading.local()
+        self._checkpointer: Checkpointer | None = None
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._checkpointer = Checkpointer(self.path, timeout)
         self._migrate()
 
     # -- connections ------------------------------------------------------------------------
@@ -127,6 +130,8 @@ class SQLiteStore(Store):
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute("PRAGMA foreign_keys=ON")
+                if self._checkpointer is not None:
+                    db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
             self._local.db = db
@@ -147,6 +152,8 @@ class SQLiteStore(Store):
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     def _migrate(self) -> None:
         with self._tx() as db:
@@ -176,6 +183,8 @@ class SQLiteStore(Store):
         if db is not None:
             db.close()
             self._local.db = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     # -- categories -------------------------------------------------------------------------
     def put_category(self, category: Category) -> None:

@@ -82,6 +82,9 @@ def test_gram_shared_terms_and_pair_lookup() -> None:
     x = _vectors()
     rows = np.array([1, 2, 3])
     np.testing.assert_allclose(gram(x[rows]), (x[rows] @ x[rows].T).toarray(), rtol=1e-5)
+    # many rows, a repeated row (a copy) and an empty one
+    many = sp.vstack([x[:80], x[[5]], sp.csr_matrix((1, x.shape[1]), dtype=np.float32)]).tocsr()
+    np.testing.assert_allclose(gram(many), (many @ many.T).toarray(), rtol=1e-5, atol=1e-7)
     top = shared_terms(x[1], x[[2, 3]], 2)
     for other, cols in zip([2, 3], top, strict=True):
         product = x[1].multiply(x[other]).toarray().ravel()
@@ -112,6 +115,19 @@ def test_one_query_path_equals_the_batch_path_and_dots() -> None:
         np.testing.assert_allclose(
             similarity, dots(query, index.rows(np.arange(300))), rtol=1e-5, atol=1e-6
         )
+
+
+def test_best_skips_removed_positions_even_when_they_score_highest() -> None:
+    x = _vectors()
+    index = SimilarityIndex(x)
+    query = index.rows([0])
+    similarity = index.similarities(query.indices, query.data)
+    ranked = [int(p) for p in np.argsort(-similarity, kind="stable") if similarity[p] > 0]
+    for p in ranked[1:13]:  # the twelve best after the article itself are taken down
+        index.remove(p)
+    got, scores = index.best(similarity, 5, own=0)
+    assert got.tolist() == ranked[13:18]
+    np.testing.assert_allclose(scores, similarity[ranked[13:18]])
 
 
 def test_rows_gather_main_and_buffer_in_order() -> None:
