@@ -554,6 +554,8 @@ class RelatedEngine:
             stored = self.store.get_related_many(chunk)
             for aid in chunk:
                 state.remember(aid, stored.get(aid, []))
+        # the inverted lists now: the first add would otherwise wait for them (1.6 s at 100k)
+        state.index.prepare()
         _settle()
         return state
 

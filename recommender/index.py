@@ -6,13 +6,16 @@ matrix nor a whole similarity row is ever materialised or sorted. The product is
 pruning); its cost is governed by the vectoriser's `max_df`, which drops the terms shared by so
 many articles that they only add work and noise (docs/recommender.md has the measurements).
 
-New articles go to a small row buffer that is searched by a sparse matrix-vector product and
-folded into the main inverted matrix when it grows; removed articles are masked out.
+New articles go to a small row buffer that is searched by a sparse matrix-vector product; a full
+buffer is sealed into a segment with its own inverted lists, and segments of one size are merged
+four at a time up to a cap (as a search engine merges its segments), so an add never waits for a
+transpose of the whole archive. Removed articles are masked out; a reindex starts over.
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -27,6 +30,9 @@ SMALL_BATCH = 16
 SMALL_GATHER = 256
 # Up to this many rows, `rows` copies row slices one by one.
 FEW_ROWS = 64
+# Sealed segments of one size tier are merged this many at a time, up to SEGMENT_CAP buffers.
+MERGE_FAN = 4
+SEGMENT_CAP = 32
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,46 @@ class Rows:
         return out
 
 
+class _Segment:
+    """Sealed rows at positions start.. with inverted lists over only the columns they use (a
+    transpose over the whole hashed width would cost 16 MB of pointers per segment)."""
+
+    __slots__ = ("inverted", "matrix", "start", "terms")
+
+    def __init__(self, start: int, matrix: sp.csr_matrix):
+        self.start = start
+        self.matrix = matrix
+        self.terms, local = np.unique(matrix.indices, return_inverse=True)
+        compact = sp.csr_matrix(
+            (matrix.data, local.astype(np.int32), matrix.indptr),
+            shape=(matrix.shape[0], len(self.terms)),
+        )
+        self.inverted = compact.T.tocsr()
+
+    @property
+    def rows(self) -> int:
+        return self.matrix.shape[0]
+
+    def local(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of these columns the segment uses (a mask), and their local numbers."""
+        if not len(self.terms):
+            return np.zeros(len(indices), dtype=bool), np.zeros(0, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.terms, indices), len(self.terms) - 1)
+        hit = self.terms[at] == indices
+        return hit, at[hit]
+
+    def local_queries(self, queries: sp.csr_matrix) -> sp.csr_matrix:
+        """The queries over the segment's own columns."""
+        hit, at = self.local(queries.indices)
+        rows = queries.shape[0]
+        owner = np.repeat(np.arange(rows), np.diff(queries.indptr))
+        indptr = np.zeros(rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[hit], minlength=rows), out=indptr[1:])
+        return sp.csr_matrix(
+            (queries.data[hit], at.astype(np.int32), indptr), shape=(rows, len(self.terms))
+        )
+
+
 class SimilarityIndex:
     """Article vectors by position, searchable for the most similar live articles."""
 
@@ -84,6 +130,7 @@ class SimilarityIndex:
         self.buffer_max = buffer_max
         self._main = _csr32(vectors)
         self._main_t_cache: sp.csr_matrix | None = None
+        self._sealed: list[_Segment] = []
         self._reset_buffer()
         self.alive = np.ones(vectors.shape[0], dtype=bool)
 
@@ -115,13 +162,27 @@ class SimilarityIndex:
     def matrix(self) -> sp.csr_matrix:
         """Every row in position order; the main matrix itself (no copy) when nothing is
         buffered."""
-        if not self._b_rows:
+        if not self._b_rows and not self._sealed:
             return self._main
         return self.vectors(np.arange(self.size))
 
     @property
     def size(self) -> int:
-        return self._main.shape[0] + self._b_rows
+        return self._buffer_start + self._b_rows
+
+    @property
+    def _buffer_start(self) -> int:
+        if self._sealed:
+            return self._sealed[-1].start + self._sealed[-1].rows
+        return self._main.shape[0]
+
+    def _sources(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """(first position, indptr, indices, data) of the main matrix, each sealed segment and
+        the buffer, in position order."""
+        out = [(0, self._main.indptr, self._main.indices, self._main.data)]
+        out += [(g.start, g.matrix.indptr, g.matrix.indices, g.matrix.data) for g in self._sealed]
+        out.append((self._buffer_start, self._b_indptr, self._b_indices, self._b_data))
+        return out
 
     @property
     def n_features(self) -> int:
@@ -143,30 +204,30 @@ class SimilarityIndex:
         if len(positions) <= FEW_ROWS:
             return self._few_rows(positions)
         main = self._main.shape[0]
-        in_main = positions < main
-        starts = np.empty(len(positions), dtype=np.int64)
-        stops = np.empty(len(positions), dtype=np.int64)
-        if in_main.all():
-            starts[:] = self._main.indptr[positions]
-            stops[:] = self._main.indptr[positions + 1]
-        else:
-            starts[in_main] = self._main.indptr[positions[in_main]]
-            stops[in_main] = self._main.indptr[positions[in_main] + 1]
-            in_buffer = positions[~in_main] - main
-            starts[~in_main] = self._b_indptr[in_buffer]
-            stops[~in_main] = self._b_indptr[in_buffer + 1]
-        lengths = stops - starts
-        indptr = np.zeros(len(positions) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        if in_main.all():
+        if len(positions) == 0 or positions.max() < main:
+            starts = self._main.indptr[positions]
+            lengths = self._main.indptr[positions + 1] - starts
+            indptr = np.zeros(len(positions) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=indptr[1:])
             take = _ranges(starts, lengths)
             return Rows(indptr, self._main.indices[take], self._main.data[take], self.n_features)
+        sources = self._sources()
+        firsts = np.array([first for first, *_ in sources], dtype=np.int64)
+        part = np.searchsorted(firsts, positions, side="right") - 1
+        starts = np.empty(len(positions), dtype=np.int64)
+        lengths = np.empty(len(positions), dtype=np.int64)
+        for k, (first, indptr, _, _) in enumerate(sources):
+            pick = part == k
+            if pick.any():
+                local = positions[pick] - first
+                starts[pick] = indptr[local]
+                lengths[pick] = indptr[local + 1] - starts[pick]
+        indptr = np.zeros(len(positions) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
         indices = np.empty(int(indptr[-1]), dtype=np.int32)
         data = np.empty(int(indptr[-1]), dtype=np.float32)
-        for (source_indices, source_data), pick in (
-            ((self._main.indices, self._main.data), in_main),
-            ((self._b_indices, self._b_data), ~in_main),
-        ):
+        for k, (_, _, source_indices, source_data) in enumerate(sources):
+            pick = part == k
             if not pick.any():
                 continue
             src = _ranges(starts[pick], lengths[pick])
@@ -179,17 +240,20 @@ class SimilarityIndex:
         """`rows` for a handful of positions: slices joined by one copy, cheaper than the
         vectorised gather's set-up at the sizes an add asks for."""
         main = self._main.shape[0]
-        m_indptr, b_indptr = self._main.indptr, self._b_indptr
+        m_indptr, m_indices, m_data = self._main.indptr, self._main.indices, self._main.data
+        sources = self._sources() if len(positions) and positions.max() >= main else []
+        firsts = [first for first, *_ in sources]
         indices, data = [], []
         for p in positions.tolist():
             if p < main:
                 lo, hi = m_indptr[p], m_indptr[p + 1]
-                indices.append(self._main.indices[lo:hi])
-                data.append(self._main.data[lo:hi])
+                indices.append(m_indices[lo:hi])
+                data.append(m_data[lo:hi])
             else:
-                lo, hi = b_indptr[p - main], b_indptr[p - main + 1]
-                indices.append(self._b_indices[lo:hi])
-                data.append(self._b_data[lo:hi])
+                first, indptr, source_indices, source_data = sources[bisect_right(firsts, p) - 1]
+                lo, hi = indptr[p - first], indptr[p - first + 1]
+                indices.append(source_indices[lo:hi])
+                data.append(source_data[lo:hi])
         indptr = np.zeros(len(positions) + 1, dtype=np.int64)
         if not indices:
             return Rows(indptr, np.zeros(0, np.int32), np.zeros(0, np.float32), self.n_features)
@@ -229,19 +293,38 @@ class SimilarityIndex:
         self._b_indptr[self._b_rows] = self._b_nnz
         self.alive = np.append(self.alive, True)
         if self._b_rows >= self.buffer_max:
-            self.compact()
+            self._seal()
         return self.size - 1
 
     def remove(self, position: int) -> None:
         self.alive[position] = False
 
+    def _seal(self) -> None:
+        """Turn the full buffer into a segment; merge the newest segments while MERGE_FAN of
+        them share a size tier below the cap (each row is merged a few times, never the
+        archive at once)."""
+        buffered = self._buffered().copy()
+        self._sealed.append(_Segment(self._buffer_start, buffered))
+        self._reset_buffer()
+        cap = SEGMENT_CAP * self.buffer_max
+        while len(self._sealed) >= MERGE_FAN:
+            last = self._sealed[-MERGE_FAN:]
+            tier = {_tier(g.rows, self.buffer_max) for g in last}
+            if len(tier) > 1 or sum(g.rows for g in last) > cap:
+                break
+            merged = sp.vstack([g.matrix for g in last], format="csr")
+            del self._sealed[-MERGE_FAN:]
+            self._sealed.append(_Segment(last[0].start, merged))
+
     def compact(self) -> None:
-        """Fold the buffer into the main matrix (a full transpose: rare, amortised)."""
-        if not self._b_rows:
+        """Fold segments and buffer into the main matrix (a transpose of the whole archive)."""
+        if not self._b_rows and not self._sealed:
             return
-        self._main = sp.vstack([self._main, self._buffered()], format="csr")
+        parts = [self._main, *(g.matrix for g in self._sealed), self._buffered()]
+        self._main = sp.vstack(parts, format="csr")
         self._main.sort_indices()
         self._main_t_cache = self._main.T.tocsr()
+        self._sealed = []
         self._reset_buffer()
 
     def search(
@@ -302,6 +385,11 @@ class SimilarityIndex:
         scores = np.zeros(self.size, dtype=np.float32)
         if main and len(indices):
             scores[:main] = self._main_t[indices].T @ data
+        for segment in self._sealed:
+            hit, at = segment.local(indices)
+            if len(at):
+                lo = segment.start
+                scores[lo : lo + segment.rows] = segment.inverted[at].T @ data[hit]
         if self._b_rows and len(indices):
             # The buffer: its inverted lists are packed entry numbers, one per column.
             hits = list(map(self._b_postings.get, indices.tolist()))
@@ -311,7 +399,7 @@ class SimilarityIndex:
                 entry = np.frombuffer(b"".join(found), dtype="<i4")
                 lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found)) // 4
                 owner = np.searchsorted(self._b_indptr[1 : self._b_rows + 1], entry, "right")
-                scores[main:] = np.bincount(
+                scores[self._buffer_start :] = np.bincount(
                     owner,
                     weights=self._b_data[entry] * np.repeat(data[picked], lengths),
                     minlength=self._b_rows,
@@ -348,12 +436,23 @@ class SimilarityIndex:
             p, v = _padded(product, want)
             parts_pos.append(p)
             parts_val.append(v)
+        for segment in self._sealed:
+            product = sp_matmul_topn(
+                segment.local_queries(queries),
+                segment.inverted,
+                top_n=min(want, segment.rows),
+                n_threads=self.n_threads or None,
+            )
+            p, v = _padded(product, min(want, segment.rows))
+            p[p >= 0] += segment.start
+            parts_pos.append(p)
+            parts_val.append(v)
         if self._b_rows:
             # queries x buffer over only the columns the buffer uses (no hashed-width transpose)
             buffered = self._buffered()
             product = (queries @ buffered.T).toarray()
             dense = np.where(product > 0, product, -np.inf).astype(np.float32)
-            offset = self._main.shape[0]
+            offset = self._buffer_start
             parts_pos.append(
                 np.broadcast_to(np.arange(dense.shape[1]) + offset, dense.shape).copy()
             )
@@ -362,6 +461,15 @@ class SimilarityIndex:
             empty = np.zeros((queries.shape[0], 0))
             return empty.astype(np.int64), empty.astype(np.float32)
         return np.hstack(parts_pos), np.hstack(parts_val)
+
+
+def _tier(rows: int, unit: int) -> int:
+    """A segment's size tier: 0 for one buffer, 1 for MERGE_FAN buffers, and so on."""
+    tier = 0
+    while rows >= unit * MERGE_FAN:
+        rows //= MERGE_FAN
+        tier += 1
+    return tier
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

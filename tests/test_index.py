@@ -63,6 +63,40 @@ def test_added_vectors_are_found_without_a_refit() -> None:
     assert set(index.search(x[:10], 10).row(3)[0].tolist()) == set(found.row(3)[0].tolist())
 
 
+def test_full_buffers_become_segments_that_search_exactly_without_refolding_the_archive() -> None:
+    x = _vectors(rows=400)
+    index = SimilarityIndex(x[:100], chunk_rows=64, buffer_max=5)
+    main = index._main
+    for i in range(100, 400):
+        assert index.add(x[i]) == i
+    # 60 full buffers became a few merged segments; the archive's matrix was never rebuilt
+    assert index._main is main
+    assert 1 < len(index._sealed) <= 3 * 4
+    index.remove(5)
+    index.remove(333)
+    allowed = np.ones((400, 400), dtype=bool)
+    allowed[:, [5, 333]] = False
+    want = _brute(x, allowed, 10)
+    every = np.arange(400)
+    np.testing.assert_allclose(index.matrix().toarray(), x.toarray())
+    np.testing.assert_allclose(index.rows(every[::-7]).csr().toarray(), x[every[::-7]].toarray())
+    batch = index.search(x, 10, exclude_self_from=0)  # sparse_dot_topn over every segment
+    for i in [0, 99, 100, 104, 105, 250, 333, 398, 399]:
+        single = index.search(x[[i]], 10, exclude_self_from=i)  # the inverted-list path
+        assert set(single.row(0)[0].tolist()) == want[i]
+        assert set(batch.row(i)[0].tolist()) == want[i]
+        query = index.rows([i])
+        np.testing.assert_allclose(
+            index.similarities(query.indices, query.data),
+            (x[i] @ x.T).toarray().ravel(),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    index.compact()
+    assert not index._sealed and index._main.shape[0] == 400
+    assert set(index.search(x, 10, exclude_self_from=0).row(250)[0].tolist()) == want[250]
+
+
 def test_windowed_neighbours_stay_within_the_window() -> None:
     x = _vectors()
     published = np.random.default_rng(3).uniform(0, 100, size=300)
