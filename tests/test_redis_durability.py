@@ -2,9 +2,10 @@
 
 A private redis-server runs with `appendonly yes` and `appendfsync always` (docs/redis.md). An
 ingest loop commits batches as fast as it can; another thread SIGKILLs Redis mid-loop. After a
-restart on the same directory every batch whose `commit` returned must be there in full, the
-batch that was in flight must be there in full or not at all, and the indexes, counts and change
-log must agree with the articles. Three rounds, the same store object throughout.
+restart on the same directory (and the rewrite of the append-only file docs/redis.md asks for
+after a crash) every batch whose `commit` returned must be there in full, the batch that was in
+flight must be there in full or not at all, and the indexes, counts and change log must agree
+with the articles. Three rounds, the same store object throughout.
 """
 
 from __future__ import annotations
@@ -52,6 +53,23 @@ def _present(store: RedisStore, n: int, source: Source) -> bool | None:
     return None
 
 
+def _rewrite_log(proc: RedisProcess) -> None:
+    """The restart procedure docs/redis.md asks for: rewrite the append-only file from memory.
+
+    Redis 7.0 truncates a log cut off inside a transaction at its last whole command, not before
+    its MULTI, and the next restart then merges the dangling commands into the following
+    transaction, a half-written batch (valkey-io/valkey#4342). The rewrite drops them."""
+    client = proc.client()
+    client.bgrewriteaof()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the append-only file rewrite did not finish")
+
+
 def test_acknowledged_commits_survive_sigkill(tmp_path: Path) -> None:
     require_redis_server()
     proc = RedisProcess(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always")
@@ -84,6 +102,7 @@ def test_acknowledged_commits_survive_sigkill(tmp_path: Path) -> None:
                 n += 1
             killer.join()
             proc.start()
+            _rewrite_log(proc)
 
             states = {i: _present(store, i, source) for i in range(n)}
             assert all(states[i] is True for i in acked), f"round {round_no}: acked batch lost"
