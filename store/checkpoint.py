@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Checkpointer:
                         return  # idle: the next write starts another thread
                     stopping = self._stopping
                 if not stopping:
-                    threading.Event().wait(self._delay)  # let a burst of commits gather
+                    time.sleep(self._delay)  # let a burst of commits gather
                 wake.clear()
                 self.checkpoint(db)
                 if stopping:
