@@ -180,9 +180,16 @@ def _language(declared: str | None, default: str, text: str) -> str:
     """The ISO 639 code declared ("vi-VN" -> "vi"); anything that is not one (a pushed article's
     language is free text) would end up in xml:lang, so it means the default."""
     if declared:
-        code = declared.strip().lower().split("-")[0].split("_")[0]
-        return code if _LANGUAGE_CODE.fullmatch(code) else default
+        return language_code(declared) or default
     return guess_language(text, default)
+
+
+def language_code(declared: str | None) -> str | None:
+    """The ISO 639 code of a language tag or locale ("vi-VN", "vi_VN" -> "vi"), else None."""
+    if not declared:
+        return None
+    code = declared.strip().lower().split("-")[0].split("_")[0]
+    return code if _LANGUAGE_CODE.fullmatch(code) else None
 
 
 def guess_language(text: str, default: str = "vi") -> str:

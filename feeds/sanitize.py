@@ -85,6 +85,8 @@ _BLOCK = {
     "details",
     "summary",
 }
+# Table cells are separated by a space, so "<td>1</td><td>Kyle Busch</td>" is not "1Kyle Busch".
+_CELL = {"td", "th"}
 _VOID = {"br", "img", "hr", "wbr", "col", "area", "source", "input", "meta", "link"}
 _IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
 
@@ -232,6 +234,8 @@ class _TextParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK:
             self._emit("\n")
+        elif tag in _CELL:
+            self._emit(" ")
         if tag in _VOID:
             if tag == "img":
                 alt = dict(attrs).get("alt")
