@@ -97,16 +97,22 @@ class ExtractSettings:
     """How the main text is found. The defaults won on the benchmark (docs/benchmarks/extract.md
     has every alternative's figures); the others are there to measure them again."""
 
-    # trafilatura's own switches.
+    # trafilatura's own switches. Precision prunes harder (fewer trailing teasers and bylines).
     favor_precision: bool = True
     favor_recall: bool = False
-    fast: bool = False
     include_tables: bool = True
     include_comments: bool = False
-    # Links kept in the HTML change which block trafilatura picks (link density), and lose.
+    # Links kept change which block trafilatura picks (it weighs link density), and lose.
     include_links: bool = False
     # Bold, italics and the like kept in the HTML.
     include_formatting: bool = True
+    # First pass without trafilatura's fallback extractors (readability, jusText), which cost
+    # a third of its time; the pass is done again with them when it finds fewer than
+    # partial_words words and less than partial_share of the page's words (trafilatura's own
+    # sign of a side block picked instead of the article).
+    fast: bool = True
+    partial_words: int = 500
+    partial_share: float = 0.2
     # Cut related-link boxes out of the page first.
     prune_boxes: bool = True
     # When the precise pass finds fewer than min_words, one more pass favouring recall.
@@ -156,6 +162,8 @@ def extract_page(
     meta = page_metadata(tree, url, site_timezone)
     boxes = remove_related_boxes(tree) if settings.prune_boxes else 0
     found = _main_text(tree, url, settings)
+    if settings.fast and _looks_partial(found, tree, settings):
+        found = _main_text(tree, url, replace(settings, fast=False)) or found
     if settings.recall_retry and (found is None or word_count(found[1]) < min_words):
         retry = replace(settings, favor_precision=False, favor_recall=True, recall_retry=False)
         found = max((found, _main_text(tree, url, retry)), key=_words_found)
@@ -222,6 +230,19 @@ def _main_text(tree: HtmlElement, url: str, settings: ExtractSettings) -> tuple[
     safe_html = sanitize_html(etree.tostring(convert_to_html(document.body), encoding="unicode"))
     plain = extract_texts(safe_html).text
     return (safe_html, plain) if plain else None
+
+
+def _looks_partial(
+    found: tuple[str, str] | None, tree: HtmlElement, settings: ExtractSettings
+) -> bool:
+    """A short text that holds little of the page's words: the fast pass may have picked a
+    side block (trafilatura escalates on the same sign)."""
+    words = _words_found(found)
+    if words >= settings.partial_words:
+        return False
+    body = tree.find("body")
+    page_words = sum(len(text.split()) for text in _TEXTS(body if body is not None else tree))
+    return words < settings.partial_share * page_words
 
 
 def _words_found(found: tuple[str, str] | None) -> int:
