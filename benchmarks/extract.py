@@ -177,7 +177,7 @@ SWEEP: list[tuple[str, dict]] = [
 
 def sweep(pages: list[Page]) -> None:
     print("\nquantam with one setting changed (one run each, speed against bare trafilatura):")
-    print(f"{"setting":<42} {'F1':>6} {'P':>6} {'R':>6} {'speed':>6}  failures")
+    print(f"{'setting':<42} {'F1':>6} {'P':>6} {'R':>6} {'speed':>6}  failures")
     variants: list[tuple[str, Extractor, collections.Counter | None]] = [
         ("quantam as shipped", *quantam()),
         (
