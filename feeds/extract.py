@@ -151,6 +151,9 @@ def extract_page(
     declared = (content_type or "").split(";")[0].strip().lower()
     if declared and declared not in _HTML_TYPES:
         return failed("not_html", f"the page is not HTML (Content-Type {declared})")
+    sniffed = _sniff_not_html(page)
+    if sniffed:
+        return failed("not_html", f"the page is not HTML: it looks like {sniffed}")
     text = nfc(page if isinstance(page, str) else _decode(page, content_type, max_bytes))
     sniffed = _sniff_not_html(text)
     if sniffed:
@@ -174,6 +177,12 @@ def extract_page(
             "needs JavaScript",
         )
     safe_html, plain = found
+    if _mostly_links(plain, tree):
+        return failed(
+            "no_text",
+            "no main text found: what stands out is a list of links (a front or section page), "
+            "not an article",
+        )
     words = word_count(plain)
     if words < min_words:
         return failed(
@@ -245,6 +254,18 @@ def _looks_partial(
     return words < settings.partial_share * page_words
 
 
+def _mostly_links(text: str, tree: HtmlElement) -> bool:
+    """Most of the text's words are on lines that are some link's whole text on the page."""
+    anchors = {" ".join(text.split()) for text in _ANCHOR_TEXTS(tree)}
+    linked = total = 0
+    for line in text.split("\n"):
+        words = len(line.split())
+        total += words
+        if " ".join(line.split()) in anchors:
+            linked += words
+    return total > 0 and linked >= _LINK_LIST_SHARE * total
+
+
 def _words_found(found: tuple[str, str] | None) -> int:
     return word_count(found[1]) if found else -1
 
@@ -312,6 +333,9 @@ _SHORT_TEXTS = etree.XPath(
     "//body//text()[string-length() <= $limit][normalize-space()]", smart_strings=False
 )
 _SHORT_TEXT_NODES = etree.XPath("//body//text()[string-length() <= $limit][normalize-space()]")
+_ANCHOR_TEXTS = etree.XPath("//body//a//text()[normalize-space()]", smart_strings=False)
+# A text whose lines are mostly whole link texts is a list of headlines, not an article.
+_LINK_LIST_SHARE = 0.5
 _NOT_HIDDEN = (
     "[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 )
@@ -368,24 +392,27 @@ def remove_related_boxes(tree: HtmlElement) -> int:
     or, when the heading stands alone in the body, the heading and the link blocks after it."""
     counts = _Counts()
     doomed: list[etree._Element] = []
+    boxes = 0
 
-    def add(element: etree._Element) -> None:
-        if not any(element is d or _is_descendant(element, d) for d in doomed):
-            doomed.append(element)
+    def add(box: list[etree._Element]) -> None:
+        nonlocal boxes
+        box = [e for e in box if not any(e is d or _is_descendant(e, d) for d in doomed)]
+        if box:
+            doomed.extend(box)
+            boxes += 1
 
     for element in _marked_elements(tree):
         if element.tag in _NEVER_BOX or element.tag in _INVISIBLE:
             continue
         if counts.words(element) == 0 or counts.link_share(element) >= _MARKED_LINK_SHARE:
-            add(element)
+            add([element])
     for element in _label_elements(tree):
         if _is_label(element, counts):
-            for box in _box_around(element, counts):
-                add(box)
+            add(_box_around(element, counts))
     for element in doomed:
         if element.getparent() is not None:
             _drop(element)
-    return len(doomed)
+    return boxes
 
 
 def _marked_elements(tree: HtmlElement) -> list[etree._Element]:
@@ -755,16 +782,20 @@ _MAGIC = (
 _FEED_ROOT = re.compile(r"<(rss|feed|rdf:RDF)[\s>]", re.I)
 
 
-def _sniff_not_html(text: str) -> str | None:
-    head = text[:2048].lstrip("\ufeff \t\r\n")
-    for magic, what in _MAGIC:
-        if head.encode("latin-1", "replace").startswith(magic):
-            return what
+def _sniff_not_html(page: bytes | str) -> str | None:
+    """What the start of the page says it is, when that is not HTML."""
+    if isinstance(page, bytes):
+        head = page[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+        for magic, what in _MAGIC:
+            if head.startswith(magic):
+                return what
+        return None
+    head = page[:2048].lstrip("\ufeff \t\r\n")
     if head[:1] in ("{", "["):
         return "JSON"
     lowered = head.lower()
     if lowered.startswith("<?xml") and _FEED_ROOT.search(head) and "<html" not in lowered:
         return "an RSS or Atom feed"
-    if "<" not in text[:65536]:
+    if "<" not in page[:65536]:
         return "plain text"
     return None
