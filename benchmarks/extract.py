@@ -155,6 +155,10 @@ def race(pages: list[Page], a: Extractor, b: Extractor, repeat: int) -> tuple[di
             shingle_scores(p.truth, t, n=1) for p, t in zip(pages, texts[name], strict=True)
         )
         scores["pages_per_s"] = len(pages) / sum(best[name])
+        times = sorted(best[name])
+        scores["ms_p50"] = 1000 * times[len(times) // 2]
+        scores["ms_p95"] = 1000 * times[int(len(times) * 0.95)]
+        scores["ms_max"] = 1000 * times[-1]
         scores["word_f1"] = words["f1"]
         results[name] = scores
     return results["a"], results["b"]
@@ -238,6 +242,11 @@ def main() -> None:
         f"{'ratio q/t':<14} {ratio['f1']:>7.3f} {ratio['precision']:>10.3f} "
         f"{ratio['recall']:>7.3f} {ratio['pages_per_s']:>8.2f}"
     )
+    for name, row in (("quantam", ours), ("trafilatura", bare)):
+        print(
+            f"{name} ms per page: median {row['ms_p50']:.1f}, p95 {row['ms_p95']:.1f}, "
+            f"max {row['ms_max']:.1f}"
+        )
     failed = ", ".join(f"{k}: {v // max(1, args.repeat)}" for k, v in sorted(failures.items()))
     print(f"quantam failures: {failed or 'none'}")
     f1_met = ours["f1"] >= bare["f1"] and ours["f1"] >= 0.95

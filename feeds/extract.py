@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Literal
@@ -52,19 +52,28 @@ FailureCode = Literal["too_large", "empty", "not_html", "no_text", "too_short"]
 
 
 @dataclass(frozen=True)
-class ExtractedPage:
-    """The article found on a page. Dates are aware UTC; URLs are absolute http(s)."""
+class PageMetadata:
+    """What a page says about itself. Dates are aware UTC; URLs are absolute http(s)."""
 
-    url: str
-    text: str
-    html: str
     title: str | None = None
     author: str | None = None
     published: datetime | None = None
     updated: datetime | None = None
     canonical_url: str | None = None
     image: str | None = None
+    # ISO 639 code of the language the page declares ("vi"), if it declares one.
     language: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractedPage(PageMetadata):
+    """The article found on a page: its metadata, plain text and sanitised HTML."""
+
+    # The address the page was fetched from (not the canonical one).
+    url: str
+    # Paragraphs on their own lines, NFC.
+    text: str
+    html: str
     # Wall-clock seconds the extraction took.
     seconds: float = 0.0
     # How many related-link boxes were cut out of the page before extraction.
@@ -151,11 +160,11 @@ def extract_page(
     declared = (content_type or "").split(";")[0].strip().lower()
     if declared and declared not in _HTML_TYPES:
         return failed("not_html", f"the page is not HTML (Content-Type {declared})")
-    sniffed = _sniff_not_html(page)
+    sniffed = _binary_kind(page) if isinstance(page, bytes) else None
     if sniffed:
         return failed("not_html", f"the page is not HTML: it looks like {sniffed}")
     text = nfc(page if isinstance(page, str) else _decode(page, content_type, max_bytes))
-    sniffed = _sniff_not_html(text)
+    sniffed = _text_kind(text)
     if sniffed:
         return failed("not_html", f"the page is not HTML: it looks like {sniffed}")
     tree = load_html(text)
@@ -194,15 +203,9 @@ def extract_page(
         url=url,
         text=plain,
         html=safe_html,
-        title=meta.title,
-        author=meta.author,
-        published=meta.published,
-        updated=meta.updated,
-        canonical_url=meta.canonical_url,
-        image=meta.image,
-        language=meta.language,
         seconds=time.perf_counter() - started,
         boxes_removed=boxes,
+        **{field.name: getattr(meta, field.name) for field in fields(PageMetadata)},
     )
 
 
@@ -346,7 +349,9 @@ _LABEL_TAGS = frozenset(
     | {"header", "label", "li", "dt", "section", "aside", "legend", "summary", "figcaption"}
 )
 # Where pruning stops: the page itself and what certainly holds the article.
-_NEVER_BOX = frozenset({"html", "body", "main", "head", "article"})
+_NEVER_MARKED = frozenset({"html", "body", "main", "head"})
+# A box found from its heading never grows past the article that holds it.
+_NEVER_BOX = _NEVER_MARKED | {"article"}
 _LABEL_PUNCTUATION = " \t\n\r:：»«>|–—-•·.…\u00a0"
 _LABEL_MAX_WORDS = 6
 _LABEL_MAX_CHARS = 48
@@ -402,7 +407,7 @@ def remove_related_boxes(tree: HtmlElement) -> int:
             boxes += 1
 
     for element in _marked_elements(tree):
-        if element.tag in _NEVER_BOX or element.tag in _INVISIBLE:
+        if element.tag in _NEVER_MARKED or element.tag in _INVISIBLE:
             continue
         if counts.words(element) == 0 or counts.link_share(element) >= _MARKED_LINK_SHARE:
             add([element])
@@ -552,17 +557,6 @@ def _has_visible_text(tree: HtmlElement) -> bool:
 
 
 # -- metadata ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PageMetadata:
-    title: str | None = None
-    author: str | None = None
-    published: datetime | None = None
-    updated: datetime | None = None
-    canonical_url: str | None = None
-    image: str | None = None
-    language: str | None = None
 
 
 def page_metadata(
@@ -782,20 +776,23 @@ _MAGIC = (
 _FEED_ROOT = re.compile(r"<(rss|feed|rdf:RDF)[\s>]", re.I)
 
 
-def _sniff_not_html(page: bytes | str) -> str | None:
-    """What the start of the page says it is, when that is not HTML."""
-    if isinstance(page, bytes):
-        head = page[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
-        for magic, what in _MAGIC:
-            if head.startswith(magic):
-                return what
-        return None
-    head = page[:2048].lstrip("\ufeff \t\r\n")
+def _binary_kind(page: bytes) -> str | None:
+    """What the first bytes say the page is, when that is a binary format."""
+    head = page[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    return None
+
+
+def _text_kind(text: str) -> str | None:
+    """What the start of the decoded page says it is, when that is not HTML."""
+    head = text[:2048].lstrip("\ufeff \t\r\n")
     if head[:1] in ("{", "["):
         return "JSON"
     lowered = head.lower()
     if lowered.startswith("<?xml") and _FEED_ROOT.search(head) and "<html" not in lowered:
         return "an RSS or Atom feed"
-    if "<" not in page[:65536]:
+    if "<" not in text[:65536]:
         return "plain text"
     return None
