@@ -149,10 +149,51 @@ class TextAnalyzer(BaseEstimator):
                 )
         return [form for chunk in chunks for form in pieces[chunk]]
 
+    def spellings(self, text: str, language: str, out: dict[str, str], limit: int = 300) -> None:
+        """Add to `out` each term of the text's first `limit` tokens (unigrams and bigrams, as
+        `analyze` makes them) with its spelling there, where `out` has none yet or only an
+        all-capitals one: what a reason shows a reader ("Đà Nẵng", not the index form "đà
+        nẵng"). Call after `words` or `analyze` on the same text (their memo is read)."""
+        lang = "en" if language.startswith("en") else "vi"
+        pieces = _PIECES[lang]
+        forms: list[str | None] = []
+        spelled: list[str] = []
+        for chunk in unicodedata.normalize("NFC", text).split():
+            if len(forms) >= limit:
+                break
+            known = pieces.get(chunk)
+            if known is None:
+                continue
+            surface = _TOKEN.findall(chunk.replace("\u00d0", "Đ").replace("\u2019", "'"))
+            if len(surface) != len(known):
+                surface = [""] * len(known)  # lower-casing moved a boundary: no spelling
+            forms.extend(known)
+            spelled.extend(surface)
+        for i, form in enumerate(forms):
+            if form and spelled[i]:
+                _spell(out, form, spelled[i])
+                if i + 1 < len(forms) and forms[i + 1] and spelled[i + 1]:
+                    _spell(out, f"{form} {forms[i + 1]}", f"{spelled[i]} {spelled[i + 1]}")
+
     def _stop(self, language: str) -> frozenset[str]:
         if not self.stop_words:
             return frozenset()
         return _english_stopwords() if language.startswith("en") else vietnamese_stopwords()
+
+
+def _spell(out: dict[str, str], term: str, spelling: str) -> None:
+    """Keep the plainest spelling seen: a word capitalised only at a sentence start or in an
+    all-capitals headline is written in lower case elsewhere; a name never is."""
+    known = out.get(term)
+    if known is None or capitals(spelling) < capitals(known):
+        out[term] = spelling
+
+
+def capitals(spelling: str) -> int:
+    """2 for all capitals ("UKRAINE"), 1 for a capital first letter, 0 otherwise."""
+    if spelling.isupper():
+        return 2
+    return 1 if spelling[:1].isupper() else 0
 
 
 def _english_stopwords() -> frozenset[str]:

@@ -15,15 +15,15 @@ next reindex (the change log gives no compare-and-set).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gc
 import logging
 import multiprocessing
 import os
-import pickle
 import threading
 import time
 import uuid
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -33,9 +33,17 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from tqdm import tqdm
 
-from recommender.analyzer import pieces_mark, pieces_since, remember_pieces
+from recommender import model as stored_model
+from recommender.analyzer import (
+    pieces_mark,
+    pieces_since,
+    remember_pieces,
+    vietnamese_stopwords,
+)
+from recommender.evidence import WEAK_MAX_TERMS, Terms, is_weak, without_parts
 from recommender.index import (
     Neighbours,
     PairLookup,
@@ -46,9 +54,17 @@ from recommender.index import (
     shared_terms,
     windowed_neighbours,
 )
-from recommender.rank import DAY, Candidate, rank, relevance
+from recommender.latent import LatentSpace, LatentVectors, blend
+from recommender.rank import DAY, Candidate, RankParams, rank, relevance
 from recommender.settings import RelatedSettings
-from recommender.vectorize import Analysed, ArticleText, ArticleVectorizer, TermNames
+from recommender.vectorize import (
+    Analysed,
+    ArticleText,
+    ArticleVectorizer,
+    BatchNames,
+    Names,
+    TermNames,
+)
 from store.base import Store
 from store.models import Article, RelatedItem
 
@@ -63,13 +79,19 @@ SYNC_LOCK_TTL = 600.0
 SYNC_LOCK_WAIT = 120.0
 _BUSY = "another process kept the related lists locked for 2 minutes"
 FITTED_KEY = "related:fitted-at"
-MODEL_FORMAT = 1
 # A full build vectorises and ranks lists in forked processes (Linux) from this many articles.
 PARALLEL_LISTS_MIN = 5000
 LIST_CHUNK = 1000
 # A full build stacks its vectorised batches into blocks of this many rows: blocks this large
 # are allocated apart from the small batches, so each is returned to the system when freed.
 STACK_ROWS = 50_000
+# Without a latent space (a store of fewer than 10 x latent_dims articles) the floor applies to
+# the bare TF-IDF cosine, at this share of min_score: label precision of items at a cosine of
+# 0.02-0.05 on headline + lead (0.36-0.39) matches that of a blend of 0.125-0.15 (0.31-0.41).
+LEXICAL_FLOOR = 0.3
+# Shared terms looked at for an item's reasons, most contributing first: enough that three
+# specific ones remain after dropping function-word bigrams and the parts of phrases.
+REASON_POOL = 16
 # The job of forked workers (set only while their pool runs; they inherit it by forking).
 _JOB: Callable[[Any], Any] | None = None
 _FORKING = threading.Lock()
@@ -86,6 +108,12 @@ def _settle() -> None:
     recent garbage is not frozen with them; a full collection would cost the build seconds."""
     gc.collect(1)
     gc.freeze()
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    """Function words of both languages: the edges a concept or a reason does not count."""
+    return vietnamese_stopwords() | ENGLISH_STOP_WORDS
 
 
 def _run_job(arg: Any) -> Any:
@@ -140,7 +168,7 @@ def _vectorise(
     mark = pieces_mark() if forked else None
     analysed = vectorizer.counts(texts)
     memo = pieces_since(mark) if mark is not None else {}
-    return Analysed(analysed.vectors, [], analysed.buckets), memo
+    return Analysed(analysed.vectors, [], analysed.buckets, analysed.spellings), memo
 
 
 @dataclass
@@ -200,8 +228,8 @@ class _BuiltLists(Mapping[str, list[RelatedItem]]):
     """Every list of a full build, owner id -> items, decoded from `_ListChunk`s on access
     (what `put_related` is given: the store encodes one list after another)."""
 
-    def __init__(self, state: _State, name: Callable[[int], str | None], chunk: int):
-        self._state, self._name, self._chunk = state, name, chunk
+    def __init__(self, state: _State, names: Names, chunk: int):
+        self._state, self._names, self._chunk = state, names, chunk
         self.chunks: list[_ListChunk] = []
 
     def __len__(self) -> int:
@@ -218,7 +246,7 @@ class _BuiltLists(Mapping[str, list[RelatedItem]]):
         row = pos - c.start
         if not 0 <= row < len(c.positions):
             raise KeyError(owner)
-        ids, name = self._state.ids, self._name
+        ids, spelled = self._state.ids, self._names.spelled
         out = []
         for p, score, fill, reason in zip(
             c.positions[row].tolist(),
@@ -229,7 +257,7 @@ class _BuiltLists(Mapping[str, list[RelatedItem]]):
         ):
             if p < 0:
                 break
-            terms = tuple(name(b) or "" for b in reason if b >= 0)
+            terms = tuple(spelled(b) or "" for b in reason if b >= 0)
             out.append(RelatedItem(ids[p], score, fill, terms))
         return out
 
@@ -282,6 +310,34 @@ class _State:
     # category -> positions of its newest live articles, newest first (fill candidates)
     latest: dict[str, list[int]] = field(default_factory=dict)
     latest_size: int = 12
+    # the store's statistics on terms, for evidence and reasons (`terms`)
+    _terms: Terms | None = None
+    # the latent space and every position's vector in it (None: similarity is TF-IDF only)
+    latent: LatentSpace | None = None
+    z: LatentVectors | None = None
+
+    @property
+    def terms(self) -> Terms:
+        if self._terms is None:
+            v = self.vectorizer
+            idf = v.tfidf_.idf_
+
+            def idf_of(term: str) -> float:
+                return float(idf[int(v.bucket_of([term])[0])])
+
+            self._terms = Terms(idf_of, v.n_docs_, _stopwords(), v.max_df_floor)
+        return self._terms
+
+    def place(self, vectors: sp.csr_matrix) -> None:
+        """Every indexed article's latent vector, from its TF-IDF vector (in blocks)."""
+        if self.latent is None:
+            return
+        out = np.zeros((vectors.shape[0], self.latent.dims), dtype=np.float32)
+        for start in range(0, vectors.shape[0], STACK_ROWS):
+            out[start : start + STACK_ROWS] = self.latent.project(
+                vectors[start : start + STACK_ROWS]
+            )
+        self.z = LatentVectors(out)
 
     def index_latest(self) -> None:
         self.latest = {}
@@ -361,12 +417,14 @@ class RelatedEngine:
                 ids=columns.ids,
                 published=columns.published,
                 category=columns.category,
+                latent=self._fit_latent(vectors),
             )
+            state.place(vectors)
             del vectors, columns, read
             state.position = {aid: i for i, aid in enumerate(state.ids)}
             state.latest_size = self.settings.stored_k + 2
             state.index_latest()
-            lists = self._all_lists(state, names.__getitem__, progress, processes)
+            lists = self._all_lists(state, names, progress, processes)
             count = len(lists)
             with self._writing() as held:
                 if not held:
@@ -410,7 +468,7 @@ class RelatedEngine:
             disable=not progress,
         ):
             if names is not None:
-                names.learn(analysed.terms, analysed.buckets)
+                names.learn(analysed.terms, analysed.buckets, analysed.spellings)
             if df is not None:
                 df += np.bincount(analysed.vectors.indices, minlength=vectorizer.n_features)
             pending.append(analysed.vectors)
@@ -483,6 +541,12 @@ class RelatedEngine:
             max_df=s.max_df,
         )
 
+    def _fit_latent(self, vectors: sp.csr_matrix) -> LatentSpace | None:
+        s = self.settings
+        if s.latent_weight <= 0:
+            return None
+        return LatentSpace.fit(vectors, s.latent_dims)
+
     def _ensure_state(self) -> _State | None:
         version = self.store.get_meta(VERSION_KEY)
         if (
@@ -511,8 +575,8 @@ class RelatedEngine:
         return live <= self.settings.auto_reindex_max and live >= 2 * state.vectorizer.n_docs_
 
     def _save_model(self, state: _State) -> None:
-        blob = {"format": MODEL_FORMAT, "vectorizer": state.vectorizer, "seq": state.seq}
-        self.store.set_meta(MODEL_KEY, zlib.compress(pickle.dumps(blob), 1))
+        blob = stored_model.dump(stored_model.Model(state.vectorizer, state.latent, state.seq))
+        self.store.set_meta(MODEL_KEY, blob)
         self.store.set_meta(VERSION_KEY, state.version.encode())
         self.store.set_meta(FITTED_KEY, repr(time.time()).encode())
 
@@ -527,10 +591,13 @@ class RelatedEngine:
         raw = self.store.get_meta(MODEL_KEY)
         if raw is None:
             raise NotIndexed("the related-articles model is missing: run `quantam reindex`")
-        blob = pickle.loads(zlib.decompress(raw))
-        if blob.get("format") != MODEL_FORMAT:
-            raise NotIndexed("the stored related-articles model is outdated: run `quantam reindex`")
-        vectorizer: ArticleVectorizer = blob["vectorizer"]
+        try:
+            loaded = stored_model.load(raw)
+        except stored_model.ModelError as exc:
+            raise NotIndexed(
+                f"the stored related-articles model cannot be read ({exc}): run `quantam reindex`"
+            ) from exc
+        vectorizer = loaded.vectorizer
         read = self._read_vectors(vectorizer, None, False, 1)
         vectors, columns = read or (
             sp.csr_matrix((0, vectorizer.n_features), dtype=np.float32),
@@ -540,11 +607,13 @@ class RelatedEngine:
             vectorizer=vectorizer,
             index=SimilarityIndex(vectors, n_threads=self.settings.threads),
             version=version,
-            seq=blob["seq"],
+            seq=loaded.seq,
             ids=columns.ids,
             published=columns.published,
             category=columns.category,
+            latent=loaded.latent,
         )
+        state.place(vectors)
         del vectors, columns, read
         state.position = {aid: i for i, aid in enumerate(state.ids)}
         state.latest_size = self.settings.stored_k + 2
@@ -601,11 +670,13 @@ class RelatedEngine:
     def _apply_upsert(self, state: _State, article: Article, write: bool = True) -> None:
         analysed = state.vectorizer.counts([ArticleText.of(article)])
         vector = state.vectorizer.weigh(analysed.vectors)
-        own = {bucket: term for term, bucket in analysed.buckets.items()}
+        own = BatchNames(analysed)
         old = state.live(article.id)
         if old is not None:
             state.index.remove(old)
         pos = state.index.add(vector)
+        if state.z is not None and state.latent is not None:
+            state.z.add(state.latent.project(vector)[0])
         state.ids.append(article.id)
         state.position[article.id] = pos
         state.published.append(article.published.timestamp())
@@ -620,10 +691,10 @@ class RelatedEngine:
         cand_pos, cand_sim = state.index.best(similarity, self.settings.pool)
         fill = self._latest_ids(article.category)
         lists = {
-            article.id: self._list_for(state, pos, cand_pos, cand_sim, own.get, fill, explain=False)
+            article.id: self._list_for(state, pos, cand_pos, cand_sim, own, fill, explain=False)
         }
-        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, similarity))
-        self._explain_add(state, pos, lists, own.get)
+        lists.update(self._insert_into_older(state, pos, cand_pos, cand_sim, similarity, own))
+        self._explain_add(state, pos, lists, own)
         self._write(state, lists)
 
     def _explain_add(
@@ -631,7 +702,7 @@ class RelatedEngine:
         state: _State,
         pos: int,
         lists: dict[str, list[RelatedItem]],
-        name: Callable[[int], str | None],
+        names: Names,
     ) -> None:
         """Reasons for the new article's own items and for its entries in older lists, in one
         pass over its row: the terms two articles share are the same either way round."""
@@ -648,7 +719,7 @@ class RelatedEngine:
                     continue
                 targets.append((items, i))
         for (items, i), reason in zip(
-            targets, self._reasons(state, pos, np.array(others, dtype=np.int64), name), strict=True
+            targets, self._reasons(state, pos, np.array(others, dtype=np.int64), names), strict=True
         ):
             items[i] = items[i]._replace(reason=reason)
 
@@ -659,6 +730,7 @@ class RelatedEngine:
         cand_pos: np.ndarray,
         cand_sim: np.ndarray,
         similarity: np.ndarray,
+        names: Names,
     ) -> dict[str, list[RelatedItem]]:
         """Older lists the new article now belongs to, with it inserted by score (its reason
         is left to `_explain_add`).
@@ -668,14 +740,18 @@ class RelatedEngine:
         An insertion, not a re-ranking: the new item goes where its score puts it unless a
         higher-scored copy of its story is listed (it replaces a lower-scored copy), and the last
         place (a fill item first) gives way. MMR is applied in full at the next reindex."""
-        params = self.settings.rank_params()
+        params = self._rank_params(state)
         new_id = state.ids[pos]
+        cand_pos, blended, cand_sim = self._blended(state, pos, cand_pos, cand_sim)
+        evidence = self._evidence(state, pos, cand_pos, names)
         # Owners whose list the new article can enter, judged from what this engine wrote
         # (no store read for the rest).
         wanted: list[tuple[str, int, float]] = []
-        for other, cosine in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True):
+        for other, sim, cosine, weight in zip(
+            cand_pos.tolist(), blended.tolist(), cand_sim.tolist(), evidence, strict=True
+        ):
             owner = state.ids[other]
-            me = Candidate(new_id, cosine, state.published[pos], state.category[pos])
+            me = Candidate(new_id, sim, state.published[pos], state.category[pos], cosine, weight)
             score = round(relevance(me, state.published[other], state.category[other], params), 4)
             if score < params.min_score or cosine >= params.duplicate_threshold:
                 continue
@@ -741,7 +817,7 @@ class RelatedEngine:
             if pos is None:
                 continue
             analysed = state.vectorizer.counts([ArticleText.of(article)])
-            own = {bucket: term for term, bucket in analysed.buckets.items()}
+            own = BatchNames(analysed)
             found = state.index.search(state.index.rows([pos]), self.settings.pool + 1)
             cand_pos, cand_sim = found.row(0)
             keep = cand_pos != pos
@@ -750,7 +826,7 @@ class RelatedEngine:
                 pos,
                 cand_pos[keep],
                 cand_sim[keep],
-                own.get,
+                own,
                 self._latest_ids(article.category),
             )
         return lists
@@ -773,7 +849,7 @@ class RelatedEngine:
     def _all_lists(
         self,
         state: _State,
-        name: Callable[[int], str | None],
+        names: Names,
         progress: bool,
         processes: int | None = None,
     ) -> _BuiltLists:
@@ -804,9 +880,9 @@ class RelatedEngine:
                 bar.update(stop - start)
         self.last_neighbours = Neighbours(positions, scores)
         pairs = PairLookup(self.last_neighbours)
-        job = partial(self._lists_in, state, positions, scores, name, latest, pairs.matrix)
+        job = partial(self._lists_in, state, positions, scores, names, latest, pairs.matrix)
         ranges = [(a, min(n, a + LIST_CHUNK)) for a in range(0, n, LIST_CHUNK)]
-        lists = _BuiltLists(state, name, LIST_CHUNK)
+        lists = _BuiltLists(state, names, LIST_CHUNK)
         workers = _processes(n, self.settings.threads if processes is None else processes)
         with tqdm(total=n, desc="related lists", unit=" articles", disable=not progress) as bar:
             # Forked workers inherit the index and the neighbour table; only finished lists
@@ -822,7 +898,7 @@ class RelatedEngine:
         state: _State,
         positions: np.ndarray,
         scores: np.ndarray,
-        name: Callable[[int], str | None],
+        names: Names,
         latest: dict[str, list[str]],
         pair_matrix: Callable[[np.ndarray], np.ndarray],
         bounds: tuple[int, int],
@@ -841,7 +917,7 @@ class RelatedEngine:
             cand_pos, cand_sim = positions[pos][keep], scores[pos][keep]
             fill = latest[state.category[pos]]
             items = self._list_for(
-                state, pos, cand_pos, cand_sim, name, fill, pair_matrix, explain=False
+                state, pos, cand_pos, cand_sim, names, fill, pair_matrix, explain=False
             )
             where = [state.position[i.article_id] for i in items]
             out.positions[row, : len(items)] = where
@@ -849,7 +925,7 @@ class RelatedEngine:
             out.fill[row, : len(items)] = [i.fill for i in items]
             real = [(j, p) for j, (i, p) in enumerate(zip(items, where, strict=True)) if not i.fill]
             buckets = self._reason_buckets(
-                state, pos, np.array([p for _, p in real], dtype=np.int64), name
+                state, pos, np.array([p for _, p in real], dtype=np.int64), names
             )
             for (j, _), chosen in zip(real, buckets, strict=True):
                 out.reasons[row, j, : len(chosen)] = chosen
@@ -861,17 +937,28 @@ class RelatedEngine:
         pos: int,
         cand_pos: np.ndarray,
         cand_sim: np.ndarray,
-        name: Callable[[int], str | None],
+        names: Names,
         fill: Sequence[str],
         pair_matrix: Callable[[np.ndarray], np.ndarray] | None = None,
         explain: bool = True,
     ) -> list[RelatedItem]:
-        """The article's ranked list; explain=False leaves the reasons to the caller."""
+        """The article's ranked list; explain=False leaves the reasons to the caller.
+
+        cand_sim: the candidates' TF-IDF cosines, best first; they are ranked by the blend
+        with the latent space (`_blended`), copies told by the cosine."""
+        cand_pos, cand_sim, cand_cos = self._blended(state, pos, cand_pos, cand_sim)
         window = min(len(cand_pos), 2 * self.settings.stored_k)  # MMR looks this deep
-        cand_pos, cand_sim = cand_pos[:window], cand_sim[:window]
+        cand_pos = cand_pos[:window]
+        evidence = self._evidence(state, pos, cand_pos, names)
         candidates = [
-            Candidate(state.ids[p], s, state.published[p], state.category[p])
-            for p, s in zip(cand_pos.tolist(), cand_sim.tolist(), strict=True)
+            Candidate(state.ids[p], s, state.published[p], state.category[p], c, e)
+            for p, s, c, e in zip(
+                cand_pos.tolist(),
+                cand_sim[:window].tolist(),
+                cand_cos[:window].tolist(),
+                evidence,
+                strict=True,
+            )
         ]
         items = rank(
             state.ids[pos],
@@ -879,7 +966,7 @@ class RelatedEngine:
             state.category[pos],
             candidates,
             (pair_matrix or partial(self._pair_similarity, state))(cand_pos),
-            self.settings.rank_params(),
+            self._rank_params(state),
             fill,
         )
         if any(i.fill for i in items):
@@ -887,11 +974,53 @@ class RelatedEngine:
         if not explain:
             return items
         chosen = [state.position[i.article_id] for i in items if not i.fill]
-        reasons = self._reasons(state, pos, np.array(chosen, dtype=np.int64), name)
+        reasons = self._reasons(state, pos, np.array(chosen, dtype=np.int64), names)
         out = []
         for item in items:
             out.append(item._replace(reason=reasons.pop(0)) if not item.fill else item)
         return out
+
+    def rank_params(self) -> RankParams:
+        """How lists are ranked now (the floor depends on whether a latent space is fitted)."""
+        with self._lock:
+            state = self._ensure_state()
+        return self._rank_params(state) if state else self.settings.rank_params()
+
+    def _rank_params(self, state: _State) -> RankParams:
+        """The settings' ranking, with the floor on the scale of the similarity in use: the
+        blend when a latent space is fitted, else the bare cosine (`LEXICAL_FLOOR`)."""
+        params = self.settings.rank_params()
+        if state.z is None or self.settings.latent_weight <= 0:
+            return dataclasses.replace(params, min_score=params.min_score * LEXICAL_FLOOR)
+        return params
+
+    def _evidence(self, state: _State, pos: int, cand_pos: np.ndarray, names: Names) -> list[float]:
+        """Each candidate's evidence weight: `single_concept_weight` when the terms it shares
+        with the article are one short concept, else 1."""
+        weight = self.settings.single_concept_weight
+        if weight >= 1.0 or len(cand_pos) == 0:
+            return [1.0] * len(cand_pos)
+        rows = state.index.rows(cand_pos)
+        shared = shared_terms(state.index.rows([pos]), rows, WEAK_MAX_TERMS + 1)
+        informative = state.terms.informative
+        out = []
+        for columns in shared:
+            weak = False
+            if len(columns) <= WEAK_MAX_TERMS:
+                weak = is_weak([t for t in map(names.name, columns.tolist()) if t], informative)
+            out.append(weight if weak else 1.0)
+        return out
+
+    def _blended(
+        self, state: _State, pos: int, cand_pos: np.ndarray, cand_cos: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates re-ordered by the blended similarity: (positions, blend, cosine)."""
+        weight = self.settings.latent_weight
+        if state.z is None or weight <= 0 or len(cand_pos) == 0:
+            return cand_pos, cand_cos, cand_cos
+        sim = blend(cand_cos, state.z.cosines(pos, cand_pos), weight)
+        order = np.lexsort((cand_pos, -sim))
+        return cand_pos[order], sim[order], cand_cos[order]
 
     def _fill_without_copies(
         self, state: _State, pos: int, items: list[RelatedItem], fill: Sequence[str]
@@ -921,24 +1050,31 @@ class RelatedEngine:
         return gram(state.index.rows(positions))
 
     def _reasons(
-        self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
+        self, state: _State, pos: int, others: np.ndarray, names: Names
     ) -> list[tuple[str, ...]]:
-        """The terms that contribute most to each similarity, by name."""
+        """Why each of `others` relates to the article: its reason terms, as spelled."""
         return [
-            tuple(name(b) or "" for b in buckets)
-            for buckets in self._reason_buckets(state, pos, others, name)
+            tuple(names.spelled(b) or "" for b in buckets)
+            for buckets in self._reason_buckets(state, pos, others, names)
         ]
 
     def _reason_buckets(
-        self, state: _State, pos: int, others: np.ndarray, name: Callable[[int], str | None]
+        self, state: _State, pos: int, others: np.ndarray, names: Names
     ) -> list[list[int]]:
-        """`_reasons` as the buckets of the terms (only named ones), not yet their names."""
+        """`_reasons` as buckets: of the shared terms that contribute most to each similarity,
+        the specific ones without a function word at an edge (`evidence.Terms.reason`), each
+        phrase once ("Đà Nẵng", not also "Đà" and "Nẵng"), at most `explain_terms`."""
         if len(others) == 0:
             return []
         n = self.settings.explain_terms
-        columns = shared_terms(state.index.rows([pos]), state.index.rows(others), 2 * n)
+        columns = shared_terms(state.index.rows([pos]), state.index.rows(others), REASON_POOL)
+        good = state.terms.reason
         out = []
         for cols in columns:
-            named = [b for b in map(int, cols) if name(b)]
-            out.append(named[:n])
+            named = {}
+            for b in map(int, cols):
+                term = names.name(b)
+                if term and good(term):
+                    named.setdefault(term, b)
+            out.append([named[t] for t in without_parts(list(named))[:n]])
         return out

@@ -30,6 +30,9 @@ class RankParams:
     category_boost: float = 0.0
     mmr_lambda: float = 0.8
     duplicate_threshold: float = 0.7
+    # MMR weighs an item's similarity to those already picked only from this cosine on (two
+    # takes on one story); below it, items are ranked by relevance alone
+    diversity_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,17 @@ class Candidate:
     """A similar article as the ranking sees it."""
 
     article_id: str
-    similarity: float
+    similarity: float  # what relevance starts from (TF-IDF cosine, or its blend)
     published: float  # POSIX seconds
     category: str
+    cosine: float | None = None  # TF-IDF cosine, for copies; None: `similarity` is it
+    # weight of the shared terms as evidence: below 1 when they are one short concept
+    # (`recommender.evidence`)
+    evidence: float = 1.0
+
+    @property
+    def lexical(self) -> float:
+        return self.similarity if self.cosine is None else self.cosine
 
 
 def decay(age_seconds: float, half_life_days: float) -> float:
@@ -54,7 +65,7 @@ def relevance(candidate: Candidate, published: float, category: str, params: Ran
     age = abs(candidate.published - published)
     if params.max_age_days > 0 and age > params.max_age_days * DAY:
         return 0.0
-    score = candidate.similarity * decay(age, params.half_life_days)
+    score = candidate.similarity * candidate.evidence * decay(age, params.half_life_days)
     if params.category_boost and candidate.category == category:
         score *= 1.0 + params.category_boost
     return score
@@ -75,12 +86,12 @@ def rank(
     fill is the category's latest article ids, newest first.
     """
     scores = [relevance(c, published, category, params) for c in candidates]
-    copies = {c.article_id for c in candidates if c.similarity >= params.duplicate_threshold}
+    copies = {c.article_id for c in candidates if c.lexical >= params.duplicate_threshold}
     eligible = [
         i
         for i, c in enumerate(candidates)
         if c.article_id != article_id
-        and c.similarity < params.duplicate_threshold
+        and c.lexical < params.duplicate_threshold
         and scores[i] >= params.min_score
     ]
     pairs = np.asarray(pair_similarity).tolist()  # plain floats: faster than numpy at this size
@@ -97,7 +108,7 @@ def rank(
                 # A syndicated copy of the story just picked never appears after it.
                 copies.add(candidates[i].article_id)
                 del redundancy[i]
-            elif row[i] > redundancy[i]:
+            elif row[i] > redundancy[i] and row[i] >= params.diversity_threshold:
                 redundancy[i] = row[i]
     items = [RelatedItem(candidates[i].article_id, round(float(scores[i]), 4)) for i in chosen]
     return with_fill(items, article_id, fill, params.k, skip=copies)

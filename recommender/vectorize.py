@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +25,7 @@ from sklearn.utils import murmurhash3_32
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
-from recommender.analyzer import TextAnalyzer
+from recommender.analyzer import TextAnalyzer, capitals
 from store.models import Article
 
 FIELDS = ("title", "summary", "body")
@@ -41,13 +42,24 @@ class ArticleText:
 
     @classmethod
     def of(cls, article: Article) -> ArticleText:
-        """Body without in-body related-link boxes (`index_text`), else the plain text."""
+        """Body without in-body related-link boxes (`index_text`), else the plain text. The
+        summary counts only where the body does not already hold it: a feed entry without
+        content is stored with its lead as both, and a lead counted twice outweighs the
+        headline (precision@5 on headline + lead, Dân trí 0.641 -> 0.669, VNTC 0.597 -> 0.620)."""
+        body = article.index_text or article.text
+        summary = article.summary
+        if summary and _squashed(summary).removesuffix("…").rstrip() in _squashed(body):
+            summary = ""
         return cls(
             title=article.title,
-            summary=article.summary,
-            body=article.index_text or article.text,
+            summary=summary,
+            body=body,
             language=article.language or "vi",
         )
+
+
+def _squashed(text: str) -> str:
+    return " ".join(text.split())
 
 
 @dataclass
@@ -58,6 +70,8 @@ class Analysed:
     terms: list[list[str]]
     # every term of the batch -> its hash bucket, in order of first occurrence
     buckets: dict[str, int] = field(default_factory=dict)
+    # terms -> a spelling of theirs in the batch's texts (for reasons shown to readers)
+    spellings: dict[str, str] = field(default_factory=dict)
 
 
 class ArticleVectorizer(TransformerMixin, BaseEstimator):
@@ -112,6 +126,16 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         """Learn the IDF from field-weighted counts (as `counts` returns them)."""
         self.fit_df(np.bincount(counts.indices, minlength=self.n_features), counts.shape[0])
 
+    def set_idf(self, idf: np.ndarray, n_docs: int) -> None:
+        """Take a learned IDF (as `fit_df` computes it), e.g. from a stored model."""
+        if idf.shape != (self.n_features,):
+            raise ValueError(f"an IDF of {idf.shape} does not fit {self.n_features} features")
+        tfidf = TfidfTransformer(norm="l2", smooth_idf=True)
+        tfidf.idf_ = np.asarray(idf, dtype=np.float32)
+        tfidf.n_features_in_ = self.n_features
+        self.tfidf_ = tfidf
+        self.n_docs_ = n_docs
+
     def fit_df(self, df: np.ndarray, n_docs: int) -> None:
         """Learn the IDF from each bucket's document frequency over n_docs articles: what
         `fit_counts` learns, for a caller that streams the counts and keeps no whole matrix.
@@ -127,11 +151,7 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         if self.max_df < 1.0:
             limit = max(self.max_df * n_docs, self.max_df_floor)
             idf[df > limit] = 0.0
-        tfidf = TfidfTransformer(norm="l2", smooth_idf=True)
-        tfidf.idf_ = idf
-        tfidf.n_features_in_ = self.n_features
-        self.tfidf_ = tfidf
-        self.n_docs_ = n_docs
+        self.set_idf(idf, n_docs)
 
     def counts(self, docs: Sequence[ArticleText]) -> Analysed:
         """Field-weighted log counts of a batch, with the terms each document produced.
@@ -153,6 +173,10 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         all_terms: list[list[str]] = [
             [t for name in fields for t in by_field[name][i]] for i in range(len(docs))
         ]
+        spellings: dict[str, str] = {}
+        for d in docs:
+            for name in fields:
+                analyzer.spellings(getattr(d, name), d.language, spellings)
         unique = list(dict.fromkeys(chain.from_iterable(all_terms)))
         buckets = dict(zip(unique, self.bucket_of(unique).tolist(), strict=True))
         n_docs, width = len(docs), self.n_features
@@ -181,7 +205,7 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
             (data, columns.astype(np.int32), indptr), shape=(n_docs, width), copy=False
         )
         vectors.has_sorted_indices = True
-        return Analysed(vectors=vectors, terms=all_terms, buckets=buckets)
+        return Analysed(vectors=vectors, terms=all_terms, buckets=buckets, spellings=spellings)
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """IDF-weight and L2-normalise counts; empty rows stay empty (never NaN)."""
@@ -211,16 +235,54 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
             yield self.counts(docs[start : start + self.batch_size]).vectors
 
 
+class Names(Protocol):
+    """Which term a hash bucket stands for, and how a reader would write it."""
+
+    def name(self, bucket: int) -> str | None: ...
+
+    def spelled(self, bucket: int) -> str | None: ...
+
+
+class BatchNames:
+    """`Names` of the terms of one analysed batch (an added article's own terms)."""
+
+    def __init__(self, analysed: Analysed):
+        self._names = {bucket: term for term, bucket in analysed.buckets.items()}
+        self._spellings = analysed.spellings
+
+    def name(self, bucket: int) -> str | None:
+        return self._names.get(bucket)
+
+    def spelled(self, bucket: int) -> str | None:
+        name = self._names.get(bucket)
+        return None if name is None else self._spellings.get(name, name)
+
+
 class TermNames:
     """Which term each hash bucket stands for: the first term seen there, for explanations."""
 
     def __init__(self, vectorizer: ArticleVectorizer):
         self.vectorizer = vectorizer
         self.names = np.full(vectorizer.n_features, None, dtype=object)
+        self.spellings: dict[str, str] = {}
 
-    def learn(self, terms: Sequence[Sequence[str]], buckets: dict[str, int] | None = None) -> None:
+    def spelled(self, bucket: int) -> str | None:
+        """The bucket's term as a reader would write it (its index form if never seen)."""
+        name = self.names[bucket]
+        return None if name is None else self.spellings.get(name, name)
+
+    def learn(
+        self,
+        terms: Sequence[Sequence[str]],
+        buckets: dict[str, int] | None = None,
+        spellings: dict[str, str] | None = None,
+    ) -> None:
         """Name the buckets of these terms; `buckets` (an `Analysed.buckets` of the same terms)
-        saves hashing them again."""
+        saves hashing them again; `spellings` (an `Analysed.spellings`) how they are written."""
+        for term, spelling in (spellings or {}).items():
+            known = self.spellings.get(term)
+            if known is None or capitals(spelling) < capitals(known):
+                self.spellings[term] = spelling
         if buckets is None:
             unique = list(dict.fromkeys(chain.from_iterable(terms)))
             where = self.vectorizer.bucket_of(unique)
@@ -234,8 +296,10 @@ class TermNames:
             # only the still unnamed buckets' terms become an object array
             self.names[where[new]] = np.array([unique[i] for i in new.tolist()], dtype=object)
 
-    def __getitem__(self, bucket: int) -> str | None:
+    def name(self, bucket: int) -> str | None:
         return self.names[bucket]
+
+    __getitem__ = name
 
 
 def _vstack(parts: list[sp.csr_matrix], n_features: int) -> sp.csr_matrix:

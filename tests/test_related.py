@@ -41,7 +41,8 @@ def test_obviously_related_articles_rank_first(engine: RelatedEngine) -> None:
     assert store.get_related("bao-2")[0].article_id in {"bao-1", "bao-1-copy"}
     first = store.get_related("bong-da-1")[0]
     assert not first.fill and first.score > 0.2
-    assert "xuân son" in first.reason or "aff" in first.reason or "cup" in first.reason
+    # reasons as the articles spell them, not the index forms ("aff cup")
+    assert "AFF Cup" in first.reason or "Xuân Son" in first.reason
 
 
 def test_no_self_no_repeats_and_at_most_k(engine: RelatedEngine) -> None:
@@ -71,7 +72,10 @@ def test_fill_items_are_marked_and_from_the_same_category(engine: RelatedEngine)
     for item in fills:
         assert store.get_article(item.article_id).category == "kinh-doanh"
     real = [i for i in items if not i.fill]
-    assert all(i.score >= engine.settings.min_score for i in real)
+    # a store this small has no latent space: the floor is on the bare cosine
+    floor = engine.rank_params().min_score
+    assert floor < engine.settings.min_score
+    assert all(i.score >= floor for i in real)
     # fill only ever follows the real items
     assert items == real + fills
 
@@ -152,7 +156,7 @@ def test_an_add_explains_its_own_items_and_its_entries_in_older_lists(tmp_path) 
     # the entry's reason names terms the two articles share, as the full build's does
     first = store.get_related("bong-da-1")[0]
     assert first.article_id == "bong-da-2"
-    assert set(first.reason) & {"xuân son", "aff", "cup", "aff cup"}
+    assert set(first.reason) & {"Xuân Son", "AFF Cup"}
 
 
 def test_ingest_listener_keeps_lists_current(sqlite_store: SQLiteStore) -> None:
