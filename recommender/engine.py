@@ -88,6 +88,9 @@ STACK_ROWS = 50_000
 # Without a latent space (a store of fewer than 10 x latent_dims articles) the floor applies to
 # the bare TF-IDF cosine, at this share of min_score: label precision of items at a cosine of
 # 0.02-0.05 on headline + lead (0.36-0.39) matches that of a blend of 0.125-0.15 (0.31-0.41).
+# With one, the same cosine is required besides the blend's floor (no change on the three
+# corpora, where TF-IDF neighbours always share that much; it keeps out items related only in
+# the latent space).
 LEXICAL_FLOOR = 0.3
 # Shared terms looked at for an item's reasons, most contributing first: enough that three
 # specific ones remain after dropping function-word bigrams and the parts of phrases.
@@ -753,7 +756,11 @@ class RelatedEngine:
             owner = state.ids[other]
             me = Candidate(new_id, sim, state.published[pos], state.category[pos], cosine, weight)
             score = round(relevance(me, state.published[other], state.category[other], params), 4)
-            if score < params.min_score or cosine >= params.duplicate_threshold:
+            if (
+                score < params.min_score
+                or cosine < params.min_cosine
+                or cosine >= params.duplicate_threshold
+            ):
                 continue
             count, last = state.floor.get(owner, (0, 0.0))
             if count >= params.k and score <= last:
@@ -990,9 +997,12 @@ class RelatedEngine:
         """The settings' ranking, with the floor on the scale of the similarity in use: the
         blend when a latent space is fitted, else the bare cosine (`LEXICAL_FLOOR`)."""
         params = self.settings.rank_params()
+        lexical = params.min_score * LEXICAL_FLOOR
         if state.z is None or self.settings.latent_weight <= 0:
-            return dataclasses.replace(params, min_score=params.min_score * LEXICAL_FLOOR)
-        return params
+            return dataclasses.replace(params, min_score=lexical)
+        # with a latent space, an item still needs words in common: a blend made mostly of the
+        # latent part says "same subject", not "related story"
+        return dataclasses.replace(params, min_cosine=lexical)
 
     def _evidence(self, state: _State, pos: int, cand_pos: np.ndarray, names: Names) -> list[float]:
         """Each candidate's evidence weight: `single_concept_weight` when the terms it shares

@@ -33,6 +33,8 @@ class RankParams:
     # MMR weighs an item's similarity to those already picked only from this cosine on (two
     # takes on one story); below it, items are ranked by relevance alone
     diversity_threshold: float = 0.0
+    # an item also needs this much TF-IDF cosine: words in common, not only a subject
+    min_cosine: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def rank(
         if c.article_id != article_id
         and c.lexical < params.duplicate_threshold
         and scores[i] >= params.min_score
+        and c.lexical >= params.min_cosine
     ]
     pairs = np.asarray(pair_similarity).tolist()  # plain floats: faster than numpy at this size
     redundancy = dict.fromkeys(eligible, 0.0)

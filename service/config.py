@@ -24,6 +24,10 @@ class ConfigError(ValueError):
     """A setting has a value quantam cannot use; the message names the setting."""
 
 
+# The recommender's defaults, declared once (recommender/settings.py)
+_R = RelatedSettings()
+
+
 def _s(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
@@ -62,26 +66,52 @@ class Settings:
     response_cache_mb: int = _s(
         128, "MiB of whole read answers each web worker keeps and serves again (0: off)"
     )
-    related_k: int = _s(6, "Related articles served per list (at most 20)")
+    related_k: int = _s(_R.k, "Related articles served per list (at most 20)")
     related_min_score: float = _s(
-        0.02, "Similarity below which related places are filled from the category's latest"
+        _R.min_score,
+        "Relevance (the blended similarity) below which related places are filled from the "
+        "category's latest",
     )
     related_half_life_days: float = _s(
-        180.0, "Days apart at which an item's related score halves (0: no recency decay)"
+        _R.half_life_days, "Days apart at which an item's related score halves (0: no decay)"
     )
-    related_max_age_days: float = _s(0.0, "Most days between an article and its items (0: any)")
-    related_category_boost: float = _s(0.1, "Score boost for related items in the same category")
-    related_mmr_lambda: float = _s(0.8, "Relevance vs diversity of related lists (1: relevance)")
+    related_max_age_days: float = _s(
+        _R.max_age_days, "Most days between an article and its items (0: any)"
+    )
+    related_category_boost: float = _s(
+        _R.category_boost, "Score boost for related items in the same category"
+    )
+    related_mmr_lambda: float = _s(
+        _R.mmr_lambda, "Relevance vs diversity among takes on one story (1: relevance)"
+    )
+    related_diversity_threshold: float = _s(
+        _R.diversity_threshold,
+        "Similarity from which two items count as takes on one story for diversity (MMR)",
+    )
     related_duplicate_threshold: float = _s(
-        0.6, "Similarity at which two articles are copies of one story (shown once)"
+        _R.duplicate_threshold, "Similarity at which two articles are copies of one story"
     )
-    related_title_weight: float = _s(1.0, "Weight of the headline in related-article vectors")
-    related_summary_weight: float = _s(1.0, "Weight of the summary in related-article vectors")
-    related_body_weight: float = _s(1.0, "Weight of the body in related-article vectors")
-    related_max_df: float = _s(0.1, "Terms in more than this share of articles are ignored")
-    related_threads: int = _s(2, "Threads for the related-articles similarity product")
+    related_latent_weight: float = _s(
+        _R.latent_weight,
+        "Share of the latent-semantic (LSA) similarity in the blend lists rank by (0: TF-IDF)",
+    )
+    related_latent_dims: int = _s(_R.latent_dims, "Dimensions of the latent-semantic space")
+    related_single_concept_weight: float = _s(
+        _R.single_concept_weight,
+        "Relevance factor for an item sharing only one short concept with the article",
+    )
+    related_title_weight: float = _s(
+        _R.title_weight, "Weight of the headline in related-article vectors"
+    )
+    related_summary_weight: float = _s(
+        _R.summary_weight, "Weight of the summary in related-article vectors"
+    )
+    related_body_weight: float = _s(_R.body_weight, "Weight of the body in related-article vectors")
+    related_max_df: float = _s(_R.max_df, "Terms in more than this share of articles are ignored")
+    related_threads: int = _s(_R.threads, "Threads for the related-articles similarity product")
     related_auto_reindex_max: int = _s(
-        20000, "Refit the related model automatically while the store has at most this many"
+        _R.auto_reindex_max,
+        "Refit the related model automatically while the store has at most this many",
     )
 
     @property
@@ -112,20 +142,13 @@ class Settings:
 
     @property
     def related(self) -> RelatedSettings:
+        """The related_* settings, without their prefix, as the recommender's settings."""
         return RelatedSettings(
-            k=self.related_k,
-            min_score=self.related_min_score,
-            half_life_days=self.related_half_life_days,
-            max_age_days=self.related_max_age_days,
-            category_boost=self.related_category_boost,
-            mmr_lambda=self.related_mmr_lambda,
-            duplicate_threshold=self.related_duplicate_threshold,
-            title_weight=self.related_title_weight,
-            summary_weight=self.related_summary_weight,
-            body_weight=self.related_body_weight,
-            max_df=self.related_max_df,
-            threads=self.related_threads,
-            auto_reindex_max=self.related_auto_reindex_max,
+            **{
+                f.name.removeprefix("related_"): getattr(self, f.name)
+                for f in fields(self)
+                if f.name.startswith("related_")
+            }
         )
 
     def replace(self, **changes: Any) -> Settings:
