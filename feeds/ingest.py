@@ -124,7 +124,22 @@ class Ingestor:
     # -- polling ------------------------------------------------------------------------------
     def poll_source(self, source: Source) -> IngestReport:
         """Fetch one source conditionally and store what changed; never raises for the feed's
-        own problems: they end up on the source and in the report."""
+        own problems: they end up on the source and in the report.
+
+        Anything unexpected (a bug, MemoryError) is recorded on the source too, with backoff:
+        otherwise the source would stay "never fetched" and be fetched again every round."""
+        try:
+            return self._poll_source(source)
+        except (StoreUnavailable, SourceNotFound):
+            raise
+        except Exception as exc:
+            log.exception("polling source %s failed unexpectedly", source.id)
+            report = IngestReport(target=source.name or source.url, source_id=source.id)
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._failed(source, report, FeedError(f"internal error: {problem}"), self.clock())
+            return report
+
+    def _poll_source(self, source: Source) -> IngestReport:
         now = self.clock()
         report = IngestReport(target=source.name or source.url, source_id=source.id)
         try:

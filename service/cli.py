@@ -22,6 +22,12 @@ from store.base import Store
 from store.errors import SourceExists, StoreError
 from store.models import Article, Source, Teaser, utcnow
 
+# Exit statuses (README, "Command line"): 1 when `ingest` could not read an input, every source
+# `poll` tried failed or `migrate` found the counts differ; 2 for a bad setting or an unusable
+# store (and click's usage errors).
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
 EPILOG = (
     "\b\nSettings (environment variables; the same names in lower case, without QUANTAM_, "
     "in a TOML file given by --config or QUANTAM_CONFIG):\n" + settings_help()
@@ -124,6 +130,9 @@ def poll(ctx: Context, force: bool, loop: bool, enqueue: bool) -> None:
             quantam.poller.run(stop, on_round=_print_reports)
         except KeyboardInterrupt:
             stop.set()
+    elif reports and not any(report.ok for report in reports):
+        click.echo(f"every source polled ({len(reports)}) failed", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _enqueue(ctx: Context, force: bool, loop: bool) -> None:
@@ -215,7 +224,7 @@ def ingest(ctx: Context, targets: tuple[str, ...], category: str) -> None:
         click.echo(report.summary(), err=not report.ok)
         failed |= not report.ok
     if failed:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 def _ensure_category(ctx: Context, category: str, name: str | None = None) -> str:
@@ -465,7 +474,7 @@ def migrate(source_url: str, target_url: str, batch: int) -> None:
     if not report.ok:
         for what, a, b in report.mismatches:
             click.echo(f"count mismatch: {what}: {a} in the source, {b} in the target", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     click.echo("counts match")
 
 
@@ -574,4 +583,4 @@ def main() -> None:
         cli(prog_name="quantam")
     except (StoreError, ConfigError) as exc:
         click.echo(f"quantam: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
