@@ -97,7 +97,7 @@ class SharedHostLocks(HostLocks):
     def __init__(
         self,
         lock: Callable[..., AbstractContextManager[bool]],
-        ttl: float = 120.0,
+        ttl: float = 15.0,
         wait: float = 120.0,
     ):
         super().__init__()

@@ -234,7 +234,10 @@ def _ensure_category(ctx: Context, category: str, name: str | None = None) -> st
         raise click.BadParameter(f"{category!r} has no letters or digits", param_hint="--category")
     if name is None and slug != category:
         name = category
-    ctx.quantam.ingestor.ensure_category(slug, name)
+    try:
+        ctx.quantam.ingestor.ensure_category(category, name)
+    except FeedError as exc:
+        raise click.BadParameter(str(exc), param_hint="--category") from exc
     return slug
 
 

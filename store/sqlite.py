@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -488,29 +487,34 @@ class SQLiteStore(Store):
         return out
 
     # -- coordination -----------------------------------------------------------------------
-    @contextmanager
-    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + wait
-        while True:
-            with self._tx() as db:
-                now = time.time()
-                row = db.execute("SELECT expires FROM locks WHERE name = ?", (name,)).fetchone()
-                held = row is None or row[0] <= now
-                if held:
-                    db.execute(
-                        "INSERT OR REPLACE INTO locks (name, token, expires) VALUES (?, ?, ?)",
-                        (name, token, now + ttl),
-                    )
-            if held or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        try:
-            yield held
-        finally:
-            if held:
-                with self._tx() as db:
-                    db.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
+    def _try_lock(self, name: str, token: str, ttl: float) -> bool:
+        # A lock counts as expired only if it had expired before this transaction began to wait
+        # for the database: a writer that kept the database busy may also have kept the
+        # holder's renewal waiting, and the holder gets its turn before the lock is taken.
+        asked = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT expires FROM locks WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] > asked:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO locks (name, token, expires) VALUES (?, ?, ?)",
+                (name, token, time.time() + ttl),
+            )
+        return True
+
+    def _renew_lock(self, name: str, token: str, ttl: float) -> bool:
+        with self._tx() as db:
+            return (
+                db.execute(
+                    "UPDATE locks SET expires = ? WHERE name = ? AND token = ?",
+                    (time.time() + ttl, name, token),
+                ).rowcount
+                > 0
+            )
+
+    def _unlock(self, name: str, token: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
 
     # -- export -----------------------------------------------------------------------------
     def iter_aliases(self) -> Iterator[Alias]:

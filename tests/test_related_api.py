@@ -26,7 +26,7 @@ def _push(quantam, category: str, n: int) -> str:
         "published": (T0 + timedelta(minutes=n)).isoformat(),
         "image": f"https://bao.example.vn/anh/{n}.jpg",
     }
-    return quantam.push_article(data).id
+    return quantam.push_article(data).article.id
 
 
 @pytest.fixture

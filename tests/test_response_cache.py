@@ -29,7 +29,7 @@ def _push(quantam, n: int) -> str:
             "category": "the-thao",
             "published": (T0 + timedelta(minutes=n)).isoformat(),
         }
-    ).id
+    ).article.id
 
 
 def _app(tmp_path: Path, **settings):
