@@ -19,7 +19,7 @@ from service.config import ConfigError, Settings, load_settings, settings_help
 from service.core import Quantam
 from service.serialize import source_status
 from store.base import Store
-from store.errors import SourceExists, StoreError
+from store.errors import SourceExists, StoreError, redact
 from store.models import Article, Source, Teaser, utcnow
 
 # Exit statuses (README, "Command line"): 1 when `ingest` could not read an input, every source
@@ -102,7 +102,7 @@ def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> No
         thread.start()
     host = host or ctx.settings.host
     port = port or ctx.settings.port
-    click.echo(f"quantam serving on http://{host}:{port} (store {ctx.settings.store})")
+    click.echo(f"quantam serving on http://{host}:{port} (store {redact(ctx.settings.store)})")
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:

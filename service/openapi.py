@@ -284,7 +284,10 @@ SCHEMAS: dict[str, Any] = {
     "Unhealthy": _object(
         {
             "status": {"const": "unavailable"},
-            "store": {"type": "string", "description": "Why the store cannot be reached."},
+            "store": {
+                "type": "string",
+                "description": "Why the store cannot be reached (never its address).",
+            },
         }
     ),
     "OpenAPIDocument": {
@@ -332,7 +335,13 @@ HEADERS = {
     "WWW-Authenticate": _header("How to authenticate.", const="Bearer"),
     "Retry-After": _header("Seconds to wait before retrying.", pattern="^[0-9]+$"),
     "Allow": _header("The methods this path accepts."),
+    "X-Content-Type-Options": _header("Never sniff another type.", const="nosniff"),
+    "Content-Security-Policy": _header(
+        "The framed box runs no script and loads only its style and thumbnails; any site may "
+        "frame it."
+    ),
 }
+FRAME_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
 READ_HEADERS = ("ETag", "Cache-Control", "Access-Control-Allow-Origin")
 
 
@@ -754,7 +763,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "The box.",
-                        "headers": _with_headers("Cache-Control"),
+                        "headers": _with_headers("Cache-Control", *FRAME_HEADERS),
                         "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
                     },
                     "400": _ref("BadParameter", "responses"),
@@ -763,9 +772,17 @@ def _paths() -> dict[str, Any]:
                             "Nothing to show (unknown page, or no related stories): an empty "
                             "page, so the iframe shows nothing rather than an error."
                         ),
+                        "headers": _with_headers(*FRAME_HEADERS),
                         "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
                     },
-                    "503": _ref("StoreUnavailable", "responses"),
+                    "503": {
+                        "description": (
+                            "The store cannot be reached: an empty page too, so the iframe "
+                            "shows nothing rather than an error's text."
+                        ),
+                        "headers": _with_headers("Retry-After", *FRAME_HEADERS),
+                        "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                    },
                 },
             }
         },

@@ -1,7 +1,7 @@
 """Storage behind one interface: `open_store(url)` picks the backend from the URL scheme."""
 
 from store.base import Store
-from store.errors import StoreError, StoreUnavailable, UnsupportedStoreURL
+from store.errors import StoreError, StoreUnavailable, UnsupportedStoreURL, redact
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
 
@@ -19,8 +19,16 @@ def open_store(url: str) -> Store:
             raise UnsupportedStoreURL(f"the Redis backend is not available: {exc}") from exc
         return RedisStore(url)
     raise UnsupportedStoreURL(
-        f"unsupported store URL {url!r}: use sqlite:///path/to/quantam.db or redis://host:6379/0"
+        f"unsupported store URL {redact(url)!r}: use sqlite:///path/to/quantam.db or "
+        "redis://host:6379/0"
     )
 
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "UnsupportedStoreURL", "open_store"]
+__all__ = [
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "UnsupportedStoreURL",
+    "open_store",
+    "redact",
+]

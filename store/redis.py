@@ -36,6 +36,7 @@ from store.errors import (
     SourceNotFound,
     StoreError,
     StoreUnavailable,
+    redact,
 )
 from store.models import (
     Alias,
@@ -356,16 +357,6 @@ class RedisURL:
         self.display = redact(url)
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
-
-
 def _unavailable(exc: Exception) -> bool:
     if isinstance(exc, _UNAVAILABLE_ERRORS):
         return True
@@ -405,7 +396,8 @@ def _guard(*, retry: bool, schema: bool = True) -> Callable[[Callable[_P, _T]], 
                     raise
                 raise StoreUnavailable(
                     f"Redis at {store.display} is unavailable: {exc} "
-                    f"({type(exc).__name__}); quantam carries on when it is back"
+                    f"({type(exc).__name__}); quantam carries on when it is back",
+                    public=f"Redis does not answer ({type(exc).__name__})",
                 ) from exc
 
         return guarded

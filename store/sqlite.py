@@ -132,7 +132,10 @@ class SQLiteStore(Store):
                 if self._checkpointer is not None:
                     db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+                raise StoreUnavailable(
+                    f"cannot open SQLite database {self.path}: {exc}",
+                    public="the SQLite database cannot be opened",
+                ) from exc
             self._local.db = db
         return db
 
@@ -143,7 +146,8 @@ class SQLiteStore(Store):
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(
-                f"SQLite database {self.path} is busy or read-only: {exc}"
+                f"SQLite database {self.path} is busy or read-only: {exc}",
+                public="the SQLite database is busy or read-only",
             ) from exc
         try:
             yield db
@@ -175,7 +179,10 @@ class SQLiteStore(Store):
         try:
             self._db.execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite database {self.path} is unreadable: {exc}") from exc
+            raise StoreUnavailable(
+                f"SQLite database {self.path} is unreadable: {exc}",
+                public="the SQLite database is unreadable",
+            ) from exc
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
