@@ -136,6 +136,9 @@ def env_name(name: str) -> str:
     return f"QUANTAM_{name.upper()}"
 
 
+_KINDS = {int: "a whole number", float: "a number", str: "text"}
+
+
 def _convert(name: str, kind: type, value: Any, where: str) -> Any:
     if kind is bool:
         if isinstance(value, bool):
@@ -149,7 +152,7 @@ def _convert(name: str, kind: type, value: Any, where: str) -> Any:
     try:
         converted = kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} must be a {kind.__name__}, not {value!r}") from None
+        raise ConfigError(f"{where}: {name} must be {_KINDS[kind]}, not {value!r}") from None
     if kind in (int, float) and converted < 0:
         raise ConfigError(f"{where}: {name} must not be negative, got {value!r}")
     return converted

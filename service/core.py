@@ -6,17 +6,21 @@ service layer knows about the others' wiring.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, NamedTuple
 
 from feeds.fetch import Fetcher, SharedHostLocks
 from feeds.ingest import CMS, Ingestor, IngestReport
+from feeds.netguard import AddressPolicy
 from feeds.poll import Poller
 from feeds.websub import HubNotifier
 from recommender.engine import APPLIED_KEY, RelatedEngine
 from service.config import Settings
-from store import Store, open_store
+from store import Store, open_store, redact
 from store.models import Article
+
+log = logging.getLogger(__name__)
 
 # Seconds a push or takedown waits for related lists before answering. The lists wait on a
 # store-wide lock that a slow or killed writer can hold for up to SYNC_LOCK_TTL (10 s) and a live
@@ -99,6 +103,8 @@ class Quantam:
         not each analyse every article."""
         self.settings = settings
         self.store = store or open_store(settings.store)
+        if getattr(self.store, "created", False):
+            log.info("created a new store: %s", redact(settings.store))
         host_locks = None
         if shared_host_locks:
             wait = settings.fetch_total_timeout + settings.fetch_connect_timeout
@@ -114,7 +120,8 @@ class Quantam:
         )
         self.hub = None
         if settings.websub_hub:
-            self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url)
+            policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
+            self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url, policy)
             self.ingestor.listeners.append(self.hub)
 
     def _relate(self, report: IngestReport) -> None:

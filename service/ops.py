@@ -114,7 +114,8 @@ class StoreCollector:
 @bp.get("/metrics")
 def metrics() -> Response:
     registry = current_app.extensions["quantam.metrics"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: CONTENT_TYPE_LATEST has its charset, which mimetype adds again.
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def install(app: Flask) -> None:

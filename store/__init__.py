@@ -6,12 +6,15 @@ from store.errors import StoreError, StoreUnavailable, UnsupportedStoreURL, reda
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
 
 
-def open_store(url: str) -> Store:
-    """sqlite:///path.db (the embedded default), redis://host:port/db, redis+cluster://host:port."""
+def open_store(url: str, create: bool = True) -> Store:
+    """sqlite:///path.db (the embedded default), redis://host:port/db, redis+cluster://host:port.
+
+    create=False refuses to make a SQLite file (and its directories) that does not exist: for
+    commands that only read, where a mistyped path should be an error, not an empty store."""
     if url.startswith("sqlite://"):
         from store.sqlite import SQLiteStore
 
-        return SQLiteStore(url)
+        return SQLiteStore(url, create=create)
     if url.startswith(REDIS_SCHEMES):
         try:
             from store.redis import RedisStore

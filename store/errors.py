@@ -19,6 +19,10 @@ class StoreUnavailable(StoreError):
         self.public = public
 
 
+class StoreMissing(StoreError):
+    """A command that only reads named a store that does not exist (it is not created)."""
+
+
 class UnsupportedStoreURL(StoreError):
     """QUANTAM_STORE names a scheme quantam has no backend for."""
 

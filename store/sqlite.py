@@ -18,7 +18,13 @@ from pathlib import Path
 from store import codec
 from store.base import AliasKey, Cursor, Store
 from store.checkpoint import BACKSTOP_PAGES, Checkpointer
-from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreUnavailable
+from store.errors import (
+    SchemaTooNew,
+    SourceExists,
+    SourceNotFound,
+    StoreMissing,
+    StoreUnavailable,
+)
 from store.models import (
     Alias,
     Article,
@@ -107,14 +113,27 @@ def path_from_url(url: str) -> str:
 
 
 class SQLiteStore(Store):
-    def __init__(self, url: str = "sqlite:///quantam.db", timeout: float = 30.0):
+    def __init__(
+        self, url: str = "sqlite:///quantam.db", timeout: float = 30.0, create: bool = True
+    ):
+        """create=False: StoreMissing if the file does not exist, rather than making it."""
         self.url = url
         self.path = path_from_url(url)
         self._timeout = timeout
         self._local = threading.local()
         self._checkpointer: Checkpointer | None = None
+        # Whether this open made the database file (the CLI says where).
+        self.created = False
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(self.path)
+            if not path.exists():
+                if not create:
+                    raise StoreMissing(
+                        f"no SQLite database at {path.absolute()} (check QUANTAM_STORE or "
+                        "--store; commands that write, such as `quantam sources add`, create one)"
+                    )
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.created = True
             self._checkpointer = Checkpointer(self.path, timeout)
         self._migrate()
 

@@ -430,3 +430,9 @@ def test_a_push_says_whether_related_lists_were_updated(client) -> None:
     assert pushed["related_lists"] == "updated"
     related = client.get(f"/api/articles/{pushed['id']}/related").get_json()["items"]
     assert related
+
+
+def test_metrics_declare_their_charset_once(client) -> None:
+    """Issue 12: `text/plain; version=...; charset=utf-8; charset=utf-8`."""
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type.startswith("text/plain; version=") and content_type.count("charset") == 1
