@@ -204,12 +204,15 @@ class SQLiteStore(Store):
             ) from exc
 
     def close(self) -> None:
+        """Close this thread's connection, and end and join the checkpoint thread: when no
+        other thread holds a connection, the database is closed on return (SQLite has folded
+        the log into the file and removed it)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
 
     # -- categories -------------------------------------------------------------------------
     def put_category(self, category: Category) -> None:
