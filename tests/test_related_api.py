@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from service.app import create_app
 from service.caching import TeaserCache
 from service.config import load_settings
 from store.models import RelatedItem, Teaser
+from tests.test_secrets import closed_port
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -196,10 +196,7 @@ def test_the_framed_box_is_locked_down(app, client) -> None:
 
 def test_the_framed_box_is_an_empty_page_during_an_outage(tmp_path) -> None:
     """Issue 12: during an outage the iframe showed problem JSON as raw text."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(load_settings(environ={}, store=f"redis://127.0.0.1:{port}/0"))
+    app = create_app(load_settings(environ={}, store=f"redis://127.0.0.1:{closed_port()}/0"))
     answer = app.test_client().get("/embed/related?url=https://bao.example.vn/a.html")
     assert answer.status_code == 503 and answer.mimetype == "text/html"
     assert answer.get_data(as_text=True) == "<!DOCTYPE html><title></title>"

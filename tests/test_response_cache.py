@@ -11,8 +11,9 @@ import pytest
 from service.app import create_app
 from service.config import ConfigError, load_settings
 from service.response_cache import ResponseCache, mark_cacheable
-from store.models import Article, IngestBatch, RelatedItem
+from store.models import IngestBatch, RelatedItem
 from store.sqlite import SQLiteStore
+from tests.test_store_contract import make_article
 
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -211,16 +212,7 @@ def test_the_budget_bounds_what_the_cache_really_holds(tmp_path: Path) -> None:
     )
     store = app.extensions["quantam"].store
     articles = [
-        Article(
-            id=f"a{n:05d}",
-            url=f"https://bao.example.vn/the-thao/bai-{n}.html",
-            title=f"Bóng đá bài số {n}: trận đấu hay nhất mùa giải",
-            category="the-thao",
-            summary="Tóm tắt " + "chi tiết trận đấu " * 12,
-            published=T0 + timedelta(minutes=n),
-            first_seen=T0 + timedelta(minutes=n),
-        )
-        for n in range(1200)
+        make_article(n, summary="Tóm tắt " + "chi tiết trận đấu " * 12) for n in range(1200)
     ]
     store.commit(IngestBatch(articles=articles))
     store.put_related(
