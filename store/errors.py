@@ -14,7 +14,7 @@ class StoreUnavailable(StoreError):
     wrong without it, for HTTP answers anyone can read (an internal host, port and database are
     of use only to an attacker)."""
 
-    def __init__(self, message: str, public: str = "the store does not answer"):
+    def __init__(self, message: str, public: str = "the store is unavailable"):
         super().__init__(message)
         self.public = public
 

@@ -397,7 +397,7 @@ def _guard(*, retry: bool, schema: bool = True) -> Callable[[Callable[_P, _T]], 
                 raise StoreUnavailable(
                     f"Redis at {store.display} is unavailable: {exc} "
                     f"({type(exc).__name__}); quantam carries on when it is back",
-                    public=f"Redis does not answer ({type(exc).__name__})",
+                    public=f"Redis is unavailable ({type(exc).__name__})",
                 ) from exc
 
         return guarded

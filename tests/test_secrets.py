@@ -63,7 +63,7 @@ def test_answers_and_logs_name_neither_the_password_nor_the_address(
         text = answer.get_data(as_text=True) + str(answer.headers)
         for secret in (PASSWORD, "127.0.0.1", port):
             assert secret not in text, (answer.request.path, text)
-    assert "Redis does not answer" in answers[1].get_json()["detail"]
+    assert "Redis is unavailable (ConnectionError)" in answers[1].get_json()["detail"]
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORD not in logged and ":***@127.0.0.1" in logged  # the operator's log names it
     app.extensions["quantam"].close()
