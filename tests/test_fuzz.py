@@ -284,7 +284,8 @@ def test_any_http_response_ends_in_a_feed_or_a_clean_error(
             took = time.monotonic() - started
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-        assert took < LIMITS.total_timeout + 0.5, f"{what}: {took:.2f} s"
+        # the total timeout bounds the fetch; the rest is parsing and storing a small feed
+        assert took < LIMITS.total_timeout + 1.5, f"{what}: {took:.2f} s"
         assert peak < 3 * CAP + 1024 * 1024, f"{what}: {peak:,} bytes at the peak"
         if report.ok:
             assert store.count_articles() == len(report.new), what
