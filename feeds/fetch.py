@@ -46,7 +46,8 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 class FetchLimits:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    # The whole response must arrive within this, so a server dripping bytes cannot hold a worker.
+    # The whole exchange (connect, every redirect, status line, headers, body) ends within this,
+    # so a server dripping bytes, its headers included, cannot hold a worker.
     total_timeout: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
