@@ -210,9 +210,13 @@ def build_store(path: Path, data: Path, articles: int) -> None:
     titles = {a.id: a.title for a in store.iter_articles()}
     store.put_related(related_lists(ids_by_category, titles))
     store.set_meta(BUILT_MARK, str(articles).encode())
+    # close() joins the checkpoint thread, so this was the last connection: SQLite has folded
+    # the log into the file and removed it. Deleting a live log by hand (as this did) broke the
+    # next open ("disk I/O error").
     store.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    leftover = [f"{partial}{s}" for s in ("-wal", "-shm") if Path(f"{partial}{s}").exists()]
+    if leftover:
+        raise SystemExit(f"the built store is still open: {', '.join(leftover)} remain")
     partial.rename(path)
 
 

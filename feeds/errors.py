@@ -48,6 +48,10 @@ class TooManyRedirects(FetchError):
     pass
 
 
+class BadEncoding(FetchError):
+    """The body's Content-Encoding is unknown, stacked too deep, corrupt or cut short."""
+
+
 class HTTPStatusError(FetchError):
     """The server answered with an error status."""
 

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from feeds import __version__
+from feeds.decoding import ACCEPTED, BoundedDecoder
 from feeds.errors import (
     BadURL,
     ConnectionFailed,
@@ -30,7 +31,7 @@ from feeds.errors import (
     TooLarge,
     TooManyRedirects,
 )
-from feeds.netguard import AddressPolicy, GuardedTransport
+from feeds.netguard import AddressPolicy, GuardedTransport, deadline, past_deadline
 
 USER_AGENT = f"quantam/{__version__} (feed syndication; +https://github.com/quantam/quantam)"
 ACCEPT = (
@@ -45,7 +46,8 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 class FetchLimits:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    # The whole response must arrive within this, so a server dripping bytes cannot hold a worker.
+    # The whole exchange (connect, every redirect, status line, headers, body) ends within this,
+    # so a server dripping bytes, its headers included, cannot hold a worker.
     total_timeout: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
@@ -96,7 +98,7 @@ class SharedHostLocks(HostLocks):
     def __init__(
         self,
         lock: Callable[..., AbstractContextManager[bool]],
-        ttl: float = 120.0,
+        ttl: float = 15.0,
         wait: float = 120.0,
     ):
         super().__init__()
@@ -202,8 +204,15 @@ class Fetcher:
             return self._fetch(url, etag, last_modified)
 
     def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        # The whole exchange, connect to last byte and every redirect, within the total timeout:
+        # each socket operation waits at most what is left of it (feeds/netguard.py), so neither
+        # a body nor the status line and headers can be dripped past it.
+        with deadline(self.limits.total_timeout):
+            return self._fetch_within(url, etag, last_modified)
+
+    def _fetch_within(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
         started = time.monotonic()
-        headers = {"Accept-Encoding": "gzip, deflate"}
+        headers = {"Accept-Encoding": ACCEPTED}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -221,6 +230,11 @@ class Fetcher:
             except RefusedAddress:
                 raise
             except httpx.TimeoutException as exc:
+                if past_deadline():
+                    raise FetchTimeout(
+                        f"{current} took longer than {self.limits.total_timeout:g} s in all "
+                        "(the whole response must arrive within QUANTAM_FETCH_TOTAL_TIMEOUT)"
+                    ) from exc
                 kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "reading"
                 raise FetchTimeout(
                     f"timed out {kind} {current} (limits: connect "
@@ -261,20 +275,26 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.limits.max_bytes:
             raise TooLarge(self.limits.max_bytes)
-        chunks, size = [], 0
-        deadline = started + self.limits.total_timeout
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.limits.max_bytes:
-                raise TooLarge(self.limits.max_bytes)
-            if time.monotonic() > deadline:
-                raise FetchTimeout(
-                    f"{url} took longer than {self.limits.total_timeout:g} s to send its body"
-                )
-            chunks.append(chunk)
-        return FetchResult(
-            status=status, body=b"".join(chunks), elapsed=time.monotonic() - started, **common
-        )
+        body = self._body(response)
+        return FetchResult(status=status, body=body, elapsed=time.monotonic() - started, **common)
+
+    def _body(self, response: httpx.Response) -> bytes:
+        """The decoded body, never holding more than the cap: raw bytes (iter_raw) go through a
+        bounded decoder, not httpx's, which decodes a whole chunk through every layer at once."""
+        limit = self.limits.max_bytes
+        decoder = BoundedDecoder(response.headers.get("content-encoding"))
+        body, raw_size = bytearray(), 0
+        for raw in response.iter_raw():
+            # Raw bytes count too: bytes after a compressed stream's end are never decoded.
+            raw_size += len(raw)
+            if raw_size > limit:
+                raise TooLarge(limit)
+            for piece in decoder.feed(raw):
+                if len(body) + len(piece) > limit:
+                    raise TooLarge(limit)
+                body += piece
+        decoder.finish()
+        return bytes(body)
 
 
 def _check_scheme(url: str) -> None:

@@ -74,6 +74,12 @@ class IngestReport:
 
 
 Listener = Callable[[IngestReport], None]
+# Characters of a category as given (its slug, or a name it is made from): slugs are in every
+# feed URL and metric label, and the longest Vietnamese newspapers use is under 30
+# ("khoa-hoc-cong-nghe"). Unbounded, 5,000 characters were accepted.
+MAX_CATEGORY_LENGTH = 64
+# The target of the report of an article a CMS pushed (listeners tell pushes from polls by it).
+CMS = "cms"
 
 
 class Ingestor:
@@ -97,6 +103,11 @@ class Ingestor:
     # -- categories and sources -------------------------------------------------------------
     def ensure_category(self, slug: str, name: str | None = None, language: str = "vi") -> Category:
         """The category with this slug, created (or renamed when a name is given)."""
+        if len(slug) > MAX_CATEGORY_LENGTH:
+            raise InvalidArticle(
+                f"field 'category' has {len(slug):,} characters; a category slug or name has "
+                f"at most {MAX_CATEGORY_LENGTH}"
+            )
         slug = slugify(slug)
         if not slug:
             raise InvalidArticle("a category needs a slug of letters or digits")
@@ -124,7 +135,22 @@ class Ingestor:
     # -- polling ------------------------------------------------------------------------------
     def poll_source(self, source: Source) -> IngestReport:
         """Fetch one source conditionally and store what changed; never raises for the feed's
-        own problems: they end up on the source and in the report."""
+        own problems: they end up on the source and in the report.
+
+        Anything unexpected (a bug, MemoryError) is recorded on the source too, with backoff:
+        otherwise the source would stay "never fetched" and be fetched again every round."""
+        try:
+            return self._poll_source(source)
+        except (StoreUnavailable, SourceNotFound):
+            raise
+        except Exception as exc:
+            log.exception("polling source %s failed unexpectedly", source.id)
+            report = IngestReport(target=source.name or source.url, source_id=source.id)
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._failed(source, report, FeedError(f"internal error: {problem}"), self.clock())
+            return report
+
+    def _poll_source(self, source: Source) -> IngestReport:
         now = self.clock()
         report = IngestReport(target=source.name or source.url, source_id=source.id)
         try:
@@ -210,7 +236,7 @@ class Ingestor:
         cand = Candidate(article, key=entry.guid or article.url, dated=entry.published is not None)
         plan = self._plan([cand], "cms", now, from_publisher=True)
         report = IngestReport(
-            target="cms",
+            target=CMS,
             new=[a.id for a in plan.new],
             updated=[a.id for a in plan.updated],
             unchanged=plan.unchanged,

@@ -4,13 +4,21 @@ Checking the URL's host before the request is not enough: a redirect or a DNS an
 between check and connect (rebinding) would slip past. So the check lives in the network backend
 that httpx's connection pool uses to open every TCP connection, the way Miniflux checks in its
 dialer: each connection, first hop or redirect, connects only to an address that passed.
+
+The same backend bounds a fetch's whole exchange in time: every connect, read and write on its
+streams waits at most what is left of the deadline the calling thread set (`deadline`), so a
+server dripping its status line and headers a byte at a time cannot hold a worker past it
+(httpx's timeouts are per operation only).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import httpcore
 import httpx
@@ -82,6 +90,69 @@ def checked_addresses(host: str, port: int, policy: AddressPolicy) -> list[tuple
     return addresses
 
 
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Network operations of this thread (through a GuardedBackend) end `seconds` from now."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def past_deadline() -> bool:
+    at = getattr(_deadline, "at", None)
+    return at is not None and time.monotonic() >= at
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    """The operation's own timeout, shortened to what is left of the thread's deadline."""
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise error("the exchange took longer than its total timeout")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every operation ends by the deadline of the thread using it (a pooled
+    connection may serve several threads in turn, so the deadline is looked up at each call)."""
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: object,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context,  # type: ignore[arg-type]
+            server_hostname,
+            _left(timeout, httpcore.ConnectTimeout),
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore's sync backend, but every TCP connect goes to a vetted address."""
 
@@ -100,9 +171,14 @@ class GuardedBackend(httpcore.NetworkBackend):
         last_error: Exception | None = None
         for _, address in checked_addresses(host, port, self.policy):
             try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                stream = self._inner.connect_tcp(
+                    address,
+                    port,
+                    _left(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
                 )
+                return _DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         raise last_error or httpcore.ConnectError(f"no address to connect to for {host}")

@@ -219,6 +219,7 @@ def _sha1(text: str) -> str:
 
 # -- the CMS path ------------------------------------------------------------------------------
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _PUSH_FIELDS = {
     "url",
     "title",
@@ -253,6 +254,11 @@ def entry_from_data(data: dict[str, Any]) -> RawEntry:
     tags = data.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidArticle("field 'tags' must be a list of strings")
+    for name, value in data.items():
+        texts = tags if name == "tags" else [value]
+        if any(isinstance(t, str) and _SURROGATE.search(t) for t in texts):
+            # JSON escapes can spell one ("\ud800"); it is not text and cannot be stored.
+            raise InvalidArticle(f"field '{name}' holds a lone UTF-16 surrogate: not Unicode text")
     image = data.get("image")
     if image is not None and not isinstance(image, str):
         raise InvalidArticle("field 'image' must be an image URL string")

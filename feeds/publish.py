@@ -105,7 +105,9 @@ def render_rss(page: FeedPage) -> bytes:
     fg = _generator(page, rss=True)
     fg.link(href=to_uri(page.self_url), rel="self", type=RSS_MEDIA_TYPE)
     fg.link(href=to_uri(page.home_url), rel="alternate")  # feedgen's RSS <link> is the last one
-    fg.description(_text(page.description) or _text(page.title))
+    # Readers render RSS descriptions as HTML: escaped here (as item descriptions are), a
+    # category named "<script>…" is shown as that text, not run as markup.
+    fg.description(html.escape(_text(page.description) or _text(page.title), quote=False))
     fg.lastBuildDate(_newest(page, entries))
     fg.ttl(page.ttl_minutes)
     if page.icon_url:

@@ -9,8 +9,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Invisible characters that break word matching: zero-width space/joiners, BOM, direction marks.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\ufeff\u00ad"), None)
+# Invisible characters that break word matching: zero-width space/joiners, BOM, direction marks;
+# and the bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069), which reorder what
+# follows them: "\u202egpj.exe" shows as "exe.jpg" (Trojan Source, CVE-2021-42574). Vietnamese and
+# English text never needs them.
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u200b\u200c\u200d\u200e\u200f\ufeff\u00ad\u061c"
+        "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+    ),
+    None,
+)
 # U+00D0 (Icelandic Eth) is a common mis-typing of U+0110 (Vietnamese Đ).
 _LOOKALIKES = str.maketrans({"\u00d0": "\u0110", "\u00a0": " "})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

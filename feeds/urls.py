@@ -42,6 +42,10 @@ TRACKING_PARAMS = frozenset(
     }
 )
 _TRACKING_PREFIXES = ("utm_", "itm_")
+# C0 controls, DEL and lone surrogates: no URL holds them (a NUL cut URLs short in C code that
+# read them, and a surrogate cannot even be stored as UTF-8).
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_TAB_NEWLINE = dict.fromkeys(map(ord, "\t\n\r"), None)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -53,7 +57,14 @@ def _is_tracking(name: str) -> bool:
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, no default port, no fragment, no tracking parameters,
     remaining parameters sorted. Raises BadURL for anything that is not an http(s) URL."""
-    url = url.strip()
+    # Tabs and line breaks inside a URL are dropped, as browsers do (WHATWG URL standard).
+    url = url.strip().translate(_TAB_NEWLINE)
+    bad = _FORBIDDEN.search(url)
+    if bad:
+        raise BadURL(
+            f"not a valid URL: {url[:200]!r} holds the character U+{ord(bad.group()):04X} "
+            f"at position {bad.start()} (control characters and lone surrogates are refused)"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

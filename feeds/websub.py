@@ -2,7 +2,9 @@
 
 The hub then fetches the feeds and pushes them to subscribers, so readers see news in seconds
 instead of at their next poll. Pings run on a background thread: a slow or broken hub must never
-hold up ingestion, and a failed ping only costs subscribers the push (they still poll).
+hold up ingestion, and a failed ping only costs subscribers the push (they still poll). They go
+through the same SSRF guard as feed fetches (feeds/netguard.py): a hub URL, or a redirect or DNS
+answer behind it, reaches no private address the operator has not allowed.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from feeds.errors import FetchError
 from feeds.fetch import USER_AGENT
 from feeds.ingest import IngestReport
+from feeds.netguard import AddressPolicy, GuardedTransport
 from store.base import Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,7 @@ def ping(hub_url: str, topics: list[str], client: httpx.Client) -> list[str]:
             response = client.post(hub_url, data={"hub.mode": "publish", "hub.url": topic})
             if response.status_code >= 300:
                 failures.append(f"{topic}: hub answered HTTP {response.status_code}")
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, FetchError) as exc:
             failures.append(f"{topic}: {exc}")
     return failures
 
@@ -46,11 +50,22 @@ def ping(hub_url: str, topics: list[str], client: httpx.Client) -> list[str]:
 class HubNotifier:
     """An ingestion listener that pings the hub for the categories that got new articles."""
 
-    def __init__(self, store: Store, hub_url: str, base_url: str, timeout: float = 5.0):
+    def __init__(
+        self,
+        store: Store,
+        hub_url: str,
+        base_url: str,
+        policy: AddressPolicy | None = None,
+        timeout: float = 5.0,
+    ):
         self.store = store
         self.hub_url = hub_url
         self.base_url = base_url
-        self._client = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
+        self._client = httpx.Client(
+            transport=GuardedTransport(policy or AddressPolicy()),
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+        )
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="websub")
 
     def __call__(self, report: IngestReport) -> None:

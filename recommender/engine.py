@@ -75,7 +75,10 @@ VERSION_KEY = "related:version"
 # The last change applied to the stored lists, by whichever process applied it.
 APPLIED_KEY = "related:applied-seq"
 SYNC_LOCK = "related-lists"
-SYNC_LOCK_TTL = 600.0
+# The holder renews the lock while it lives (store/base.py), so the TTL only bounds how long a
+# killed holder blocks the others: 10 s (it was 600 s, and a SIGKILLed ingest stalled the next
+# one for 4 minutes).
+SYNC_LOCK_TTL = 10.0
 SYNC_LOCK_WAIT = 120.0
 _BUSY = "another process kept the related lists locked for 2 minutes"
 FITTED_KEY = "related:fitted-at"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,9 +21,16 @@ from recommender.read import related_for
 from service.config import ConfigError, Settings, load_settings, settings_help
 from service.core import Quantam
 from service.serialize import source_status
+from store import open_store
 from store.base import Store
-from store.errors import SourceExists, StoreError
+from store.errors import SourceExists, StoreError, redact
 from store.models import Article, Source, Teaser, utcnow
+
+# Exit statuses (README, "Command line"): 1 when `ingest` could not read an input, every source
+# `poll` tried failed or `migrate` found the counts differ; 2 for a bad setting or an unusable
+# store (and click's usage errors).
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
 
 EPILOG = (
     "\b\nSettings (environment variables; the same names in lower case, without QUANTAM_, "
@@ -31,12 +41,18 @@ EPILOG = (
 class Context:
     def __init__(self, settings: Settings):
         self.settings = settings
+        # Only commands that write may create a store (`creates_store`): a mistyped
+        # QUANTAM_STORE must not leave directories and an empty database behind a read.
+        self.create = False
         self._quantam: Quantam | None = None
 
     @property
     def quantam(self) -> Quantam:
         if self._quantam is None:
-            self._quantam = Quantam(self.settings)
+            store = open_store(self.settings.store, create=self.create)
+            if getattr(store, "created", False):
+                click.echo(f"created a new store: {redact(self.settings.store)}", err=True)
+            self._quantam = Quantam(self.settings, store=store)
         return self._quantam
 
     def close(self) -> None:
@@ -45,6 +61,17 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def creates_store(command: Callable[..., Any]) -> Callable[..., Any]:
+    """For a command that writes: it may create the store, and says so when it does."""
+
+    @functools.wraps(command)
+    def writing(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        ctx.create = True
+        return command(ctx, *args, **kwargs)
+
+    return writing
 
 
 @click.group(epilog=EPILOG, context_settings={"max_content_width": 120})
@@ -76,6 +103,7 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None, verbose:
 @click.option("--port", type=int, help="Port to listen on (default from QUANTAM_PORT).")
 @click.option("--no-poll", is_flag=True, help="Do not poll sources in the background.")
 @pass_ctx
+@creates_store
 def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> None:
     """Run the web service (development server) and keep polling sources.
 
@@ -96,7 +124,7 @@ def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> No
         thread.start()
     host = host or ctx.settings.host
     port = port or ctx.settings.port
-    click.echo(f"quantam serving on http://{host}:{port} (store {ctx.settings.store})")
+    click.echo(f"quantam serving on http://{host}:{port} (store {redact(ctx.settings.store)})")
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
@@ -108,6 +136,7 @@ def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> No
 @click.option("--loop", is_flag=True, help="Keep polling as sources fall due.")
 @click.option("--enqueue", is_flag=True, help="Queue due sources for `quantam worker`s instead.")
 @pass_ctx
+@creates_store
 def poll(ctx: Context, force: bool, loop: bool, enqueue: bool) -> None:
     """Fetch every due source once (or keep doing so with --loop)."""
     quantam = ctx.quantam
@@ -124,6 +153,9 @@ def poll(ctx: Context, force: bool, loop: bool, enqueue: bool) -> None:
             quantam.poller.run(stop, on_round=_print_reports)
         except KeyboardInterrupt:
             stop.set()
+    elif reports and not any(report.ok for report in reports):
+        click.echo(f"every source polled ({len(reports)}) failed", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _enqueue(ctx: Context, force: bool, loop: bool) -> None:
@@ -161,6 +193,7 @@ def _enqueue(ctx: Context, force: bool, loop: bool) -> None:
     "Pass --no-index on extra hosts: one indexing process per deployment is enough.",
 )
 @pass_ctx
+@creates_store
 def worker(ctx: Context, burst: bool, processes: int, index: bool) -> None:
     """Run RQ workers that poll the sources `quantam poll --enqueue` queues."""
     import multiprocessing
@@ -195,13 +228,14 @@ def _print_reports(reports: list) -> None:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--category", required=True, help="Category slug (or name) for these articles.")
 @pass_ctx
+@creates_store
 def ingest(ctx: Context, targets: tuple[str, ...], category: str) -> None:
     """Ingest saved feed files or feed URLs once, without adding them as sources."""
     ingestor = ctx.quantam.ingestor
     _ensure_category(ctx, category)
     failed = False
     for target in targets:
-        if target.startswith(("http://", "https://")):
+        if target.lower().startswith(("http://", "https://")):  # schemes are case-blind
             report = ingestor.ingest_url_once(target, category=slugify(category))
         else:
             path = Path(target)
@@ -215,7 +249,7 @@ def ingest(ctx: Context, targets: tuple[str, ...], category: str) -> None:
         click.echo(report.summary(), err=not report.ok)
         failed |= not report.ok
     if failed:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 def _ensure_category(ctx: Context, category: str, name: str | None = None) -> str:
@@ -225,7 +259,10 @@ def _ensure_category(ctx: Context, category: str, name: str | None = None) -> st
         raise click.BadParameter(f"{category!r} has no letters or digits", param_hint="--category")
     if name is None and slug != category:
         name = category
-    ctx.quantam.ingestor.ensure_category(slug, name)
+    try:
+        ctx.quantam.ingestor.ensure_category(category, name)
+    except FeedError as exc:
+        raise click.BadParameter(str(exc), param_hint="--category") from exc
     return slug
 
 
@@ -241,6 +278,7 @@ def sources() -> None:
 @click.option("--name", help='Display name of the category, e.g. "Thể thao".')
 @click.option("--title", default="", help="Display name of the source (default: the feed's).")
 @pass_ctx
+@creates_store
 def sources_add(ctx: Context, url: str, category: str, name: str | None, title: str) -> None:
     """Add a feed to poll."""
     slug = _ensure_category(ctx, category, name)
@@ -278,7 +316,8 @@ def sources_list(ctx: Context, as_json: bool) -> None:
         click.echo(
             f"[{source.id}] {source_status(source):<8} {source.category:<14} "
             f"{counts.get(source.id, 0):>5} articles  last fetch {_ago(source.last_fetch_at, now)}"
-            f" (HTTP {source.last_status or '-'})  next {_until(source.next_due_at, now, source)}"
+            f"{f' (HTTP {source.last_status})' if source.last_status else ''}"
+            f"  next {_until(source.next_due_at, now, source)}"
         )
         click.echo(f"      {source.name + ' ' if source.name else ''}<{source.url}>")
         if source.last_error:
@@ -359,6 +398,7 @@ def sources_disable(ctx: Context, ident: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--category", help="Category for feeds the file does not place in one.")
 @pass_ctx
+@creates_store
 def sources_import(ctx: Context, file: str, category: str | None) -> None:
     """Add every feed of an OPML file; feeds already present are left as they are."""
     try:
@@ -421,6 +461,7 @@ def categories_list(ctx: Context) -> None:
 @click.option("--slug", help="Slug (default: made from the name).")
 @click.option("--language", default="vi", show_default=True)
 @pass_ctx
+@creates_store
 def categories_add(ctx: Context, name: str, slug: str | None, language: str) -> None:
     """Create or rename a category: `quantam categories add "Thời sự"` makes thoi-su."""
     category = ctx.quantam.ingestor.ensure_category(slug or name, name, language)
@@ -440,10 +481,9 @@ def migrate(source_url: str, target_url: str, batch: int) -> None:
     """Copy everything from one store to another; run it again to resume after a stop."""
     from tqdm import tqdm
 
-    from store import open_store
     from store.migrate import migrate as run_migration
 
-    source, target = open_store(source_url), open_store(target_url)
+    source, target = open_store(source_url, create=False), open_store(target_url)
     bars: dict[str, tqdm] = {}
 
     def progress(step: str, done: int, total: int | None) -> None:
@@ -465,7 +505,7 @@ def migrate(source_url: str, target_url: str, batch: int) -> None:
     if not report.ok:
         for what, a, b in report.mismatches:
             click.echo(f"count mismatch: {what}: {a} in the source, {b} in the target", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     click.echo("counts match")
 
 
@@ -574,4 +614,4 @@ def main() -> None:
         cli(prog_name="quantam")
     except (StoreError, ConfigError) as exc:
         click.echo(f"quantam: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)

@@ -1,15 +1,18 @@
 """The write API a CMS uses: push and take down articles, manage sources. Bearer token only.
 
-A push is in feeds and related lists when the request returns; a takedown is gone from feeds,
-lists and caches when it returns (caches key on the store's version, which the takedown moves).
+A push is stored and in feeds when the request returns, and in related lists too unless they
+took longer than a short bound (service.core.LISTS_WAIT): the answer's `related_lists` says
+"updated" or "pending" (pending lists follow on a background thread). A takedown is gone from
+feeds, related answers and caches when it returns (caches key on the store's version, which the
+takedown moves).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from service.errors import NotFound, Problem
@@ -51,20 +54,35 @@ def _json_body() -> dict[str, Any]:
         # A chunked body has no Content-Length: the app reads at most one byte past the limit.
         raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise Problem(400, "Bad request", "the body is not valid JSON") from None
+        # orjson, not the json module: it stops at 1,024 levels of nesting (json recursed until
+        # RecursionError on 100,000 "[", a 500) and refuses lone surrogates ("\ud800"), which
+        # are not text and failed later, when hashed or stored.
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, "Bad request", f"the body is not valid JSON: {_why(exc)}") from None
     if not isinstance(data, dict):
         raise Problem(400, "Bad request", "the body must be a JSON object")
     return data
 
 
+def _why(exc: orjson.JSONDecodeError) -> str:
+    message = str(exc)
+    if message.startswith("depth limit exceeded"):
+        return "it nests arrays and objects more than 1,024 levels deep"
+    if "surrogate" in message:
+        return f"a string holds a lone UTF-16 surrogate, which is not Unicode text ({message})"
+    return message
+
+
 @bp.post("/articles")
 def push_article() -> Response:
     quantam = _quantam()
-    existed = _known(quantam, _json_body())
-    article = quantam.push_article(request.get_json())
-    response = jsonify(article_detail(article))
+    data = _json_body()
+    existed = _known(quantam, data)
+    article, lists_updated = quantam.push_article(data)
+    body = article_detail(article)
+    body["related_lists"] = "updated" if lists_updated else "pending"
+    response = jsonify(body)
     response.status_code = 200 if existed else 201
     response.headers["Location"] = f"/api/articles/{article.id}"
     return response

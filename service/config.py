@@ -47,8 +47,12 @@ class Settings:
     )
     fetch_connect_timeout: float = _s(10.0, "Seconds to wait for a feed server to accept")
     fetch_read_timeout: float = _s(30.0, "Seconds to wait for each read from a feed server")
-    fetch_total_timeout: float = _s(60.0, "Seconds a whole feed response may take")
-    fetch_max_bytes: int = _s(10 * 1024 * 1024, "Largest feed body read, in bytes (after gzip)")
+    fetch_total_timeout: float = _s(
+        60.0, "Seconds a whole fetch may take, connect to last byte (headers included)"
+    )
+    fetch_max_bytes: int = _s(
+        10 * 1024 * 1024, "Largest feed body read, in bytes (after gzip/deflate decoding)"
+    )
     fetch_max_redirects: int = _s(5, "Redirects followed per fetch")
     poll_interval: int = _s(900, "Seconds between polls of a feed that gives no hint")
     poll_min_interval: int = _s(300, "Shortest interval a feed's ttl/Cache-Control can ask for")
@@ -64,7 +68,7 @@ class Settings:
     port: int = _s(8000, "Port `quantam serve` listens on")
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR")
     response_cache_mb: int = _s(
-        128, "MiB of whole read answers each web worker keeps and serves again (0: off)"
+        128, "MiB whole read answers may hold in each web worker, all counted (0: off)"
     )
     related_k: int = _s(_R.k, "Related articles served per list (at most 20)")
     related_min_score: float = _s(
@@ -159,6 +163,9 @@ def env_name(name: str) -> str:
     return f"QUANTAM_{name.upper()}"
 
 
+_KINDS = {int: "a whole number", float: "a number", str: "text"}
+
+
 def _convert(name: str, kind: type, value: Any, where: str) -> Any:
     if kind is bool:
         if isinstance(value, bool):
@@ -172,7 +179,7 @@ def _convert(name: str, kind: type, value: Any, where: str) -> Any:
     try:
         converted = kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} must be a {kind.__name__}, not {value!r}") from None
+        raise ConfigError(f"{where}: {name} must be {_KINDS[kind]}, not {value!r}") from None
     if kind in (int, float) and converted < 0:
         raise ConfigError(f"{where}: {name} must not be negative, got {value!r}")
     return converted

@@ -6,16 +6,87 @@ service layer knows about the others' wiring.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import threading
+from typing import Any, NamedTuple
 
 from feeds.fetch import Fetcher, SharedHostLocks
-from feeds.ingest import Ingestor
+from feeds.ingest import CMS, Ingestor, IngestReport
+from feeds.netguard import AddressPolicy
 from feeds.poll import Poller
 from feeds.websub import HubNotifier
-from recommender.engine import RelatedEngine
+from recommender.engine import APPLIED_KEY, RelatedEngine
 from service.config import Settings
-from store import Store, open_store
+from store import Store, open_store, redact
 from store.models import Article
+
+log = logging.getLogger(__name__)
+
+# Seconds a push or takedown waits for related lists before answering. The lists wait on a
+# store-wide lock that a slow or killed writer can hold for up to SYNC_LOCK_TTL (10 s) and a live
+# one for longer; a CMS request must not (gunicorn kills a worker after 30 s by default, and the
+# CMS, seeing an error, pushes the stored article again). The lists follow on a thread.
+LISTS_WAIT = 2.0
+
+
+class Pushed(NamedTuple):
+    article: Article
+    # Whether the related lists included the article when the push answered; when not they
+    # are pending, and follow on a background thread.
+    lists_updated: bool
+
+
+class ListUpdates:
+    """Applies the change log to related lists on one background thread, so that a request can
+    store, answer and leave the lists to follow. Passes asked for before one starts are one."""
+
+    def __init__(self, engine: RelatedEngine):
+        self._engine = engine
+        self._cond = threading.Condition()
+        self._next = 1  # the number of the pass that starts next
+        self._done = 0  # the number of the last pass that finished
+        self._wanted = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> int:
+        """Ask for a pass over everything logged so far; returns the pass's number."""
+        with self._cond:
+            self._wanted = True
+            # not alive after a fork, too: threads do not survive one
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="related-lists", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+            return self._next
+
+    def wait(self, number: int, timeout: float | None = None) -> bool:
+        """Whether pass `number` finished within `timeout` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._done >= number, timeout)
+
+    def applied(self, seq: int) -> bool:
+        """Whether the stored lists include every change up to `seq` of the change log."""
+        return int(self._engine.store.get_meta(APPLIED_KEY) or 0) >= seq
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._wanted, timeout=60):
+                    self._thread = None  # idle: the next request starts another
+                    return
+                self._wanted = False
+                number = self._next
+                self._next += 1
+            self._engine.on_change("a push or takedown")  # logs its failures, never raises
+            with self._cond:
+                self._done = number
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wait for the passes asked for so far (a process exiting leaves no change behind)."""
+        with self._cond:
+            last = self._next if self._wanted else self._next - 1
+        self.wait(last)
 
 
 class Quantam:
@@ -32,39 +103,60 @@ class Quantam:
         not each analyse every article."""
         self.settings = settings
         self.store = store or open_store(settings.store)
+        if getattr(self.store, "created", False):
+            log.info("created a new store: %s", redact(settings.store))
         host_locks = None
         if shared_host_locks:
             wait = settings.fetch_total_timeout + settings.fetch_connect_timeout
-            host_locks = SharedHostLocks(self.store.lock, ttl=wait + 60, wait=wait)
+            host_locks = SharedHostLocks(self.store.lock, wait=wait)
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
         self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
         self.related = RelatedEngine(self.store, settings.related)
+        self.lists = ListUpdates(self.related)
         if relate_on_ingest:
-            self.ingestor.listeners.append(self.related.on_change)
+            self.ingestor.listeners.append(self._relate)
         self.poller = Poller(
             self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
         )
         self.hub = None
         if settings.websub_hub:
-            self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url)
+            policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
+            self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url, policy)
             self.ingestor.listeners.append(self.hub)
 
-    def push_article(self, data: dict[str, Any]) -> Article:
-        """The CMS path: normalise, store and (through the ingestor's listeners) relate."""
-        return self.ingestor.ingest_article(data)
+    def _relate(self, report: IngestReport) -> None:
+        """Ingestion listener: polls and files update the lists before they go on; a push
+        leaves that to push_article, which waits a bounded time."""
+        if report.target != CMS:
+            self.related.on_change(report)
+
+    def push_article(self, data: dict[str, Any]) -> Pushed:
+        """The CMS path: normalise and store, then update related lists, waiting at most
+        LISTS_WAIT for them."""
+        article = self.ingestor.ingest_article(data)
+        return Pushed(article, self._lists_within(LISTS_WAIT))
 
     def take_down(self, article_id: str) -> bool:
-        """Remove an article from reads, feeds and every related list; False if unknown."""
+        """Remove an article from reads, feeds and every related list; False if unknown.
+
+        Reads skip a taken-down item at once; the lists themselves follow within LISTS_WAIT,
+        or later on a background thread."""
         gone = self.store.delete_article(article_id)
         if gone:
-            self.related.on_change(f"takedown of {article_id}")
+            self._lists_within(LISTS_WAIT)
         return gone
+
+    def _lists_within(self, seconds: float) -> bool:
+        seq = self.store.last_seq()
+        self.lists.wait(self.lists.request(), seconds)
+        return self.lists.applied(seq)
 
     def index_age(self) -> float | None:
         """Seconds since the related-stories model was last fitted, if it ever was."""
         return self.related.model_age()
 
     def close(self) -> None:
+        self.lists.close()
         if self.hub is not None:
             self.hub.close()
         self.fetcher.close()

@@ -9,6 +9,7 @@ cannot run script; nothing at all when quantam has no answer.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template
+from markupsafe import Markup
 
 from feeds.errors import BadURL
 from feeds.urls import canonical_url
@@ -26,6 +28,7 @@ from service.caching import Rendered, body_response, get_teasers, not_modified
 from service.errors import NotFound
 from service.params import int_param, str_param
 from service.serialize import iso
+from store.errors import StoreUnavailable
 from store.models import utcnow
 
 bp = Blueprint("embed", __name__, template_folder="templates")
@@ -40,6 +43,25 @@ SCRIPT_MAX_AGE = 3600
 @functools.cache
 def stylesheet() -> str:
     return (STATIC / "embed.css").read_text(encoding="utf-8")
+
+
+@functools.cache
+def frame_style() -> tuple[Markup, str]:
+    """The framed page's one style block, and the CSP source that allows exactly it (its hash).
+    Markup: the stylesheet is ours, and autoescaping turned its quotes into entities."""
+    css = "body { margin: 0; }\n" + stylesheet()
+    assert "</" not in css
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return Markup(css), f"'sha256-{digest}'"
+
+
+def frame_policy() -> str:
+    """Content-Security-Policy of the framed page: any site may frame it; it runs no script,
+    submits nothing, and loads nothing but its style block and the stories' thumbnails."""
+    return (
+        f"default-src 'none'; style-src {frame_style()[1]}; img-src http: https:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors *"
+    )
 
 
 @functools.cache
@@ -93,6 +115,16 @@ def embed_page() -> Response:
     k = int_param("k", DEFAULT_K, 1, MAX_K)
     heading = str_param("heading", max_length=HEADING_MAX_LENGTH) or HEADING
     try:
+        return _framed(_page(raw, k, heading))
+    except StoreUnavailable:
+        # An iframe shows whatever body it gets: problem JSON would appear as raw text.
+        response = _framed(_nothing(503))
+        response.headers["Retry-After"] = "5"
+        return response
+
+
+def _page(raw: str, k: int, heading: str) -> Response:
+    try:
         article = article_at(canonical_url(raw))
     except (BadURL, NotFound):
         return _nothing()
@@ -110,15 +142,23 @@ def embed_page() -> Response:
         }
         for r in found
     ]
-    html = render_template("embed_related.html", heading=heading, items=items, css=stylesheet())
+    html = render_template(
+        "embed_related.html", heading=heading, items=items, style=frame_style()[0]
+    )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
 
 
-def _nothing() -> Response:
+def _framed(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = frame_policy()
+    return response
+
+
+def _nothing(status: int = 404) -> Response:
     """An empty page: an iframe of it shows nothing rather than an error."""
-    return Response("<!DOCTYPE html><title></title>", 404, mimetype="text/html")
+    return Response("<!DOCTYPE html><title></title>", status, mimetype="text/html")
 
 
 def _quantam() -> Any:

@@ -74,9 +74,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:
+        # The log names the store (its password redacted); the answer does not: its host, port
+        # and database are of use only to an attacker.
         log.warning("store unavailable: %s", exc)
         return problem_response(
-            503, "Store unavailable", f"{exc}. Retry shortly.", {"Retry-After": "5"}
+            503, "Store unavailable", f"{exc.public}. Retry shortly.", {"Retry-After": "5"}
         )
 
     @app.errorhandler(InvalidArticle)

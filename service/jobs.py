@@ -65,8 +65,8 @@ def job_id(source_id: int) -> str:
 def poll_source_job(source_id: int) -> str:
     """Poll one source, unless another worker is polling it right now."""
     quantam = worker_quantam()
-    timeout = quantam.settings.fetch_total_timeout + quantam.settings.fetch_connect_timeout
-    with quantam.store.lock(f"source:{source_id}", ttl=timeout + 60) as held:
+    # The lock is renewed while this job runs, and lapses seconds after a killed worker.
+    with quantam.store.lock(f"source:{source_id}") as held:
         if not held:
             return f"source {source_id}: skipped, another worker is polling it"
         source = quantam.store.get_source(source_id)

@@ -18,8 +18,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from feeds import publish
+from feeds.ingest import MAX_CATEGORY_LENGTH
 from service import api, cms, embed, feed_routes
 from service.caching import JSON, not_modified
+from service.core import LISTS_WAIT
 from service.errors import PROBLEM_JSON
 from service.params import (
     MAX_CURSOR_LENGTH,
@@ -126,6 +128,18 @@ RELATED_ITEM = {
 SCHEMAS: dict[str, Any] = {
     "ArticleItem": _object(ARTICLE_ITEM, "An article as a list item: enough for a teaser."),
     "ArticleDetail": _object(ARTICLE_DETAIL, "Everything quantam knows about an article."),
+    "PushResult": _object(
+        {
+            **ARTICLE_DETAIL,
+            "related_lists": {
+                "enum": ["updated", "pending"],
+                "description": "Whether related lists included the article when the push "
+                "answered; `pending` ones follow shortly (the push waits at most "
+                f"{LISTS_WAIT:g} s for them).",
+            },
+        },
+        "The article as stored, and what became of the related lists.",
+    ),
     "RelatedItem": _object(RELATED_ITEM, "A related story, with why it was chosen."),
     "Image": {
         "type": "object",
@@ -205,6 +219,7 @@ SCHEMAS: dict[str, Any] = {
             "category": {
                 "type": "string",
                 "minLength": 1,
+                "maxLength": MAX_CATEGORY_LENGTH,
                 "description": "A category slug such as `the-thao`; created if new.",
             },
             "summary": _nullable("string"),
@@ -232,6 +247,7 @@ SCHEMAS: dict[str, Any] = {
             "category": {
                 "type": "string",
                 "minLength": 1,
+                "maxLength": MAX_CATEGORY_LENGTH,
                 "description": "A category slug (letters or digits); created if new.",
             },
             "title": _nullable("string", description="The source's display name."),
@@ -268,7 +284,10 @@ SCHEMAS: dict[str, Any] = {
     "Unhealthy": _object(
         {
             "status": {"const": "unavailable"},
-            "store": {"type": "string", "description": "Why the store cannot be reached."},
+            "store": {
+                "type": "string",
+                "description": "Why the store cannot be reached (never its address).",
+            },
         }
     ),
     "OpenAPIDocument": {
@@ -316,7 +335,13 @@ HEADERS = {
     "WWW-Authenticate": _header("How to authenticate.", const="Bearer"),
     "Retry-After": _header("Seconds to wait before retrying.", pattern="^[0-9]+$"),
     "Allow": _header("The methods this path accepts."),
+    "X-Content-Type-Options": _header("Never sniff another type.", const="nosniff"),
+    "Content-Security-Policy": _header(
+        "The framed box runs no script and loads only its style and thumbnails; any site may "
+        "frame it."
+    ),
 }
+FRAME_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
 READ_HEADERS = ("ETag", "Cache-Control", "Access-Control-Allow-Origin")
 
 
@@ -601,14 +626,15 @@ def _paths() -> dict[str, Any]:
             ),
             "post": _write(
                 "push_article",
-                "Push an article (create or update); it is in feeds and related lists on return",
+                "Push an article (create or update); it is in feeds on return, and in related "
+                "lists unless `related_lists` says they are pending",
                 {
                     "200": {
-                        **_json_ok("Updated an existing article.", "ArticleDetail", "Location"),
+                        **_json_ok("Updated an existing article.", "PushResult", "Location"),
                         "links": ARTICLE_LINKS,
                     },
                     "201": {
-                        **_json_ok("Created.", "ArticleDetail", "Location"),
+                        **_json_ok("Created.", "PushResult", "Location"),
                         "links": ARTICLE_LINKS,
                     },
                 },
@@ -620,7 +646,7 @@ def _paths() -> dict[str, Any]:
             "get": _read("get_article", "One article, in full", "ArticleDetail"),
             "delete": _write(
                 "take_down_article",
-                "Take an article down: gone from feeds, lists and caches on return",
+                "Take an article down: gone from feeds, related answers and caches on return",
                 {
                     "204": {"description": "Taken down."},
                     "404": _ref("NotFound", "responses"),
@@ -737,7 +763,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "The box.",
-                        "headers": _with_headers("Cache-Control"),
+                        "headers": _with_headers("Cache-Control", *FRAME_HEADERS),
                         "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
                     },
                     "400": _ref("BadParameter", "responses"),
@@ -746,9 +772,17 @@ def _paths() -> dict[str, Any]:
                             "Nothing to show (unknown page, or no related stories): an empty "
                             "page, so the iframe shows nothing rather than an error."
                         ),
+                        "headers": _with_headers(*FRAME_HEADERS),
                         "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
                     },
-                    "503": _ref("StoreUnavailable", "responses"),
+                    "503": {
+                        "description": (
+                            "The store cannot be reached: an empty page too, so the iframe "
+                            "shows nothing rather than an error's text."
+                        ),
+                        "headers": _with_headers("Retry-After", *FRAME_HEADERS),
+                        "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                    },
                 },
             }
         },

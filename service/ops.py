@@ -9,6 +9,7 @@ Under gunicorn, set PROMETHEUS_MULTIPROC_DIR so every worker's counters are summ
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,7 @@ from store.errors import StoreUnavailable
 from store.models import utcnow
 
 bp = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter(
     "quantam_http_requests_total",
@@ -57,7 +59,8 @@ def healthz() -> Response:
     try:
         quantam.store.ping()
     except StoreUnavailable as exc:
-        response = jsonify(status="unavailable", store=str(exc))
+        log.warning("health check: store unavailable: %s", exc)
+        response = jsonify(status="unavailable", store=exc.public)
         response.status_code = 503
         return response
     body: dict[str, Any] = {"status": "ok", "store": quantam.settings.store.split("://")[0]}
@@ -111,7 +114,8 @@ class StoreCollector:
 @bp.get("/metrics")
 def metrics() -> Response:
     registry = current_app.extensions["quantam.metrics"]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: CONTENT_TYPE_LATEST has its charset, which mimetype adds again.
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def install(app: Flask) -> None:

@@ -22,7 +22,7 @@ from feeds.urls import canonical_url
 from service.api import DEFAULT_K, related_answer
 from service.caching import API_GZIP_MIN_BYTES, TeaserCache, encode_json, entity_tag, read_headers
 from service.params import MAX_TEXT_LENGTH
-from service.response_cache import ROUTE, VERSION, mark_cacheable
+from service.response_cache import ROUTE, VERSION, cache_query, mark_cacheable
 from store.base import Store
 from store.errors import StoreUnavailable
 from store.models import Teaser
@@ -97,7 +97,7 @@ class RelatedFastPath:
         body = encode_json(related_answer(found[0], DEFAULT_K, set(), set(), self.store, teasers))
         if len(body) >= API_GZIP_MIN_BYTES:
             return None  # worth compressing: Flask decides that with the client's headers
-        etag = entity_tag(self.base_url, version, f"{path}?{query}")
+        etag = entity_tag(self.base_url, version, f"{path}?{cache_query(path, query)}")
         headers = [
             ("Vary", "Accept-Encoding"),
             *read_headers(etag).items(),

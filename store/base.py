@@ -7,9 +7,13 @@ pass the same contract suite (tests/test_store_contract.py). Writes that belong 
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from datetime import datetime
 
 from store.models import (
@@ -22,6 +26,8 @@ from store.models import (
     Source,
     Teaser,
 )
+
+log = logging.getLogger(__name__)
 
 # (kind, value) of an Alias, as looked up before a batch is built.
 AliasKey = tuple[str, str]
@@ -168,12 +174,38 @@ class Store(ABC):
     def set_meta(self, key: str, value: bytes) -> None: ...
 
     # -- coordination between processes -----------------------------------------------------
-    @abstractmethod
-    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> AbstractContextManager[bool]:
+    @contextmanager
+    def lock(self, name: str, ttl: float = 15.0, wait: float = 0.0) -> Iterator[bool]:
         """A lock shared by every process using this store.
 
         Yields True while held (released on exit) or False if another holder kept it for `wait`
-        seconds. It expires after `ttl` seconds, so a crashed holder cannot block forever."""
+        seconds. While held, a thread renews it every ttl / 3 seconds, so it lasts as long as
+        its holder does; a holder that dies (SIGKILL, a lost host) stops renewing, and the lock
+        is free at most `ttl` seconds later. A holder kept from renewing for longer than `ttl`
+        (a store write blocking it that long, SIGSTOP) loses it, and says so in the log."""
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while not (held := self._try_lock(name, token, ttl)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        renewal = _Renewal(self, name, token, ttl) if held else None
+        try:
+            yield held
+        finally:
+            if renewal is not None:
+                renewal.stop()
+                self._unlock(name, token)
+
+    @abstractmethod
+    def _try_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Take the lock for `token` for `ttl` seconds if nobody holds it (or it expired)."""
+
+    @abstractmethod
+    def _renew_lock(self, name: str, token: str, ttl: float) -> bool:
+        """Extend `token`'s hold to `ttl` seconds from now; False if it no longer holds it."""
+
+    @abstractmethod
+    def _unlock(self, name: str, token: str) -> None:
+        """Release the lock if `token` still holds it."""
 
     # -- export (migration between backends) ------------------------------------------------
     @abstractmethod
@@ -205,3 +237,34 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Renewal:
+    """Renews one held lock every ttl / 3 seconds on its own thread until stopped."""
+
+    def __init__(self, store: Store, name: str, token: str, ttl: float):
+        self._store, self._name, self._token, self._ttl = store, name, token, ttl
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock:{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        # Three chances to renew before the lock would lapse: one failed renewal (the store
+        # briefly away) does not lose it.
+        while not self._stopped.wait(self._ttl / 3):
+            try:
+                if not self._store._renew_lock(self._name, self._token, self._ttl):
+                    if not self._stopped.is_set():
+                        log.error(
+                            "lost the store lock %r: it lapsed before it could be renewed "
+                            "(this holder was stalled for more than %g s)",
+                            self._name,
+                            self._ttl,
+                        )
+                    return
+            except Exception as exc:  # the store away for a moment: try again next time
+                log.warning("could not renew the store lock %r: %s", self._name, exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()

@@ -13,7 +13,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +38,42 @@ class Checkpointer:
         self._pid = -1
         self._running = False
         self._stopping = False
+        self._thread: threading.Thread | None = None
+        # Set by stop(): cuts the pause short, so closing a store does not wait for it.
+        self._halt = threading.Event()
 
     def wrote(self) -> None:
         """Note a commit; the log is checkpointed shortly after."""
         with self._guard:
             if not self._running or self._pid != os.getpid():
                 self._wake = threading.Event()
+                self._halt = threading.Event()
                 self._pid = os.getpid()
                 self._running = True
-                threading.Thread(
-                    target=self._run, args=(self._wake,), name="sqlite-checkpoint", daemon=True
-                ).start()
+                self._thread = threading.Thread(
+                    target=self._run,
+                    args=(self._wake, self._halt),
+                    name="sqlite-checkpoint",
+                    daemon=True,
+                )
+                self._thread.start()
             self._wake.set()
 
     def stop(self) -> None:
-        """End the thread after one last checkpoint (the store is closing; a later write
-        starts another)."""
+        """End the thread after one last checkpoint and wait for it to close its connection
+        (the store is closing; a later write starts another). Returning earlier left the
+        database open behind the caller's back: a caller that then moved or cleaned up the
+        files (benchmarks/serve.py deleted the -wal and -shm) broke it."""
         with self._guard:
-            if self._running:
+            thread = self._thread if self._running and self._pid == os.getpid() else None
+            if thread is not None:
                 self._stopping = True
+                self._halt.set()
                 self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
-    def _run(self, wake: threading.Event) -> None:
+    def _run(self, wake: threading.Event, halt: threading.Event) -> None:
         db = None
         try:
             db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
@@ -71,11 +84,13 @@ class Checkpointer:
                         return  # idle: the next write starts another thread
                     stopping = self._stopping
                 if not stopping:
-                    time.sleep(self._delay)  # let a burst of commits gather
+                    halt.wait(self._delay)  # let a burst of commits gather
                 wake.clear()
                 self.checkpoint(db)
-                if stopping:
-                    return
+                with self._guard:
+                    # Read again: a stop during the pause above was cleared with the wake-up.
+                    if self._stopping:
+                        return
         except sqlite3.Error as exc:
             log.warning("WAL checkpoints of %s stopped: %s", self.path, exc)
         finally:

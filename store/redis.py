@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -39,6 +36,7 @@ from store.errors import (
     SourceNotFound,
     StoreError,
     StoreUnavailable,
+    redact,
 )
 from store.models import (
     Alias,
@@ -261,6 +259,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# KEYS: the lock. ARGV: the holder's token, the new TTL in ms. Extends the lock only if this
+# holder still has it.
+_RENEW = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # KEYS: the URL -> id hash, the source hash. ARGV: URL.
 _FIND_SOURCE = r"""#!lua flags=no-writes
 local id = redis.call('HGET', KEYS[1], ARGV[1])
@@ -352,16 +357,6 @@ class RedisURL:
         self.display = redact(url)
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
-
-
 def _unavailable(exc: Exception) -> bool:
     if isinstance(exc, _UNAVAILABLE_ERRORS):
         return True
@@ -401,7 +396,8 @@ def _guard(*, retry: bool, schema: bool = True) -> Callable[[Callable[_P, _T]], 
                     raise
                 raise StoreUnavailable(
                     f"Redis at {store.display} is unavailable: {exc} "
-                    f"({type(exc).__name__}); quantam carries on when it is back"
+                    f"({type(exc).__name__}); quantam carries on when it is back",
+                    public=f"Redis is unavailable ({type(exc).__name__})",
                 ) from exc
 
         return guarded
@@ -777,30 +773,21 @@ class RedisStore(Store):
         return out
 
     # -- coordination -----------------------------------------------------------------------
-    @contextmanager
-    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:
-        key = f"{self._k.tag}:lock:{name}"
-        token = uuid.uuid4().hex
-        held = self._acquire(key, token, ttl, wait)
-        try:
-            yield held
-        finally:
-            if held:
-                self._release(key, token)
+    def _lock_key(self, name: str) -> str:
+        return f"{self._k.tag}:lock:{name}"
 
     @_guard(retry=False)
-    def _acquire(self, key: str, token: str, ttl: float, wait: float) -> bool:
-        deadline = time.monotonic() + wait
-        while True:
-            if self._r.set(key, token, nx=True, px=max(1, int(ttl * 1000))):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
+    def _try_lock(self, name: str, token: str, ttl: float) -> bool:
+        return bool(self._r.set(self._lock_key(name), token, nx=True, px=max(1, int(ttl * 1000))))
 
     @_guard(retry=False)
-    def _release(self, key: str, token: str) -> None:
-        self._script("unlock", _UNLOCK)(keys=[key], args=[token])
+    def _renew_lock(self, name: str, token: str, ttl: float) -> bool:
+        key = self._lock_key(name)
+        return bool(self._script("renew", _RENEW)(keys=[key], args=[token, int(ttl * 1000)]))
+
+    @_guard(retry=False)
+    def _unlock(self, name: str, token: str) -> None:
+        self._script("unlock", _UNLOCK)(keys=[self._lock_key(name)], args=[token])
 
     # -- export -----------------------------------------------------------------------------
     def _scan(self, key: str) -> Iterator[tuple[bytes, bytes]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +18,13 @@ from pathlib import Path
 from store import codec
 from store.base import AliasKey, Cursor, Store
 from store.checkpoint import BACKSTOP_PAGES, Checkpointer
-from store.errors import SchemaTooNew, SourceExists, SourceNotFound, StoreUnavailable
+from store.errors import (
+    SchemaTooNew,
+    SourceExists,
+    SourceNotFound,
+    StoreMissing,
+    StoreUnavailable,
+)
 from store.models import (
     Alias,
     Article,
@@ -108,14 +113,27 @@ def path_from_url(url: str) -> str:
 
 
 class SQLiteStore(Store):
-    def __init__(self, url: str = "sqlite:///quantam.db", timeout: float = 30.0):
+    def __init__(
+        self, url: str = "sqlite:///quantam.db", timeout: float = 30.0, create: bool = True
+    ):
+        """create=False: StoreMissing if the file does not exist, rather than making it."""
         self.url = url
         self.path = path_from_url(url)
         self._timeout = timeout
         self._local = threading.local()
         self._checkpointer: Checkpointer | None = None
+        # Whether this open made the database file (the CLI says where).
+        self.created = False
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(self.path)
+            if not path.exists():
+                if not create:
+                    raise StoreMissing(
+                        f"no SQLite database at {path.absolute()} (check QUANTAM_STORE or "
+                        "--store; commands that write, such as `quantam sources add`, create one)"
+                    )
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.created = True
             self._checkpointer = Checkpointer(self.path, timeout)
         self._migrate()
 
@@ -133,7 +151,10 @@ class SQLiteStore(Store):
                 if self._checkpointer is not None:
                     db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
+                raise StoreUnavailable(
+                    f"cannot open SQLite database {self.path}: {exc}",
+                    public="the SQLite database cannot be opened",
+                ) from exc
             self._local.db = db
         return db
 
@@ -144,7 +165,8 @@ class SQLiteStore(Store):
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(
-                f"SQLite database {self.path} is busy or read-only: {exc}"
+                f"SQLite database {self.path} is busy or read-only: {exc}",
+                public="the SQLite database is busy or read-only",
             ) from exc
         try:
             yield db
@@ -176,15 +198,21 @@ class SQLiteStore(Store):
         try:
             self._db.execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite database {self.path} is unreadable: {exc}") from exc
+            raise StoreUnavailable(
+                f"SQLite database {self.path} is unreadable: {exc}",
+                public="the SQLite database is unreadable",
+            ) from exc
 
     def close(self) -> None:
+        """Close this thread's connection, and end and join the checkpoint thread: when no
+        other thread holds a connection, the database is closed on return (SQLite has folded
+        the log into the file and removed it)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
             self._local.db = None
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
 
     # -- categories -------------------------------------------------------------------------
     def put_category(self, category: Category) -> None:
@@ -488,29 +516,34 @@ class SQLiteStore(Store):
         return out
 
     # -- coordination -----------------------------------------------------------------------
-    @contextmanager
-    def lock(self, name: str, ttl: float = 60.0, wait: float = 0.0) -> Iterator[bool]:
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + wait
-        while True:
-            with self._tx() as db:
-                now = time.time()
-                row = db.execute("SELECT expires FROM locks WHERE name = ?", (name,)).fetchone()
-                held = row is None or row[0] <= now
-                if held:
-                    db.execute(
-                        "INSERT OR REPLACE INTO locks (name, token, expires) VALUES (?, ?, ?)",
-                        (name, token, now + ttl),
-                    )
-            if held or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        try:
-            yield held
-        finally:
-            if held:
-                with self._tx() as db:
-                    db.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
+    def _try_lock(self, name: str, token: str, ttl: float) -> bool:
+        # A lock counts as expired only if it had expired before this transaction began to wait
+        # for the database: a writer that kept the database busy may also have kept the
+        # holder's renewal waiting, and the holder gets its turn before the lock is taken.
+        asked = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT expires FROM locks WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] > asked:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO locks (name, token, expires) VALUES (?, ?, ?)",
+                (name, token, time.time() + ttl),
+            )
+        return True
+
+    def _renew_lock(self, name: str, token: str, ttl: float) -> bool:
+        with self._tx() as db:
+            return (
+                db.execute(
+                    "UPDATE locks SET expires = ? WHERE name = ? AND token = ?",
+                    (time.time() + ttl, name, token),
+                ).rowcount
+                > 0
+            )
+
+    def _unlock(self, name: str, token: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
 
     # -- export -----------------------------------------------------------------------------
     def iter_aliases(self) -> Iterator[Alias]:

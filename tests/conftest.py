@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from store.base import Store
 from store.sqlite import SQLiteStore
-from tests.feedserver import FeedServer
+from tests.feedserver import FeedServer, RawServer
 from tests.redisproc import RedisClusterProcesses, require_redis_server
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -89,3 +89,11 @@ def feed_server() -> Iterator[FeedServer]:
 
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / "feeds" / name).read_bytes()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[RawServer]:
+    server = RawServer()
+    server.start()
+    yield server
+    server.stop()

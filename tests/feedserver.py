@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -143,3 +144,53 @@ class FeedServer:
         h.end_headers()
         with contextlib.suppress(OSError):
             h.wfile.write(body)
+
+
+class RawServer:
+    """A loopback TCP server that answers every request with bytes exactly as a test scripts
+    them: status line, headers and body in pieces, each after its own pause. For what
+    http.server cannot send: a status line and headers dripped one line at a time, stacked or
+    unknown content codings, headers in any order, a body cut short. The connection is closed
+    after the last piece."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._pieces: list[tuple[float, bytes]] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def serve(self, pieces: list[tuple[float, bytes]], path: str = "/feed") -> str:
+        """Answer the next requests with these (pause in seconds, bytes) pieces."""
+        self._pieces = list(pieces)
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn, self._pieces), daemon=True).start()
+
+    def _answer(self, conn: socket.socket, pieces: list[tuple[float, bytes]]) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                head += data
+            for pause, data in pieces:
+                if pause and self._stopped.wait(pause):
+                    return
+                conn.sendall(data)

@@ -377,3 +377,62 @@ def test_gzip_is_not_sent_to_clients_that_refuse_it(client) -> None:
     response = client.get("/api/articles", headers={"Accept-Encoding": "gzip;q=0, br"})
     assert "Content-Encoding" not in response.headers
     assert response.get_json()["items"]
+
+
+# Issue 12: the first two were 500s (RecursionError in json, UnicodeEncodeError when the title
+# was hashed); the NUL and the 5,000-character category were stored.
+HOSTILE_BODIES = [
+    (b"[" * 100_000, "more than 1,024 levels deep"),
+    (
+        b'{"url": "https://cms.example.vn/a", "title": "\\ud800", "category": "the-thao"}',
+        "lone UTF-16 surrogate",
+    ),
+    (
+        b'{"url": "https://cms.example.vn/a", "title": "x", "category": "the-thao", '
+        b'"tags": ["\\udfff"]}',
+        "lone UTF-16 surrogate",
+    ),
+    (
+        b'{"url": "https://cms.example.vn/a\\u0000b", "title": "x", "category": "the-thao"}',
+        "U+0000 at position 24",
+    ),
+    (
+        b'{"url": "https://cms.example.vn/a", "title": "x", "category": "' + b"a" * 5000 + b'"}',
+        "a category slug or name has at most 64",
+    ),
+]
+
+
+@pytest.mark.parametrize("path", ["/api/articles", "/api/sources"])
+@pytest.mark.parametrize(("body", "words"), HOSTILE_BODIES)
+def test_hostile_bodies_are_refused_in_words(client, path: str, body: bytes, words: str) -> None:
+    quantam = client.application.extensions["quantam"]
+    before = (quantam.store.count_articles(), len(quantam.store.list_sources()))
+    response = client.post(path, data=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 400, response.data[:300]
+    assert words in response.get_json()["detail"]
+    assert (quantam.store.count_articles(), len(quantam.store.list_sources())) == before
+
+
+def test_a_lone_surrogate_given_as_data_is_refused_by_name(app) -> None:
+    from feeds.errors import InvalidArticle
+
+    quantam = app.extensions["quantam"]
+    with pytest.raises(InvalidArticle, match="field 'author' holds a lone UTF-16 surrogate"):
+        quantam.push_article(
+            {"url": "https://cms.example.vn/a", "title": "x", "category": "x", "author": "\udc80"}
+        )
+
+
+def test_a_push_says_whether_related_lists_were_updated(client) -> None:
+    data = {"url": "https://cms.example.vn/b", "title": "Bóng đá hôm nay", "category": "the-thao"}
+    pushed = client.post("/api/articles", json=data, headers=AUTH).get_json()
+    assert pushed["related_lists"] == "updated"
+    related = client.get(f"/api/articles/{pushed['id']}/related").get_json()["items"]
+    assert related
+
+
+def test_metrics_declare_their_charset_once(client) -> None:
+    """Issue 12: `text/plain; version=...; charset=utf-8; charset=utf-8`."""
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type.startswith("text/plain; version=") and content_type.count("charset") == 1

@@ -122,9 +122,11 @@ def test_private_addresses_refused_without_the_setting(
         "--category",
         "x",
     )
-    quantam(db, "poll")
+    polled = quantam(db, "poll", check=False)
+    assert polled.returncode == 1 and "every source polled (1) failed" in polled.stderr
     listing = quantam(db, "sources", "list").stdout
     assert "non-public address 127.0.0.1" in listing
+    assert "HTTP" not in listing.splitlines()[0]  # no status to show (it said "HTTP -")
     assert feed_server.requests_to("/x.rss") == []
 
 
@@ -158,7 +160,8 @@ def test_bad_configuration_is_reported(tmp_path: Path) -> None:
     result = quantam(
         tmp_path / "q.db", "sources", "list", env={"QUANTAM_FETCH_MAX_BYTES": "lots"}, check=False
     )
-    assert result.returncode != 0 and "QUANTAM_FETCH_MAX_BYTES must be a int" in result.stderr
+    assert result.returncode != 0
+    assert "QUANTAM_FETCH_MAX_BYTES must be a whole number, not 'lots'" in result.stderr
     result = quantam(
         tmp_path / "q.db", "sources", "list", env={"QUANTAM_STORE": "mysql://x"}, check=False
     )
@@ -211,3 +214,75 @@ def test_killed_ingest_leaves_each_feed_all_or_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["serve", "--help"], ["poll", "--help"]])
 def test_subcommand_help(tmp_path: Path, command: list[str]) -> None:
     assert "Usage" in quantam(tmp_path / "q.db", *command).stdout
+
+
+def test_poll_records_a_bomb_on_the_source_and_exits_nonzero(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Issue 12: three gzip layers over 1 GiB of zeros (2 KB on the wire) made httpx raise
+    MemoryError in a memory-limited poller, and `poll --force` left the source "new, never
+    fetched": no error, no backoff, fetched again every round. Here the process may map 1 GiB."""
+    from tests.test_fetch import bomb
+
+    url = feed_server.route(
+        "/bomb.rss", Reply(body=bomb(3, 1024), headers={"Content-Encoding": "gzip, gzip, gzip"})
+    )
+    db = tmp_path / "q.db"
+    env = {"QUANTAM_ALLOW_PRIVATE_FETCH": "1", "OPENBLAS_NUM_THREADS": "1"}
+    quantam(db, "sources", "add", url, "--category", "the-thao", env=env)
+
+    def limit_memory() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "poll", "--force"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QUANTAM_STORE": f"sqlite:///{db}", **env},
+        timeout=60,
+        preexec_fn=limit_memory,
+    )
+    assert "larger than the 10,485,760-byte limit" in result.stdout, result.stdout
+    assert result.returncode == 1 and "every source polled (1) failed" in result.stderr
+    store = SQLiteStore(f"sqlite:///{db}")
+    source = store.list_sources()[0]
+    assert source.last_fetch_at is not None and source.error_count == 1
+    assert "larger than the 10,485,760-byte limit" in source.last_error
+    assert source.next_due_at > source.last_fetch_at  # backing off, not due again at once
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sources", "list"], ["sources", "export"], ["categories", "list"], ["related", "x"]],
+)
+def test_reading_commands_never_create_a_store(tmp_path: Path, command: list[str]) -> None:
+    """Issue 12: `QUANTAM_STORE=sqlite:///nonexist/dir/x.db quantam sources list` made the
+    directories and an empty database and said "no sources yet", exit 0."""
+    db = tmp_path / "nonexist" / "dir" / "x.db"
+    result = quantam(db, *command, check=False)
+    assert result.returncode == 2, result.stdout
+    assert f"no SQLite database at {db}" in result.stderr
+    assert not (tmp_path / "nonexist").exists()
+
+
+def test_writing_commands_create_the_store_and_say_where(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "q.db"
+    result = quantam(db, "categories", "add", "Thể thao")
+    assert f"created a new store: sqlite:///{db}" in result.stderr and db.exists()
+    again = quantam(db, "categories", "add", "Thời sự")
+    assert "created" not in again.stderr
+    assert "the-thao" in quantam(db, "categories", "list").stdout
+
+
+def test_ingest_takes_a_url_whatever_the_case_of_its_scheme(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Issue 12: `quantam ingest HTTP://...` was read as a file name."""
+    url = feed_server.route("/x.rss", Reply(body=(FEEDS / "the-thao.rss").read_bytes()))
+    upper = "HTTP://" + url.removeprefix("http://")
+    env = {"QUANTAM_ALLOW_PRIVATE_FETCH": "1"}
+    result = quantam(tmp_path / "q.db", "ingest", upper, "--category", "x", env=env)
+    assert ": 3 new" in result.stdout

@@ -170,7 +170,7 @@ def test_items_link_their_related_stories(client, app) -> None:
 
 def test_websub_hub_is_linked_and_pinged(tmp_path: Path, feed_server: FeedServer) -> None:
     hub = feed_server.route("/hub", Reply(status=204, content_type="text/plain"))
-    app = make_app(tmp_path, websub_hub=hub)
+    app = make_app(tmp_path, websub_hub=hub, fetch_allow_networks="127.0.0.1/32")
     client = app.test_client()
     response = client.get("/feeds/the-thao.rss")
     assert f'<{hub}>; rel="hub"' in response.headers.getlist("Link")
@@ -185,6 +185,24 @@ def test_websub_hub_is_linked_and_pinged(tmp_path: Path, feed_server: FeedServer
     topics = {parse_qs(body.decode())["hub.url"][0] for path, body in feed_server.posts}
     assert f"{BASE}/feeds/the-thao.rss" in topics and f"{BASE}/feeds/all.atom" in topics
     assert all(parse_qs(b.decode())["hub.mode"] == ["publish"] for _, b in feed_server.posts)
+    quantam.close()
+
+
+def test_websub_pings_go_through_the_ssrf_guard(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12: pings used a plain HTTP client, so a hub URL (or a redirect or DNS answer behind
+    it) reached addresses feed fetches may not."""
+    hub = feed_server.route("/hub", Reply(status=204, content_type="text/plain"))
+    app = make_app(tmp_path, websub_hub=hub)
+    quantam = app.extensions["quantam"]
+    feed_server.posts.clear()
+    quantam.push_article(
+        {"url": "https://cms.example.vn/moi", "title": "Tin mới", "category": "the-thao"}
+    )
+    quantam.hub.flush()
+    assert feed_server.posts == []
+    assert "WebSub ping failed" in caplog.text and "non-public address 127.0.0.1" in caplog.text
     quantam.close()
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import json
+import os
+import subprocess
+import sys
 import time
+import zlib
+from pathlib import Path
 
 import pytest
 
 from feeds.errors import (
+    BadEncoding,
     BadURL,
     FetchTimeout,
     HTTPStatusError,
@@ -17,9 +25,11 @@ from feeds.errors import (
 )
 from feeds.fetch import Fetcher, FetchLimits, parse_max_age, parse_retry_after
 from tests.conftest import fixture_bytes
-from tests.feedserver import FeedServer, Reply
+from tests.feedserver import FeedServer, RawServer, Reply
 
 FEED = fixture_bytes("the-thao.rss")
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
 
 
 @pytest.fixture
@@ -203,3 +213,123 @@ def test_header_parsers() -> None:
     assert parse_max_age(httpx.Headers({"Cache-Control": "public, max-age=600"})) == 600
     assert parse_max_age(httpx.Headers({"Cache-Control": "no-cache, max-age=600"})) is None
     assert parse_max_age(httpx.Headers({})) is None
+
+
+def encode(data: bytes, coding: str, level: int = 9) -> bytes:
+    """data in one content coding ("deflate-raw": deflate without the zlib header)."""
+    wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15, "deflate-raw": -15}[coding]
+    packer = zlib.compressobj(level, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@functools.cache
+def bomb(layers: int, mib: int) -> bytes:
+    """`mib` MiB of zeros gzipped `layers` times over (built a MiB at a time)."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    zeros = bytes(MIB)
+    body = b"".join(packer.compress(zeros) for _ in range(mib)) + packer.flush()
+    for _ in range(layers - 1):
+        body = encode(body, "gzip")
+    return body
+
+
+# Run in a fresh process. tracemalloc counts every allocation Python and zlib make (zlib's
+# through PyMem), so its peak is the fetch's own, unlike the resident size, whose high-water mark
+# may have been set while importing.
+_MEASURE = """
+import json, resource, sys, tracemalloc
+from feeds.errors import FetchError
+from feeds.fetch import Fetcher, FetchLimits
+fetcher = Fetcher(FetchLimits(allow_private=True, max_bytes=int(sys.argv[3])))
+fetcher.fetch(sys.argv[1])  # imports and first-use allocations, before the measurement
+tracemalloc.start()
+base = tracemalloc.get_traced_memory()[0]
+try:
+    fetcher.fetch(sys.argv[2])
+    error = None
+except FetchError as exc:
+    error = f"{type(exc).__name__}: {exc}"
+peak = tracemalloc.get_traced_memory()[1] - base
+print(json.dumps({"peak": peak, "error": error}))
+"""
+
+
+def peak_growth(small_url: str, url: str, cap: int) -> tuple[int, str | None]:
+    """Peak bytes allocated while fetching url, in a fresh process with a `cap`-byte limit."""
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, small_url, url, str(cap)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    return result["peak"], result["error"]
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_stacked_gzip_bomb_stays_within_a_small_multiple_of_the_cap(
+    feed_server: FeedServer, layers: int
+) -> None:
+    """Issue 12: `Content-Encoding: gzip, gzip` made httpx inflate 1 GiB (2.2 GB resident)
+    before the cap could count a byte. 256 MiB of zeros under a 1 MiB cap: 512 MiB at the peak
+    before the bounded decoder, under 2 MiB after."""
+    cap = MIB
+    small = feed_server.route("/small", Reply(body=FEED, gzip=True))
+    url = feed_server.route(
+        "/bomb",
+        Reply(body=bomb(layers, 256), headers={"Content-Encoding": ", ".join(["gzip"] * layers)}),
+    )
+    growth, error = peak_growth(small, url, cap)
+    assert error is not None and error.startswith("TooLarge"), error
+    assert growth < 3 * cap, f"the fetch allocated {growth / MIB:.1f} MiB at its peak"
+
+
+@pytest.mark.parametrize(
+    "codings",
+    ["gzip", "x-gzip", "deflate", "deflate-raw", "gzip, gzip", "deflate, gzip", "identity, gzip"],
+)
+def test_content_codings_are_decoded_in_order(
+    feed_server: FeedServer, fetcher: Fetcher, codings: str
+) -> None:
+    body = FEED
+    for coding in codings.split(", "):
+        body = body if coding == "identity" else encode(body, coding)
+    header = codings.replace("deflate-raw", "deflate")
+    url = feed_server.route("/rss", Reply(body=body, headers={"Content-Encoding": header}))
+    assert fetcher.fetch(url).body == FEED
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "problem"),
+    [
+        ("br", b"\x1b\x00", "content coding 'br', which quantam did not ask for"),
+        ("gzip, gzip, gzip, gzip", encode(FEED, "gzip"), "at most 3 stacked"),
+        ("gzip", encode(FEED, "gzip")[:-300], r"cut short \(truncated\)"),
+        ("gzip", b"\x1f\x8b\x08\x00" + bytes(range(256)), "not valid gzip data"),
+        ("deflate", b"\xff" * 64, "not valid deflate data"),
+    ],
+)
+def test_bad_content_codings_are_refused_in_words(
+    feed_server: FeedServer, fetcher: Fetcher, header: str, body: bytes, problem: str
+) -> None:
+    url = feed_server.route("/rss", Reply(body=body, headers={"Content-Encoding": header}))
+    with pytest.raises(BadEncoding, match=problem):
+        fetcher.fetch(url)
+
+
+def test_dripped_headers_hit_the_total_timeout(raw_server: RawServer) -> None:
+    """Issue 12: a server sending one header line per second held a fetch for 90 s against a
+    6 s total, because the deadline was only checked while reading the body."""
+    head = [(0.0, b"HTTP/1.1 200 OK\r\n")]
+    drip = [(0.25, f"X-Drip-{n}: {n}\r\n".encode()) for n in range(24)]
+    end = [(0.0, b"Content-Length: 0\r\n\r\n")]
+    url = raw_server.serve(head + drip + end)
+    fetcher = Fetcher(FetchLimits(allow_private=True, read_timeout=5, total_timeout=1.5))
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match=r"longer than 1.5 s in all"):
+        fetcher.fetch(url)
+    assert time.monotonic() - started < 2.5
+    fetcher.close()

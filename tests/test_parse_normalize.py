@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from feeds.errors import InvalidArticle, NotAFeed
+from feeds.ingest import Ingestor
 from feeds.normalize import EntryContext, entry_from_data, guess_language, normalize_entry
 from feeds.parse import parse_feed
 from feeds.text import clean_text, slugify
 from feeds.urls import canonical_url
 from tests.conftest import fixture_bytes
-from tests.feedbuilder import rss
+from tests.feedbuilder import rss, story
 
 NOW = datetime(2024, 5, 22, 0, 0, tzinfo=UTC)
 CTX = EntryContext(category="the-thao", now=NOW, source_id=1)
@@ -221,6 +222,27 @@ def test_canonical_urls(url: str, canonical: str) -> None:
 
 def test_clean_text_removes_invisible_characters() -> None:
     assert clean_text("Hà\u200b  Nội\ufeff\u00a0mùa\tthu \u00d0ẹp") == "Hà Nội mùa thu Đẹp"
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_controls_are_removed_from_titles_and_names(sqlite_store) -> None:
+    """Issue 12: bidi embeddings, overrides and isolates survived in titles and names, where
+    they reorder what a reader sees ("\u202egpj.exe" shows as "exe.jpg")."""
+    assert clean_text(f"Tin{BIDI} nóng \u202egpj.exe") == "Tin nóng gpj.exe"
+    ingestor = Ingestor(sqlite_store, clock=lambda: NOW)
+    feed = rss([story(1, title="Giá vàng \u202ehôm nay\u202c tăng", description=f"Tóm{BIDI} tắt")])
+    assert ingestor.ingest_bytes(feed, target="f.rss", category="kinh-te").ok
+    pushed = ingestor.ingest_article(
+        {"url": "https://cms.example.vn/b", "title": f"\u2066Bài{BIDI} mới", "category": "x"}
+    )
+    for article in (sqlite_store.latest_articles(category="kinh-te")[0], pushed):
+        for text in (article.title, article.summary, article.text):
+            assert not set(text) & set(BIDI), repr(text)
+    category = ingestor.ensure_category("the-thao", "\u2067Thể thao\u2069")
+    source = ingestor.add_source("https://bao.example.vn/rss", "the-thao", name="\u202eBáo")
+    assert (category.name, source.name) == ("Thể thao", "Báo")
 
 
 def test_language_guess() -> None:

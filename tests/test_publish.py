@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import html
 import json
 import shutil
 import subprocess
@@ -505,6 +506,24 @@ def test_text_that_looks_like_markup_still_validates_clean(
     for fmt in ("rss", "atom", "json"):
         page = page_for([first, second], fmt)
         assert validate(fmt, RENDER[fmt](page), page.self_url) == []
+
+
+def test_a_category_name_reaches_rss_readers_as_text(articles: list[Article]) -> None:
+    """Issue 12: the channel <description> carried the name escaped once, so readers, which
+    render RSS descriptions as HTML (item descriptions are escaped for that), saw live markup."""
+    name = '<script>alert(1)</script> & <b>"Thể thao"</b>'
+    category = Category("the-thao", name)
+    page = page_for(articles, "rss", category=category, description=f"Tin mới nhất: {name}")
+    body = render_rss(page)
+    # The validator rightly warns of HTML-like text in <title> and <category>, plain text
+    # elements that carry the name as it is; <description> is not among them any more.
+    remarks = validate("rss", body, page.self_url)
+    assert not [r for r in remarks if r.startswith("error") or "<description>" in r], remarks
+    carried = etree.fromstring(body).findtext("channel/description")
+    assert "<" not in carried  # no markup once the XML is read
+    assert html.unescape(carried) == f"Tin mới nhất: {name}"  # the name, as text, once rendered
+    item = etree.fromstring(body).findtext("channel/item/description")
+    assert "<" not in item  # as item descriptions always were
 
 
 # -- the real Vietnamese feeds ----------------------------------------------------------------

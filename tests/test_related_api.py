@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from service.app import create_app
 from service.caching import TeaserCache
 from service.config import load_settings
 from store.models import RelatedItem, Teaser
+from tests.test_secrets import closed_port
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -26,7 +30,7 @@ def _push(quantam, category: str, n: int) -> str:
         "published": (T0 + timedelta(minutes=n)).isoformat(),
         "image": f"https://bao.example.vn/anh/{n}.jpg",
     }
-    return quantam.push_article(data).id
+    return quantam.push_article(data).article.id
 
 
 @pytest.fixture
@@ -169,3 +173,33 @@ def test_teaser_cache_keeps_nothing_read_for_an_older_version() -> None:
     cache.get_many(moving, ["z"], 4)
     cache.get_many(moving, ["z"], 5)
     assert moving.read == ["z", "z"]
+
+
+def test_the_framed_box_is_locked_down(app, client) -> None:
+    """Issue 12: /embed/related had no X-Content-Type-Options and no CSP. Its policy allows the
+    one style block by its hash, thumbnails, and nothing else (no script at all)."""
+    page = client.get("/embed/related?url=https://bao.example.vn/the-thao/bai-0.html&k=3")
+    missing = client.get("/embed/related?url=https://bao.example.vn/khong-co.html")
+    assert (page.status_code, missing.status_code) == (200, 404)
+    for answer in (page, missing):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        policy = answer.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "script-src" not in policy
+        assert "img-src http: https:" in policy and "frame-ancestors *" in policy
+    html = page.get_data(as_text=True)
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert '"Segoe UI"' in style and "&#34;" not in style  # the stylesheet as written
+    assert html.count("<li") == 3
+
+
+def test_the_framed_box_is_an_empty_page_during_an_outage(tmp_path) -> None:
+    """Issue 12: during an outage the iframe showed problem JSON as raw text."""
+    app = create_app(load_settings(environ={}, store=f"redis://127.0.0.1:{closed_port()}/0"))
+    answer = app.test_client().get("/embed/related?url=https://bao.example.vn/a.html")
+    assert answer.status_code == 503 and answer.mimetype == "text/html"
+    assert answer.get_data(as_text=True) == "<!DOCTYPE html><title></title>"
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    app.extensions["quantam"].close()

@@ -43,7 +43,7 @@ def app(tmp_path: Path):
                 "published": (T0 + timedelta(minutes=n)).isoformat(),
                 "image": f"https://bao.example.vn/anh/{n}.jpg",
             }
-        ).id
+        ).article.id
         for n in range(9)
     ]
     lists = {

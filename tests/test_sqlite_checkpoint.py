@@ -76,3 +76,22 @@ def test_a_memory_database_has_no_checkpoint_thread() -> None:
     store.commit(IngestBatch(articles=[make_article(1)]))
     assert store._checkpointer is None
     assert store.get_article("a0001") is not None
+
+
+def test_close_ends_the_checkpoint_thread_and_closes_the_database(tmp_path: Path) -> None:
+    """Issue 12: close() signalled the checkpoint thread and returned while it still held its
+    connection; benchmarks/serve.py then deleted the -wal and -shm files, and the next open
+    failed ("disk I/O error"). Now the thread is gone on return, and with it the last
+    connection: SQLite has folded the log into the file and removed it."""
+    path = tmp_path / "quantam.db"
+    for round_ in range(5):
+        store = SQLiteStore(f"sqlite:///{path}")
+        store.commit(IngestBatch(articles=[make_article(round_ + 1)]))
+        checkpointer = store._checkpointer
+        assert checkpointer is not None and checkpointer._running
+        store.close()
+        assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
+        assert not Path(f"{path}-wal").exists() and not Path(f"{path}-shm").exists()
+    reopened = SQLiteStore(f"sqlite:///{path}")
+    assert reopened.count_articles() == 5
+    reopened.close()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +26,7 @@ from store.models import (
 )
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_article(n: int, category: str = "the-thao", **kw) -> Article:
@@ -328,13 +335,49 @@ def test_lock_is_exclusive_until_released_or_expired(store: Store) -> None:
         assert results == [False]
     with store.lock("source:7") as again:
         assert again is True
-    with store.lock("short", ttl=0.1) as held:
-        assert held
-        import time
 
-        time.sleep(0.25)
-        with store.lock("short") as taken_over:  # the first holder is presumed dead
-            assert taken_over is True
+
+def test_a_held_lock_is_renewed_past_its_ttl(store: Store) -> None:
+    """Issue 12: locks had long TTLs (10 minutes for the related lists) because a live holder
+    lost its lock when the TTL ran out; now the holder renews it."""
+    with store.lock("short", ttl=1.0) as held:  # renewed every third of a second
+        assert held
+        time.sleep(2.5)
+        with store.lock("short") as second:
+            assert second is False
+    with store.lock("short") as again:
+        assert again is True
+
+
+_HOLD = """
+import sys, time
+from store import open_store
+store = open_store(sys.argv[1])
+with store.lock("held-by-the-dead", ttl=float(sys.argv[2])) as held:
+    print("held" if held else "not held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_lock_of_a_killed_holder_is_free_within_its_ttl(store: Store) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, store.url, "1.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with store.lock("held-by-the-dead") as taken:
+            assert taken is False
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    killed = time.monotonic()
+    with store.lock("held-by-the-dead", wait=5) as taken:
+        assert taken is True
+        assert time.monotonic() - killed < 2.0  # the TTL, plus a slow machine's margin
 
 
 def test_export_iterators_and_restore(store: Store) -> None:
