@@ -89,12 +89,13 @@ LIST_CHUNK = 1000
 # are allocated apart from the small batches, so each is returned to the system when freed.
 STACK_ROWS = 50_000
 # Without a latent space (a store of fewer than 10 x latent_dims articles) the floor applies to
-# the bare TF-IDF cosine, at this share of min_score: label precision of items at a cosine of
-# 0.02-0.05 on headline + lead (0.36-0.39) matches that of a blend of 0.125-0.15 (0.31-0.41).
+# the bare TF-IDF cosine, at this share of min_score (0.02, the floor before the blend): label
+# precision of items at a cosine of 0.02-0.05 on headline + lead (0.36-0.39) is that of a blend
+# of 0.125-0.15 (0.31-0.41).
 # With one, the same cosine is required besides the blend's floor (no change on the three
 # corpora, where TF-IDF neighbours always share that much; it keeps out items related only in
 # the latent space).
-LEXICAL_FLOOR = 0.3
+LEXICAL_FLOOR = 0.2
 # Shared terms looked at for an item's reasons, most contributing first: enough that three
 # specific ones remain after dropping function-word bigrams and the parts of phrases.
 REASON_POOL = 16
@@ -1011,7 +1012,10 @@ class RelatedEngine:
         """Each candidate's evidence weight: `single_concept_weight` when the terms it shares
         with the article are one short concept, else 1."""
         weight = self.settings.single_concept_weight
-        if weight >= 1.0 or len(cand_pos) == 0:
+        if weight >= 1.0 or len(cand_pos) == 0 or state.z is None:
+            # without a latent space the store is too small (fewer than 10 x latent_dims
+            # articles) for document frequencies to tell a function word from a name: in a
+            # dozen articles "đầu" and "xếp" look as specific as "bóng đá"
             return [1.0] * len(cand_pos)
         rows = state.index.rows(cand_pos)
         shared = shared_terms(state.index.rows([pos]), rows, WEAK_MAX_TERMS + 1)
