@@ -38,6 +38,8 @@ LANGUAGES = ("vi", "en")
 # archive has a few hundred thousand distinct chunks, so the memo stays small.
 _PIECES: dict[str, dict[str, tuple[str | None, ...]]] = {"vi": {}, "en": {}}
 _PIECES_MAX = 2_000_000
+# The same chunks' tokens as written (case and tone style kept), for spellings; filled lazily.
+_SURFACES: dict[str, dict[str, tuple[str, ...]]] = {"vi": {}, "en": {}}
 
 
 def pieces_mark() -> dict[str, int]:
@@ -142,6 +144,7 @@ class TextAnalyzer(BaseEstimator):
         if unseen:
             if len(pieces) > _PIECES_MAX:
                 pieces.clear()
+                _SURFACES[lang].clear()
             term = _en_term if lang == "en" else _vi_term
             for chunk in unseen:
                 pieces[chunk] = tuple(
@@ -149,31 +152,43 @@ class TextAnalyzer(BaseEstimator):
                 )
         return [form for chunk in chunks for form in pieces[chunk]]
 
-    def spellings(self, text: str, language: str, out: dict[str, str], limit: int = 300) -> None:
+    def spellings(self, text: str, language: str, out: dict[str, str], limit: int = 120) -> None:
         """Add to `out` each term of the text's first `limit` tokens (unigrams and bigrams, as
-        `analyze` makes them) with its spelling there, where `out` has none yet or only an
-        all-capitals one: what a reason shows a reader ("Đà Nẵng", not the index form "đà
-        nẵng"). Call after `words` or `analyze` on the same text (their memo is read)."""
+        `analyze` makes them, but none with a function word at an edge: those are never shown)
+        with its spelling there, unless `out` has a plainer one: what a reason shows a reader
+        ("Đà Nẵng", not the index form "đà nẵng"). Names and leads come first in a news text, so
+        a headline, a lead and a body's first sentences give most terms a spelling; a term never
+        spelled is shown in its index form. Call after `words` on the same text (its memo is
+        read)."""
         lang = "en" if language.startswith("en") else "vi"
-        pieces = _PIECES[lang]
+        pieces, surfaces = _PIECES[lang], _SURFACES[lang]
+        stop = self._stop(language)
         forms: list[str | None] = []
         spelled: list[str] = []
-        for chunk in unicodedata.normalize("NFC", text).split():
-            if len(forms) >= limit:
-                break
+        # ~8 characters a token: the prefix holds the first `limit` tokens, not the whole body
+        for chunk in unicodedata.normalize("NFC", text[: 8 * limit]).split():
             known = pieces.get(chunk)
             if known is None:
                 continue
-            surface = _TOKEN.findall(chunk.replace("\u00d0", "Đ").replace("\u2019", "'"))
-            if len(surface) != len(known):
-                surface = [""] * len(known)  # lower-casing moved a boundary: no spelling
+            surface = surfaces.get(chunk)
+            if surface is None:
+                found = _TOKEN.findall(chunk.replace("\u00d0", "Đ").replace("\u2019", "'"))
+                # lower-casing moved a token boundary (rare): no spelling for this chunk
+                surface = tuple(found) if len(found) == len(known) else ("",) * len(known)
+                if len(surfaces) < _PIECES_MAX:
+                    surfaces[chunk] = surface
             forms.extend(known)
             spelled.extend(surface)
+            if len(forms) >= limit:
+                break
+        last = len(forms) - 1
         for i, form in enumerate(forms):
-            if form and spelled[i]:
-                _spell(out, form, spelled[i])
-                if i + 1 < len(forms) and forms[i + 1] and spelled[i + 1]:
-                    _spell(out, f"{form} {forms[i + 1]}", f"{spelled[i]} {spelled[i + 1]}")
+            if not form or not spelled[i] or form in stop:
+                continue
+            _spell(out, form, spelled[i])
+            after = forms[i + 1] if i < last else None
+            if after and spelled[i + 1] and after not in stop:
+                _spell(out, f"{form} {after}", f"{spelled[i]} {spelled[i + 1]}")
 
     def _stop(self, language: str) -> frozenset[str]:
         if not self.stop_words:
@@ -185,7 +200,7 @@ def _spell(out: dict[str, str], term: str, spelling: str) -> None:
     """Keep the plainest spelling seen: a word capitalised only at a sentence start or in an
     all-capitals headline is written in lower case elsewhere; a name never is."""
     known = out.get(term)
-    if known is None or capitals(spelling) < capitals(known):
+    if known is None or (known != spelling and capitals(spelling) < capitals(known)):
         out[term] = spelling
 
 

@@ -1093,5 +1093,5 @@ class RelatedEngine:
                 term = names.name(b)
                 if term and good(term):
                     named.setdefault(term, b)
-            out.append([named[t] for t in without_parts(list(named))[:n]])
+            out.append([named[t] for t in without_parts(list(named), n)])
         return out

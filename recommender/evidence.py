@@ -94,27 +94,30 @@ def is_weak(terms: Sequence[str], informative: Callable[[str], bool]) -> bool:
     return len(found) == 0 or (len(found) == 1 and len(found[0]) <= WEAK_CONCEPT_SYLLABLES)
 
 
-def without_parts(terms: Sequence[str]) -> list[str]:
+def without_parts(terms: Sequence[str], limit: int | None = None) -> list[str]:
     """The terms, best first, without those that only repeat part of an earlier one ("đà
     nẵng" already given, "nẵng" and "đà" add nothing) or overlap a phrase already given ("động
-    đất" given, "trận động" is the same words again)."""
-    out: list[str] = []
+    đất" given, "trận động" is the same words again); at most `limit` of them. Terms are index
+    terms: a word or a bigram."""
+    out: list[tuple[str, frozenset[str]]] = []
     for term in terms:
-        if any(_part_of(term, kept) or _overlap(term, kept) for kept in out):
+        words = frozenset(term.split())
+        phrase = len(words) > 1
+
+        if any(_repeats(words, kept) for _, kept in out):
             continue
-        parts = [i for i, kept in enumerate(out) if _part_of(kept, term)]
-        if parts:  # the phrase takes the place of the first of its parts
-            out[parts[0]] = term
-            out = [kept for i, kept in enumerate(out) if i not in parts[1:]]
+        # a phrase takes the place of the first of its words already given
+        parts = [i for i, (kept, _) in enumerate(out) if phrase and kept in words]
+        if parts:
+            out[parts[0]] = (term, words)
+            out = [entry for i, entry in enumerate(out) if i not in parts[1:]]
         else:
-            out.append(term)
-    return out
+            out.append((term, words))
+    return [term for term, _ in out][:limit]
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Two phrases of several words that share one ("trận động", "động đất")."""
-    return " " in a and " " in b and bool(set(a.split()) & set(b.split()))
-
-
-def _part_of(part: str, whole: str) -> bool:
-    return f" {part} " in f" {whole} "
+def _repeats(words: frozenset[str], kept: frozenset[str]) -> bool:
+    """A word of a kept phrase, or a phrase overlapping one (index terms: one or two words)."""
+    if len(words) > 1 and len(kept) > 1:
+        return bool(words & kept)
+    return words <= kept
