@@ -25,7 +25,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import DuplicateJobError
 
-from feeds.poll import due_sources
+from feeds.ingest.poll import due_sources
 from recommender.engine import NotIndexed
 from service.config import ConfigError, Settings, load_settings
 from service.core import Quantam

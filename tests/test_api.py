@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.app import create_app
 from service.config import load_settings
+from service.http.app import create_app
 from tests.conftest import fixture_bytes
 
 TOKEN = "s3cret-token"
@@ -415,7 +415,7 @@ def test_hostile_bodies_are_refused_in_words(client, path: str, body: bytes, wor
 
 
 def test_a_lone_surrogate_given_as_data_is_refused_by_name(app) -> None:
-    from feeds.errors import InvalidArticle
+    from feeds.common.errors import InvalidArticle
 
     quantam = app.extensions["quantam"]
     with pytest.raises(InvalidArticle, match="field 'author' holds a lone UTF-16 surrogate"):

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from service.app import create_app
 from service.config import load_settings
-from service.embed import snippet
+from service.http.app import create_app
+from service.http.embed import snippet
 from store.models import Article, IngestBatch, RelatedItem, utcnow
 from tests.feedserver import FeedServer, Reply
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml.html import document_fromstring
 
-from feeds.extract import (
+from feeds.ingest.extract import (
     MAX_PAGE_BYTES,
     ExtractedPage,
     ExtractionFailed,
@@ -22,8 +22,8 @@ from feeds.extract import (
     remove_related_boxes,
     word_count,
 )
-from feeds.fetch import FetchLimits
-from feeds.sanitize import sanitize_html
+from feeds.ingest.fetch import FetchLimits
+from feeds.ingest.sanitize import sanitize_html
 from tests.conftest import FIXTURES, fixture_bytes
 
 PAGES = FIXTURES / "pages"

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 import feedparser
 import pytest
 
-from service.app import create_app
 from service.config import load_settings
+from service.http.app import create_app
 from store.models import RelatedItem
 from tests.conftest import fixture_bytes
 from tests.feedbuilder import rss, story
@@ -120,14 +120,14 @@ def test_conditional_get_and_gzip(client) -> None:
 
 
 def test_many_api_answers_do_not_evict_rendered_feeds(client, app, monkeypatch) -> None:
-    from feeds import publish
-    from service import feed_routes
+    from feeds.publish import formats
+    from service.http import feed_routes
 
     renders = []
     monkeypatch.setitem(
         feed_routes._FORMATS,
         "rss",
-        (lambda page: renders.append(page) or publish.render_rss(page), publish.RSS_CONTENT_TYPE),
+        (lambda page: renders.append(page) or formats.render_rss(page), formats.RSS_CONTENT_TYPE),
     )
     app.extensions["quantam.render_cache"].max_entries = 2
     assert client.get("/feeds/the-thao.rss").status_code == 200

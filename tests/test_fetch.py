@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.errors import (
+from feeds.common.errors import (
     BadEncoding,
     BadURL,
     FetchTimeout,
@@ -23,7 +23,7 @@ from feeds.errors import (
     TooLarge,
     TooManyRedirects,
 )
-from feeds.fetch import Fetcher, FetchLimits, parse_max_age, parse_retry_after
+from feeds.ingest.fetch import Fetcher, FetchLimits, parse_max_age, parse_retry_after
 from tests.conftest import fixture_bytes
 from tests.feedserver import FeedServer, RawServer, Reply
 
@@ -238,8 +238,8 @@ def bomb(layers: int, mib: int) -> bytes:
 # may have been set while importing.
 _MEASURE = """
 import json, resource, sys, tracemalloc
-from feeds.errors import FetchError
-from feeds.fetch import Fetcher, FetchLimits
+from feeds.common.errors import FetchError
+from feeds.ingest.fetch import Fetcher, FetchLimits
 fetcher = Fetcher(FetchLimits(allow_private=True, max_bytes=int(sys.argv[3])))
 fetcher.fetch(sys.argv[1])  # imports and first-use allocations, before the measurement
 tracemalloc.start()

@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from feeds.fetch import Fetcher, FetchLimits
-from feeds.ingest import Ingestor
-from service.app import create_app
+from feeds.ingest.fetch import Fetcher, FetchLimits
+from feeds.ingest.pipeline import Ingestor
 from service.config import load_settings
+from service.http.app import create_app
 from store.sqlite import SQLiteStore
 from tests.conftest import FIXTURES
 from tests.feedbuilder import rss, story

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from recommender.engine import SYNC_LOCK, SYNC_LOCK_TTL
-from service.app import create_app
 from service.config import load_settings
 from service.core import LISTS_WAIT
+from service.http.app import create_app
 from tests.feedbuilder import rss, story
 
 ROOT = Path(__file__).resolve().parent.parent

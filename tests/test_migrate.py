@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.ingest import Ingestor
+from feeds.ingest.pipeline import Ingestor
 from store.migrate import checkpoint_key, migrate
 from store.models import Article, IngestBatch, RelatedItem, Source
 from store.redis import RedisStore

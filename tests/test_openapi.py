@@ -32,12 +32,12 @@ from schemathesis.engine import Status, events
 from schemathesis.engine.run import PhaseName
 from schemathesis.generation.meta import TestPhase
 
-from feeds.ingest import MAX_CATEGORY_LENGTH
-from feeds.text import slugify
-from service import cms
-from service.app import create_app
+from feeds.ingest.pipeline import MAX_CATEGORY_LENGTH
+from feeds.ingest.text import slugify
 from service.config import load_settings
-from service.params import encode_cursor
+from service.http import cms
+from service.http.app import create_app
+from service.http.params import encode_cursor
 from store.models import RelatedItem
 from tests.conftest import FUZZ_PROFILE, fixture_bytes
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.errors import InvalidArticle, NotAFeed
-from feeds.ingest import Ingestor
-from feeds.normalize import EntryContext, entry_from_data, guess_language, normalize_entry
-from feeds.parse import parse_feed
-from feeds.text import clean_text, slugify
-from feeds.urls import canonical_url
+from feeds.common.errors import InvalidArticle, NotAFeed
+from feeds.ingest.normalize import EntryContext, entry_from_data, normalize_entry
+from feeds.ingest.parse import parse_feed
+from feeds.ingest.pipeline import Ingestor
+from feeds.ingest.text import clean_text, slugify
+from store.language import guess_language
+from store.urls import canonical_url
 from tests.conftest import fixture_bytes
 from tests.feedbuilder import rss, story
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feeds.fetch import Fetcher, FetchLimits
-from feeds.ingest import Ingestor
-from feeds.poll import Poller
-from feeds.schedule import ScheduleSettings
+from feeds.ingest.fetch import Fetcher, FetchLimits
+from feeds.ingest.pipeline import Ingestor
+from feeds.ingest.poll import Poller
+from feeds.ingest.schedule import ScheduleSettings
 from store.models import Source
 from store.sqlite import SQLiteStore
 from tests.conftest import fixture_bytes

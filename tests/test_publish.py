@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feeds.ingest import Ingestor
-from feeds.opml import read_opml
-from feeds.publish import (
+from feeds.ingest.opml import read_opml
+from feeds.ingest.pipeline import Ingestor
+from feeds.publish.formats import (
     ATOM_CONTENT_TYPE,
     JSON_FEED_CONTENT_TYPE,
     OPML_CONTENT_TYPE,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from service.app import create_app
-from service.caching import TeaserCache
 from service.config import load_settings
+from service.http.app import create_app
+from service.http.caching import TeaserCache
 from store.models import RelatedItem, Teaser
 from tests.test_secrets import closed_port
 

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from service.app import create_app
 from service.config import load_settings
+from service.http.app import create_app
 from store.models import RelatedItem
 
 TOKEN = "t0ken"

@@ -183,8 +183,8 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 def test_real_feeds_no_longer_lead_with_the_off_topic_items(tmp_path: Path) -> None:
     """The reviewer's setting: 600 Dân trí articles with text and two real feeds (headline and
     lead), in one store."""
-    from feeds.fetch import Fetcher
-    from feeds.ingest import Ingestor
+    from feeds.ingest.fetch import Fetcher
+    from feeds.ingest.pipeline import Ingestor
     from service.config import Settings
 
     store = SQLiteStore(f"sqlite:///{tmp_path / 'real.db'}")

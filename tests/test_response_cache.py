@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from service.app import create_app
 from service.config import ConfigError, load_settings
-from service.response_cache import ResponseCache, mark_cacheable
+from service.http.app import create_app
+from service.http.response_cache import ResponseCache, mark_cacheable
 from store.models import IngestBatch, RelatedItem
 from store.sqlite import SQLiteStore
 from tests.test_store_contract import make_article

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from feeds.errors import HTTPStatusError
-from feeds.robots import (
+from feeds.common.errors import HTTPStatusError
+from feeds.ingest.robots import (
     ROBOTS_ERROR_TTL,
     ROBOTS_MAX_BYTES,
     ROBOTS_TTL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from feeds.schedule import (
+from feeds.ingest.schedule import (
     MAX_RETRY_AFTER,
     ScheduleSettings,
     error_delay,

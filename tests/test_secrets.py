@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from service.app import create_app
 from service.config import load_settings
+from service.http.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "hunter2-secret"

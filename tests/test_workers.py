@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from service.app import create_app
 from service.config import load_settings
 from service.core import Quantam
+from service.http.app import create_app
 from service.jobs import INDEX_QUEUE, enqueue_due, make_queue, poll_source_job
 from store.redis import RedisStore
 from tests.conftest import REDIS_URL
