@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 from urllib.parse import urlsplit
 
 # How a source's entries are told apart. Feeds with broken guids are moved down this list.
@@ -25,6 +25,18 @@ _TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TS_LENGTH = len("2024-01-01T00:00:00.000000Z")
 
 
+@overload
+def ts(value: datetime) -> str: ...
+
+
+@overload
+def ts(value: None) -> None: ...
+
+
+@overload
+def ts(value: datetime | None) -> str | None: ...
+
+
 def ts(value: datetime | None) -> str | None:
     """A fixed-width UTC timestamp, so that text order is time order (isoformat, unlike
     strftime's %Y, writes years before 1000 with four digits): how the backends store moments,
@@ -32,6 +44,18 @@ def ts(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@overload
+def parse_ts(value: str) -> datetime: ...
+
+
+@overload
+def parse_ts(value: None) -> None: ...
+
+
+@overload
+def parse_ts(value: str | None) -> datetime | None: ...
 
 
 def parse_ts(value: str | None) -> datetime | None:

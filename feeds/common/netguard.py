@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpcore
 import httpx
@@ -109,13 +110,13 @@ def deadline(seconds: float) -> Iterator[None]:
 
 
 def past_deadline() -> bool:
-    at = getattr(_deadline, "at", None)
+    at: float | None = getattr(_deadline, "at", None)
     return at is not None and time.monotonic() >= at
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
     """The operation's own timeout, shortened to what is left of the thread's deadline."""
-    at = getattr(_deadline, "at", None)
+    at: float | None = getattr(_deadline, "at", None)
     if at is None:
         return timeout
     left = at - time.monotonic()
@@ -187,7 +188,7 @@ class GuardedBackend(httpcore.NetworkBackend):
                 last_error = exc
         raise last_error or httpcore.ConnectError(f"no address to connect to for {host}")
 
-    def connect_unix_socket(self, *args, **kwargs):
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("unix sockets are not fetched")
 
     def sleep(self, seconds: float) -> None:
@@ -197,7 +198,7 @@ class GuardedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with the guarded backend under its connection pool."""
 
-    def __init__(self, policy: AddressPolicy, **kwargs: object):
+    def __init__(self, policy: AddressPolicy, **kwargs: Any):
         super().__init__(**kwargs)
         pool = self._pool
         self._pool = httpcore.ConnectionPool(

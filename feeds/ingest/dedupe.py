@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -96,7 +97,7 @@ def choose_policy(entries: list[RawEntry], urls: list[str], current: str) -> tup
     return policy, reason
 
 
-def _broken_share(ids: list[str | None], what: list[object]) -> float:
+def _broken_share(ids: list[str | None], what: Sequence[object]) -> float:
     """Share of entries whose id is missing or shared with an entry that differs."""
     owners: dict[str, set[object]] = {}
     for ident, thing in zip(ids, what, strict=True):

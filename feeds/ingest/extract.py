@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -237,6 +237,7 @@ def _main_text(tree: HtmlElement, url: str, settings: ExtractSettings) -> tuple[
         include_formatting=settings.include_formatting,
         include_images=False,
     )
+    assert not isinstance(document, dict)  # a Document: as_dict is off
     if document is None or document.body is None or not len(document.body):
         return None
     safe_html = sanitize_html(etree.tostring(convert_to_html(document.body), encoding="unicode"))
@@ -661,7 +662,7 @@ def _json_ld(tree: HtmlElement) -> _LinkedData:
     return found
 
 
-def _ld_items(data: object) -> Iterator[dict]:
+def _ld_items(data: object) -> Iterator[dict[str, Any]]:
     if isinstance(data, list):
         for entry in data:
             yield from _ld_items(entry)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -304,10 +304,6 @@ class Fetcher:
 def _check_scheme(url: str) -> None:
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise BadURL(f"only http and https URLs are fetched, not {url!r}")
-
-
-def http_date(moment: datetime) -> str:
-    return email.utils.format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 __all__ = ["FetchError", "FetchLimits", "FetchResult", "Fetcher", "HostLocks"]

@@ -11,6 +11,7 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import feedparser
 
@@ -85,10 +86,10 @@ def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> P
         raise NotAFeed(_describe_non_feed(body, content_type, result))
     feed = result.get("feed", {})
     warning = None
-    exc = result.get("bozo_exception")
-    unlabelled = content_type is None and type(exc).__name__ == "NonXMLContentType"
+    problem = result.get("bozo_exception")
+    unlabelled = content_type is None and type(problem).__name__ == "NonXMLContentType"
     if result.get("bozo") and not unlabelled:
-        warning = _describe_bozo(exc)
+        warning = _describe_bozo(problem)
     return ParsedFeed(
         title=feed.get("title", ""),
         link=feed.get("link"),
@@ -123,7 +124,7 @@ def _repair_one(match: re.Match[bytes]) -> bytes:
     return match.group(0)
 
 
-def _entry(e: dict, feed_language: str | None) -> RawEntry:
+def _entry(e: dict[str, Any], feed_language: str | None) -> RawEntry:
     title_detail = e.get("title_detail") or {}
     content = e.get("content") or []
     html_parts = [c.get("value", "") for c in content if "html" in (c.get("type") or "html")]
@@ -154,7 +155,7 @@ def _entry(e: dict, feed_language: str | None) -> RawEntry:
     )
 
 
-def _media(m: dict) -> Media:
+def _media(m: dict[str, Any]) -> Media:
     return Media(
         url=m["url"],
         type=m.get("type"),
@@ -230,7 +231,7 @@ def _describe_bozo(exc: BaseException | None) -> str:
     return f"the feed is not well-formed XML ({exc}){where}; read leniently, items may be missing"
 
 
-def _describe_non_feed(body: bytes, content_type: str | None, result: dict) -> str:
+def _describe_non_feed(body: bytes, content_type: str | None, result: dict[str, Any]) -> str:
     head = body.lstrip()[:512].lower()
     kind = f" (Content-Type {content_type})" if content_type else ""
     if head.startswith((b"{", b"[")):

@@ -402,7 +402,9 @@ class Ingestor:
         try:
             self.store.update_source(source)
         except SourceExists:
-            self.store.update_source(source.replace(url=self.store.get_source(source.id).url))
+            stored = self.store.get_source(source.id) if source.id is not None else None
+            assert stored is not None  # the source being polled is stored
+            self.store.update_source(source.replace(url=stored.url))
 
     def _notify(self, report: IngestReport) -> None:
         for listener in self.listeners:

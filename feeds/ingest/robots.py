@@ -144,10 +144,10 @@ class RobotsCache:
             response = self._fetch(robots_url, max_bytes=self.max_bytes)
             status, body = response.status, response.body
         except Exception as exc:
-            status = getattr(exc, "status", None)
-            if not isinstance(status, int):
+            code = getattr(exc, "status", None)
+            if not isinstance(code, int):
                 return self._unreachable(robots_url, previous, now, f"{exc}")
-            body = b""
+            status, body = code, b""
         if 200 <= status < 300:
             text = body[: self.max_bytes].decode("utf-8", "replace").lstrip("\ufeff")
             return _Entry(Protego.parse(text), False, now + self.ttl, f"{robots_url} allows it")

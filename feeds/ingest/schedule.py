@@ -45,10 +45,10 @@ def error_delay(
     """Seconds to wait after the error_count-th consecutive failure."""
     if retry_after is not None:
         return int(min(max(retry_after, 1), MAX_RETRY_AFTER))
-    rng = rng or random
+    uniform = rng.uniform if rng is not None else random.uniform
     exponent = max(0, error_count - 1)
     delay = min(settings.backoff_max, settings.backoff_base * 2 ** min(exponent, 30))
-    delay *= 1 + rng.uniform(-settings.jitter, settings.jitter)
+    delay *= 1 + uniform(-settings.jitter, settings.jitter)
     return int(min(settings.backoff_max, delay))
 
 
@@ -62,9 +62,9 @@ def next_due(
     jitter: bool = True,
 ) -> datetime:
     """now + delay (with jitter), moved past any skipped hour or day."""
-    rng = rng or random
+    uniform = rng.uniform if rng is not None else random.uniform
     if jitter:
-        delay = int(delay * (1 + rng.uniform(-settings.jitter, settings.jitter)))
+        delay = int(delay * (1 + uniform(-settings.jitter, settings.jitter)))
     due = now + timedelta(seconds=max(1, delay))
     return skip_forward(due, skip_hours, skip_days)
 

@@ -89,7 +89,7 @@ def _append_media(parent: etree._Element, media: Media) -> None:
             element.set("height", str(media.height))
 
 
-class _RssChannel(BaseExtension):
+class _RssChannel(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
     """Channel-level atom:links (paging, hub) that feedgen drops from RSS."""
 
     def __init__(self) -> None:
@@ -100,12 +100,13 @@ class _RssChannel(BaseExtension):
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         channel = feed.find("channel")
+        assert channel is not None  # feedgen's RSS always has one
         for link in self.links:
             _append_link(channel, link)
         return feed
 
 
-class _RssItem(EntryExtras, BaseEntryExtension):
+class _RssItem(EntryExtras, BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
     def extend_rss(self, item: etree._Element) -> etree._Element:
         if self.creator:
             etree.SubElement(item, f"{{{DC_NS}}}creator").text = self.creator
@@ -116,12 +117,12 @@ class _RssItem(EntryExtras, BaseEntryExtension):
         return item
 
 
-class _AtomFeed(BaseExtension):
+class _AtomFeed(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
     def extend_ns(self) -> dict[str, str]:
         return {"media": MEDIA_NS}
 
 
-class _AtomEntry(EntryExtras, BaseEntryExtension):
+class _AtomEntry(EntryExtras, BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
     """Links other than the alternate (feedgen 1.0 loses rel, type and title on entry links),
     media and a per-entry xml:lang."""
 

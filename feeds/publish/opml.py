@@ -40,4 +40,5 @@ def write_opml(
                 attrs["htmlUrl"] = html_url
             ET.SubElement(group, "outline", attrs)
     ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return document + b"\n"

@@ -46,6 +46,7 @@ def related(
                 )
             )
         return
+    assert target is not None  # given exactly when --all is not
     article = _find_article(store, target)
     items = [r.item for r in related_for(store, Teaser.of(article), k)]
     if store.get_related(article.id) is None:

@@ -60,7 +60,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
     if as_json:
         for source in items:
             d = source_record(source)
-            d["articles"] = counts.get(source.id, 0)
+            d["articles"] = _articles(counts, source)
             d["status"] = source_status(source)
             click.echo(json.dumps(d, ensure_ascii=False))
         return
@@ -70,7 +70,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
     for source in items:
         click.echo(
             f"[{source.id}] {source_status(source):<8} {source.category:<14} "
-            f"{counts.get(source.id, 0):>5} articles  last fetch {_ago(source.last_fetch_at, now)}"
+            f"{_articles(counts, source):>5} articles  last fetch {_ago(source.last_fetch_at, now)}"
             f"{f' (HTTP {source.last_status})' if source.last_status else ''}"
             f"  next {_until(source.next_due_at, now, source)}"
         )
@@ -83,6 +83,10 @@ def sources_list(ctx: Context, as_json: bool) -> None:
             click.echo(f"      warning: {source.last_warning}")
         if source.id_policy != "guid":
             click.echo(f"      note: {source.id_policy_reason}")
+
+
+def _articles(counts: dict[int, int], source: Source) -> int:
+    return counts.get(source.id, 0) if source.id is not None else 0
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -121,6 +125,7 @@ def _find(ctx: Context, ident: str) -> Source:
 def sources_remove(ctx: Context, ident: str) -> None:
     """Stop polling a source (by id or URL). Its articles stay."""
     source = _find(ctx, ident)
+    assert source.id is not None  # a stored source
     ctx.quantam.store.remove_source(source.id)
     click.echo(f"removed source {source.id}: {source.url}")
 

@@ -36,7 +36,7 @@ bp = Blueprint("openapi", __name__)
 OPENAPI_VERSION = "3.1.0"
 DOCUMENT_MAX_AGE = 3600
 BEARER = "bearerAuth"
-WRITE_SECURITY = [{BEARER: []}]
+WRITE_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 METRICS_MEDIA_TYPE = "text/plain"
 JAVASCRIPT_MEDIA_TYPE = "text/javascript"
 HTML_MEDIA_TYPE = "text/html"
@@ -379,7 +379,12 @@ RESPONSES = {
 
 def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A query parameter; an optional one sent empty (`?k=`) counts as not sent."""
-    parameter = {"name": name, "in": "query", "description": description, "schema": schema}
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": schema,
+    }
     if not extra.get("required") and schema.get("type") != "array":
         parameter["allowEmptyValue"] = True
     return {**parameter, **extra}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
+from typing import Literal, overload
 
 from flask import request
 
@@ -51,6 +52,14 @@ def list_param(name: str, max_items: int = MAX_LIST_VALUES) -> list[str]:
     if len(values) > max_items:
         raise BadParameter(name, f"at most {max_items} values")
     return [v for v in values if v]
+
+
+@overload
+def str_param(name: str, required: Literal[True], max_length: int = ...) -> str: ...
+
+
+@overload
+def str_param(name: str, required: bool = False, max_length: int = ...) -> str | None: ...
 
 
 def str_param(name: str, required: bool = False, max_length: int = MAX_TEXT_LENGTH) -> str | None:
