@@ -1,8 +1,9 @@
 """The one interface every storage backend implements.
 
 Ingestion, the recommender and the web service talk only to `Store`; the SQLite and Redis backends
-pass the same contract suite (tests/test_store_contract.py). Writes that belong together go through
-`commit(IngestBatch)`, which is atomic: a crash leaves all of a fetched feed's changes or none.
+pass the same contract suite (tests/store/test_store_contract.py). Writes that belong together go
+through `commit(IngestBatch)`, which is atomic: a crash leaves all of a fetched feed's changes or
+none.
 """
 
 from __future__ import annotations

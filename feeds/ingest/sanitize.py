@@ -1,11 +1,12 @@
 """Safe HTML for storage, and plain text for reading and for similarity.
 
-nh3 (ammonia) does the sanitising with an allow-list: no script, style, event attributes or
-javascript: URLs survive. Plain text comes from one pass over the sanitised HTML, which also
-yields the "index text": the same text without the related-link boxes that news sites put
-inside bodies (VnExpress `box-tinlienquanv2`, `.related-news`, `.relationnews`, or a bare list of
-links like Thanh Niên's), so that an article is not judged similar to its editor-picked
-neighbours merely because it quotes their headlines.
+nh3 (ammonia) does the sanitising with the allow-list in feeds/common/allowlist.py (which the
+feeds quantam publishes share): no script, style, event attributes or javascript: URLs survive.
+Plain text comes from one pass over the sanitised HTML, which also yields the "index text": the
+same text without the related-link boxes that news sites put inside bodies (VnExpress
+`box-tinlienquanv2`, `.related-news`, `.relationnews`, or a bare list of links like Thanh Niên's),
+so that an article is not judged similar to its editor-picked neighbours merely because it
+quotes their headlines.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The document is built here and only here, from the same constants the endpoints enforce (page
 sizes, k bounds, parameter lengths, the body limit), so a bound changed in the code changes the
-document with it. tests/test_openapi.py runs schemathesis over the real application against this
-document: a response, status code, header or bound that drifts from what the code does fails
-the suite.
+document with it. tests/service/http/test_openapi.py runs schemathesis over the real application
+against this document: a response, status code, header or bound that drifts from what the code
+does fails the suite.
 """
 
 from __future__ import annotations
