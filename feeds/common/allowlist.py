@@ -6,6 +6,8 @@ nh3 (ammonia) applies it: no script, style, event attributes or javascript: URLs
 
 from __future__ import annotations
 
+from typing import Any
+
 import nh3
 
 ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
@@ -15,4 +17,12 @@ ATTRIBUTES["img"] = ATTRIBUTES.get("img", set()) | {"title"}
 TAGS = set(nh3.ALLOWED_TAGS) | {"section", "picture", "main"}
 URL_SCHEMES = {"http", "https", "mailto"}
 CLEAN_CONTENT_TAGS = {"script", "style", "noscript", "iframe", "object", "template"}
-LINK_REL = "noopener noreferrer"
+# nh3's options for the allow-list, as both sides pass them.
+OPTIONS: dict[str, Any] = {
+    "tags": TAGS,
+    "attributes": ATTRIBUTES,
+    "url_schemes": URL_SCHEMES,
+    "clean_content_tags": CLEAN_CONTENT_TAGS,
+    "strip_comments": True,
+    "link_rel": "noopener noreferrer",
+}

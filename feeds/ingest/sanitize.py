@@ -18,17 +18,10 @@ from html.parser import HTMLParser
 
 import nh3
 
-from feeds.common.allowlist import ATTRIBUTES, CLEAN_CONTENT_TAGS, LINK_REL, TAGS, URL_SCHEMES
+from feeds.common.allowlist import OPTIONS
 from feeds.ingest.text import clean_text, nfc
 
-_CLEANER = nh3.Cleaner(
-    tags=TAGS,
-    attributes=ATTRIBUTES,
-    url_schemes=URL_SCHEMES,
-    clean_content_tags=CLEAN_CONTENT_TAGS,
-    strip_comments=True,
-    link_rel=LINK_REL,
-)
+_CLEANER = nh3.Cleaner(**OPTIONS)
 
 # Class names (substrings) and data-role values that mark in-body related-link boxes.
 RELATED_BOX_MARKERS = (

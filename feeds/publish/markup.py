@@ -6,7 +6,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
-from feeds.common.allowlist import ATTRIBUTES, CLEAN_CONTENT_TAGS, LINK_REL, TAGS, URL_SCHEMES
+from feeds.common.allowlist import OPTIONS, TAGS, URL_SCHEMES
 from store.urls import to_uri
 
 # Republished in feeds, <bdo> counts as a security risk and <rtc> as not HTML for the W3C Feed
@@ -35,13 +35,4 @@ def feed_html(safe_html: str, base_url: str) -> str:
             return None
         return url if scheme == "mailto" else to_uri(url)
 
-    return nh3.clean(
-        safe_html,
-        tags=FEED_TAGS,
-        attributes=ATTRIBUTES,
-        attribute_filter=absolute,
-        url_schemes=URL_SCHEMES,
-        clean_content_tags=CLEAN_CONTENT_TAGS,
-        strip_comments=True,
-        link_rel=LINK_REL,
-    )
+    return nh3.clean(safe_html, **{**OPTIONS, "tags": FEED_TAGS}, attribute_filter=absolute)

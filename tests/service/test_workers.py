@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from service import jobs
 from service.config import load_settings
 from service.core import Quantam
 from service.http.app import create_app
@@ -197,8 +198,6 @@ def test_a_source_is_never_fetched_by_two_workers_at_once(redis_store_url: str) 
 
 
 def test_poll_job_in_process(redis_store_url: str, feed_server: FeedServer) -> None:
-    from service import jobs
-
     jobs.configure(load_settings(environ={}, store=redis_store_url, allow_private_fetch=True))
     jobs._worker_quantam = None
     quantam = jobs.worker_quantam()

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from store import codec
 from store.base import Store
-from store.errors import SourceExists, SourceNotFound
+from store.errors import SchemaTooNew, SourceExists, SourceNotFound
 from store.models import (
     Alias,
     Category,
@@ -22,6 +25,8 @@ from store.models import (
     Source,
     Teaser,
 )
+from store.sqlite import MIGRATIONS, SQLiteStore
+from store.urls import InvalidURL
 from tests.support.articles import T0, make_article
 from tests.support.env import ROOT
 
@@ -171,6 +176,19 @@ def test_teasers_are_the_articles_list_fields_and_follow_edits_and_takedowns(
     assert store.get_teasers(["a0001"]) == [Teaser.of(make_article(1))]
 
 
+def test_the_article_at_a_url_is_found_by_any_form_of_it(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[make_article(1)],
+            aliases=[Alias("url", "https://news.example/bai-1.html", "a0001")],
+        )
+    )
+    assert store.article_id_at("HTTPS://News.Example:443/bai-1.html?utm_source=x#top") == "a0001"
+    assert store.article_id_at("https://news.example/bai-2.html") is None
+    with pytest.raises(InvalidURL, match="not an http"):
+        store.article_id_at("ftp://news.example/bai-1.html")
+
+
 def test_takedown_leaves_a_tombstone_and_push_restores(store: Store) -> None:
     store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
     store.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
@@ -268,11 +286,6 @@ def test_version_grows_with_every_visible_change(store: Store) -> None:
 
 
 def test_sqlite_schema_is_migrated_forward_and_newer_is_refused(tmp_path) -> None:
-    import sqlite3
-
-    from store.errors import SchemaTooNew
-    from store.sqlite import MIGRATIONS, SQLiteStore
-
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:  # a database left by the first release
         db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
@@ -287,8 +300,6 @@ def test_sqlite_schema_is_migrated_forward_and_newer_is_refused(tmp_path) -> Non
 
 
 def test_lock_is_exclusive_until_released_or_expired(store: Store) -> None:
-    import threading
-
     with store.lock("source:7", ttl=30) as first:
         assert first is True
         with store.lock("source:7", ttl=30) as second:
@@ -381,11 +392,6 @@ def test_export_iterators_and_restore(store: Store) -> None:
 
 
 def test_sqlite_migration_gives_stored_articles_their_teasers(tmp_path) -> None:
-    import sqlite3
-
-    from store import codec
-    from store.sqlite import MIGRATIONS, SQLiteStore
-
     path = tmp_path / "v2.db"
     articles = [make_article(1), make_article(2, image=None, summary="")]
     with sqlite3.connect(path) as db:  # a database left by a release without teasers

@@ -8,6 +8,7 @@ province shared by a crime story and the lottery results ("Cà Mau").
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from store.models import Article
@@ -210,7 +211,6 @@ EVERYDAY = [
 
 def background_articles(n: int = 80, seed: int = 7) -> list[Article]:
     """n everyday articles of four EVERYDAY sentences each, older than the stories."""
-    import random
 
     rng = random.Random(seed)
     out = []

@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
+import httpx
 import pytest
 
 from feeds.common.errors import (
@@ -179,8 +181,6 @@ def test_only_http_urls_are_fetched(url: str) -> None:
 
 
 def test_one_request_at_a_time_per_host(feed_server: FeedServer, fetcher: Fetcher) -> None:
-    import threading
-
     for n in range(3):
         feed_server.route(f"/f{n}", Reply(body=FEED, delay=0.2))
     starts: list[tuple[float, float]] = []
@@ -201,8 +201,6 @@ def test_one_request_at_a_time_per_host(feed_server: FeedServer, fetcher: Fetche
 
 
 def test_header_parsers() -> None:
-    import httpx
-
     assert parse_retry_after("30") == 30
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 60) == 60
     assert parse_retry_after("soon") is None

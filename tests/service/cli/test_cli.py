@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from store.sqlite import SQLiteStore
+from tests.support.compression import bomb
 from tests.support.env import FIXTURES, ROOT
 from tests.support.feedbuilder import rss, story
 from tests.support.feedserver import FeedServer, Reply
@@ -222,7 +224,6 @@ def test_poll_records_a_bomb_on_the_source_and_exits_nonzero(
     """Issue 12: three gzip layers over 1 GiB of zeros (2 KB on the wire) made httpx raise
     MemoryError in a memory-limited poller, and `poll --force` left the source "new, never
     fetched": no error, no backoff, fetched again every round. Here the process may map 1 GiB."""
-    from tests.support.compression import bomb
 
     url = feed_server.route(
         "/bomb.rss", Reply(body=bomb(3, 1024), headers={"Content-Encoding": "gzip, gzip, gzip"})
@@ -232,8 +233,6 @@ def test_poll_records_a_bomb_on_the_source_and_exits_nonzero(
     quantam(db, "sources", "add", url, "--category", "the-thao", env=env)
 
     def limit_memory() -> None:
-        import resource
-
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
     result = subprocess.run(

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from service.cli import cli
+from service.config import ConfigError, load_settings
 from store.models import Alias, IngestBatch
 from store.sqlite import SQLiteStore
 from tests.support.related_fixture import articles
@@ -65,8 +66,6 @@ def test_related_errors_are_actionable(db: str) -> None:
 
 
 def test_related_settings_come_from_the_environment() -> None:
-    from service.config import ConfigError, load_settings
-
     settings = load_settings(environ={"QUANTAM_RELATED_K": "8", "QUANTAM_RELATED_MAX_DF": "0.2"})
     assert settings.related.k == 8 and settings.related.stored_k == 12
     assert settings.related.max_df == 0.2

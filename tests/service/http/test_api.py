@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import http.client
+import threading
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
+from feeds.common.errors import InvalidArticle
 from service.config import load_settings
 from service.http.app import create_app
 from tests.support.env import fixture_bytes
@@ -343,10 +347,6 @@ def test_the_embed_assets_are_served_only_filled_in(client) -> None:
 
 def test_chunked_oversized_push_is_refused(app) -> None:
     """Over real HTTP: a chunked body has no Content-Length to check up front."""
-    import http.client
-    import threading
-
-    from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -415,8 +415,6 @@ def test_hostile_bodies_are_refused_in_words(client, path: str, body: bytes, wor
 
 
 def test_a_lone_surrogate_given_as_data_is_refused_by_name(app) -> None:
-    from feeds.common.errors import InvalidArticle
-
     quantam = app.extensions["quantam"]
     with pytest.raises(InvalidArticle, match="field 'author' holds a lone UTF-16 surrogate"):
         quantam.push_article(

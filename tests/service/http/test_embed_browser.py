@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from service.config import load_settings
 from service.http.app import create_app
 from service.http.embed import snippet
-from store.models import Article, IngestBatch, RelatedItem, utcnow
+from store.models import Alias, Article, Image, IngestBatch, RelatedItem, utcnow
 from tests.support.env import ROOT
 from tests.support.feedserver import FeedServer, Reply
 
@@ -98,7 +98,6 @@ def site(tmp_path_factory) -> Iterator[dict]:
             )
         )
     quantam.store.commit(IngestBatch(articles=articles))
-    from store.models import Alias
 
     quantam.store.commit(IngestBatch(aliases=[Alias("url", a.url, a.id) for a in articles]))
     quantam.store.put_related({"bai0": [RelatedItem(f"bai{n}", 1 - n / 10) for n in range(1, 8)]})
@@ -110,8 +109,6 @@ def site(tmp_path_factory) -> Iterator[dict]:
 
 
 def _image(url: str):
-    from store.models import Image
-
     return Image(url=url, type="image/png")
 
 

@@ -9,7 +9,9 @@ from urllib.parse import parse_qs
 import feedparser
 import pytest
 
+from feeds.publish import formats
 from service.config import load_settings
+from service.http import feed_routes
 from service.http.app import create_app
 from store.models import RelatedItem
 from tests.support.env import fixture_bytes
@@ -120,9 +122,6 @@ def test_conditional_get_and_gzip(client) -> None:
 
 
 def test_many_api_answers_do_not_evict_rendered_feeds(client, app, monkeypatch) -> None:
-    from feeds.publish import formats
-    from service.http import feed_routes
-
     renders = []
     monkeypatch.setitem(
         feed_routes._FORMATS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,7 +200,6 @@ def test_the_budget_bounds_what_the_cache_really_holds(tmp_path: Path) -> None:
     """Issue 12: 128 MiB configured held 518 MiB resident. What the cache holds is measured
     here with tracemalloc (the memory its entries free when dropped): it stays within the
     budget, and fills most of it. Counting bodies plus a guess, it held 1.9 times the budget."""
-    import tracemalloc
 
     budget = 2
     app = create_app(
