@@ -43,7 +43,7 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feeds.extract import DEFAULT_SETTINGS, ExtractSettings, extract_page
+from feeds.ingest.extract import DEFAULT_SETTINGS, ExtractSettings, extract_page
 
 ROOT = Path(__file__).resolve().parent.parent
 # trafilatura logs every page it gives up on; the benchmark counts them instead.

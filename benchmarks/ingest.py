@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feeds.ingest import Ingestor
+from feeds.ingest.pipeline import Ingestor
 from store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generated_feed(data: Path, entries: int) -> bytes:
     """An RSS 2.0 feed of real Dân trí articles (titles, URLs, dates, full text as HTML)."""
-    import xml.etree.ElementTree as ET
-
     path = data / "vi-news-dantri" / "articles.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         articles = [json.loads(line) for line in fh]

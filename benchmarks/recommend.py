@@ -56,6 +56,8 @@ def synthesize(data: Path, size: int, held_out: int = 1000):
     The articles come as an iterator, made as they are taken: a million of them at once would
     take several GB of the worker's memory (and its peak) before the system under test starts.
     """
+    # quantam's modules are imported in the worker that measures quantam only: each system's
+    # peak memory counts what it loads, not what the others do.
     from store.models import Article
 
     with gzip.open(data / "vi-news" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
@@ -118,7 +120,7 @@ def peak_mib(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def quantam_worker(data: Path, size: int, max_age_days: float) -> dict:
-
+    # Imported here, in quantam's own worker process, for the same reason as in `synthesize`.
     from recommender.engine import RelatedEngine
     from recommender.settings import RelatedSettings
     from store.models import IngestBatch
@@ -182,7 +184,7 @@ def quantam_worker(data: Path, size: int, max_age_days: float) -> dict:
 
 
 def tantivy_worker(data: Path, size: int, query_all_up_to: int) -> dict:
-    import tantivy
+    import tantivy  # only this worker's system; the others' peak memory leaves it out
 
     articles, late = synthesize(data, size)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:

@@ -50,6 +50,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import serve  # noqa: E402  (the serving benchmark's store, gunicorn settings and wrk driver)
 
+from store.redis import RedisStore  # noqa: E402
+
 REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -120,8 +122,6 @@ def ingest_run(urls: list[str], processes: int, history: Path) -> tuple[float, i
 
     The store starts as a running newsroom's does: holding earlier articles (`history`, a
     feed file ingested once, which fits the related-stories model), not empty."""
-    from store.redis import RedisStore
-
     url = f"{REDIS}?prefix=bench-scale-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -245,8 +245,6 @@ def http_benchmark(opts: argparse.Namespace) -> dict[tuple[str, int], list[serve
     finally:
         servers.stop()
         shutil.rmtree(work, ignore_errors=True)
-        from store.redis import RedisStore
-
         store = RedisStore(redis_url)
         store.destroy()
         store.close()

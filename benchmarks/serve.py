@@ -10,7 +10,7 @@ settings it serves `trivial_app()` below (one endpoint, a small constant JSON: t
 ceiling), and nginx serves the very bytes quantam answered, fetched once and written as static
 files (the outer bound). wrk drives every target alike: one thread, fixed connections, fixed
 duration, `Accept-Encoding: gzip`, cycling over 10,000 article ids or URLs. Each target is
-warmed up first (--warmup seconds), so each worker's response cache (service/response_cache.py)
+warmed up first (--warmup seconds), so each worker's response cache (service/http/response_cache.py)
 holds what it will be asked again, as between two ingests in production; one target draws the
 ids by popularity (Zipf's law, as real traffic), and one makes every request unique (an
 Accept-Encoding of its own: gzip and a made-up coding), so no cache answers it and every answer
@@ -53,8 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask, jsonify
 
-from feeds.ingest import Ingestor
-from feeds.text import slugify
+from feeds.ingest.pipeline import Ingestor
+from feeds.ingest.text import slugify
 from store.models import RelatedItem
 from store.sqlite import SQLiteStore
 

@@ -110,7 +110,7 @@ def load_corpus(path: str | Path, limit: int | None = None, seed: int = 20240601
         rows = [json.loads(line) for line in handle if line.strip()]
     if limit and limit < len(rows):
         rows = sorted(random.Random(seed).sample(rows, limit), key=lambda r: r["id"])
-    from feeds.normalize import guess_language
+    from store.language import guess_language
 
     records = []
     for row in rows:
@@ -136,8 +136,8 @@ def quantam_lists(records: Sequence[Record], k: int = K, **overrides: float) -> 
     """quantam's engine on a throwaway SQLite store; every article in one category."""
     from recommender.engine import RelatedEngine
     from recommender.settings import RelatedSettings
+    from store import open_store
     from store.models import IngestBatch
-    from store.sqlite import SQLiteStore
 
     articles = [
         Article(
@@ -155,7 +155,7 @@ def quantam_lists(records: Sequence[Record], k: int = K, **overrides: float) -> 
         for r in records
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteStore(f"sqlite:///{tmp}/evaluate.db")
+        store = open_store(f"sqlite:///{tmp}/evaluate.db")
         for start in range(0, len(articles), 5000):
             store.commit(IngestBatch(articles=articles[start : start + 5000]))
         engine = RelatedEngine(store, RelatedSettings(k=k, **overrides))

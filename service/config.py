@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from feeds.fetch import FetchLimits
-from feeds.schedule import ScheduleSettings
+from feeds.ingest.fetch import FetchLimits
+from feeds.ingest.schedule import ScheduleSettings
 from recommender.settings import RelatedSettings, SettingsError
 
 

@@ -10,11 +10,11 @@ import logging
 import threading
 from typing import Any, NamedTuple
 
-from feeds.fetch import Fetcher, SharedHostLocks
-from feeds.ingest import CMS, Ingestor, IngestReport
-from feeds.netguard import AddressPolicy
-from feeds.poll import Poller
-from feeds.websub import HubNotifier
+from feeds.common.netguard import AddressPolicy
+from feeds.ingest.fetch import Fetcher, SharedHostLocks
+from feeds.ingest.pipeline import CMS, Ingestor, IngestReport
+from feeds.ingest.poll import Poller
+from feeds.publish.websub import HubNotifier
 from recommender.engine import APPLIED_KEY, RelatedEngine
 from service.config import Settings
 from store import Store, open_store, redact

@@ -25,7 +25,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import DuplicateJobError
 
-from feeds.poll import due_sources
+from feeds.ingest.poll import due_sources
 from recommender.engine import NotIndexed
 from service.config import ConfigError, Settings, load_settings
 from service.core import Quantam
@@ -129,10 +129,11 @@ def _connection(url: str) -> Redis:
 
 def enqueue_due(quantam: Quantam, queue: Queue, force: bool = False) -> list[int]:
     """Queue every due source that is not queued yet; returns the ids queued now."""
-    queued = []
+    queued: list[int] = []
     due = due_sources(quantam.store.list_sources(), quantam.ingestor.clock(), force)
     timeout = int(quantam.settings.fetch_total_timeout * 2 + 60)
     for source in due:
+        assert source.id is not None  # a stored source
         try:
             queue.enqueue_call(
                 poll_source_job,

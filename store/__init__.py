@@ -11,6 +11,8 @@ def open_store(url: str, create: bool = True) -> Store:
 
     create=False refuses to make a SQLite file (and its directories) that does not exist: for
     commands that only read, where a mistyped path should be an error, not an empty store."""
+    # The backends are imported here, on demand: a process loads only the one it opens (the
+    # Redis client stays out of a SQLite deployment, and its absence is an error in words).
     if url.startswith("sqlite://"):
         from store.sqlite import SQLiteStore
 

@@ -1,8 +1,9 @@
 """The one interface every storage backend implements.
 
 Ingestion, the recommender and the web service talk only to `Store`; the SQLite and Redis backends
-pass the same contract suite (tests/test_store_contract.py). Writes that belong together go through
-`commit(IngestBatch)`, which is atomic: a crash leaves all of a fetched feed's changes or none.
+pass the same contract suite (tests/store/test_store_contract.py). Writes that belong together go
+through `commit(IngestBatch)`, which is atomic: a crash leaves all of a fetched feed's changes or
+none.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from store.models import (
     Source,
     Teaser,
 )
+from store.urls import canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,17 @@ class Store(ABC):
     @abstractmethod
     def lookup_aliases(self, keys: Iterable[AliasKey]) -> dict[AliasKey, str]:
         """Map each known (kind, value) to the id of the article it identifies."""
+
+    def article_id_at(self, url: str) -> str | None:
+        """Which article is at this URL: the id stored under its canonical form (so tracking
+        parameters, case and a default port make no difference), or None.
+
+        The one answer for every reader that knows only a page's URL (the embed, the related
+        API, the CMS, the command line). A taken-down article's id is still given (its aliases
+        stay, as a tombstone); reading the article then finds nothing. Raises InvalidURL when
+        `url` is not an http(s) URL."""
+        key = ("url", canonical_url(url))
+        return self.lookup_aliases([key]).get(key)
 
     @abstractmethod
     def commit(self, batch: IngestBatch) -> None:

@@ -1,34 +1,15 @@
-"""Turn the store's dataclasses into JSON-ready dicts and back; shared by every backend."""
+"""Turn the store's dataclasses into JSON-ready dicts and back; shared by every backend.
+
+The backends' private encoding: nothing outside `store` imports it (an import-linter contract),
+so it can change with a schema version without changing what the API or the CLI print."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from store.models import Article, Category, Image, RelatedItem, Source, Teaser
-
-_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
-_TS_LENGTH = len("2024-01-01T00:00:00.000000Z")
-
-
-def ts(value: datetime | None) -> str | None:
-    """A fixed-width UTC timestamp, so that text order is time order (isoformat, unlike
-    strftime's %Y, writes years before 1000 with four digits)."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    """The inverse of `ts`. Every read parses these, so the shape `ts` writes takes C's
-    fromisoformat (some 50 times faster than strptime); anything else, strptime as ever."""
-    if value is None:
-        return None
-    if len(value) == _TS_LENGTH and value[10] == "T" and value[19] == "." and value[-1] == "Z":
-        return datetime.fromisoformat(value)
-    return datetime.strptime(value, _TS).replace(tzinfo=UTC)
+from store.models import Article, Category, Image, RelatedItem, Source, Teaser, parse_ts, ts
 
 
 def article_to_dict(a: Article) -> dict[str, Any]:

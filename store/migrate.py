@@ -78,16 +78,16 @@ def migrate(
         count("articles", len(batch))
         tick("articles", done, total)
 
-    for batch in _batches(source.iter_aliases(), batch_size * 4):
-        target.commit(IngestBatch(aliases=batch))
-        count("aliases", len(batch))
+    for aliases in _batches(source.iter_aliases(), batch_size * 4):
+        target.commit(IngestBatch(aliases=aliases))
+        count("aliases", len(aliases))
         tick("aliases", report.counts["aliases"], None)
     for article_id in source.iter_takedowns():
         target.delete_article(article_id)
         count("takedowns", 1)
-    for batch in _batches(source.iter_related(), batch_size):
-        target.put_related(dict(batch))
-        count("related lists", len(batch))
+    for lists in _batches(source.iter_related(), batch_size):
+        target.put_related(dict(lists))
+        count("related lists", len(lists))
         tick("related lists", report.counts["related lists"], None)
 
     report.mismatches = compare(source, target)

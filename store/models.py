@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
+from urllib.parse import urlsplit
 
 # How a source's entries are told apart. Feeds with broken guids are moved down this list.
 ID_POLICIES = ("guid", "link", "link_date_title")
@@ -18,6 +19,53 @@ ID_POLICIES = ("guid", "link", "link_date_title")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TS_LENGTH = len("2024-01-01T00:00:00.000000Z")
+
+
+@overload
+def ts(value: datetime) -> str: ...
+
+
+@overload
+def ts(value: None) -> None: ...
+
+
+@overload
+def ts(value: datetime | None) -> str | None: ...
+
+
+def ts(value: datetime | None) -> str | None:
+    """A fixed-width UTC timestamp, so that text order is time order (isoformat, unlike
+    strftime's %Y, writes years before 1000 with four digits): how the backends store moments,
+    and what paging cursors hold."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@overload
+def parse_ts(value: str) -> datetime: ...
+
+
+@overload
+def parse_ts(value: None) -> None: ...
+
+
+@overload
+def parse_ts(value: str | None) -> datetime | None: ...
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """The inverse of `ts`. Every read parses these, so the shape `ts` writes takes C's
+    fromisoformat (some 50 times faster than strptime); anything else, strptime as ever."""
+    if value is None:
+        return None
+    if len(value) == _TS_LENGTH and value[10] == "T" and value[19] == "." and value[-1] == "Z":
+        return datetime.fromisoformat(value)
+    return datetime.strptime(value, _TS).replace(tzinfo=UTC)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -142,8 +190,6 @@ class Source:
 
     @property
     def host(self) -> str:
-        from urllib.parse import urlsplit
-
         return (urlsplit(self.url).hostname or "").lower()
 
 

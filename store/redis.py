@@ -47,6 +47,7 @@ from store.models import (
     RelatedItem,
     Source,
     Teaser,
+    ts,
 )
 
 SCHEMA_VERSION = 1
@@ -406,7 +407,7 @@ def _guard(*, retry: bool, schema: bool = True) -> Callable[[Callable[_P, _T]], 
 
 
 def _ts(value: datetime) -> str:
-    stamp = codec.ts(value)
+    stamp = ts(value)
     assert stamp is not None
     return stamp
 
@@ -446,7 +447,9 @@ class RedisStore(Store):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = RedisCluster.from_url(self._client_url, **self._client_options())
+                    self._client = RedisCluster.from_url(  # type: ignore[no-untyped-call]
+                        self._client_url, **self._client_options()
+                    )
         return self._client
 
     def _script(self, name: str, body: str) -> Script:
@@ -800,7 +803,8 @@ class RedisStore(Store):
 
     @_guard(retry=True)
     def _scan_page(self, key: str, cursor: int) -> tuple[int, dict[bytes, bytes]]:
-        return self._r.hscan(key, cursor, count=_CHUNK)
+        page: tuple[int, dict[bytes, bytes]] = self._r.hscan(key, cursor, count=_CHUNK)
+        return page
 
     def iter_aliases(self) -> Iterator[Alias]:
         for field, article_id in self._scan(self._k.alias):

@@ -34,6 +34,8 @@ from store.models import (
     RelatedItem,
     Source,
     Teaser,
+    parse_ts,
+    ts,
 )
 
 # Each entry moves the schema from version i to i + 1. Never edit a released one; append.
@@ -192,7 +194,7 @@ class SQLiteStore(Store):
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
     def schema_version(self) -> int:
-        return self._db.execute("PRAGMA user_version").fetchone()[0]
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def ping(self) -> None:
         try:
@@ -326,7 +328,7 @@ class SQLiteStore(Store):
                     (
                         article.id,
                         article.category,
-                        codec.ts(article.published),
+                        ts(article.published),
                         article.source_id,
                         cur.lastrowid,
                         codec.dumps(codec.article_to_dict(article)),
@@ -341,7 +343,7 @@ class SQLiteStore(Store):
                         article.url,
                         article.title,
                         article.category,
-                        codec.ts(article.published),
+                        ts(article.published),
                         article.summary,
                         codec.dumps(codec.image_to_dict(article.image)) if article.image else None,
                     ),
@@ -395,7 +397,7 @@ class SQLiteStore(Store):
                     url=url,
                     title=title,
                     category=category,
-                    published=codec.parse_ts(published),
+                    published=parse_ts(published),
                     summary=summary,
                     image=codec.image_from_dict(codec.loads(image)) if image else None,
                 )
@@ -408,7 +410,7 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM related WHERE article_id = ?", (article_id,))
             db.execute(
                 "INSERT OR IGNORE INTO takedowns (article_id, at) VALUES (?, ?)",
-                (article_id, codec.ts(datetime.now().astimezone())),
+                (article_id, ts(datetime.now().astimezone())),
             )
             if gone:
                 db.execute(
@@ -442,11 +444,11 @@ class SQLiteStore(Store):
             params.append(category)
         if before is not None:
             where.append("(published < ? OR (published = ? AND id < ?))")
-            stamp = codec.ts(before[0])
+            stamp = ts(before[0])
             params += [stamp, stamp, before[1]]
         if since is not None:
             where.append("published > ?")
-            params.append(codec.ts(since))
+            params.append(ts(since))
         sql = "SELECT data FROM articles"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -469,10 +471,12 @@ class SQLiteStore(Store):
 
     def count_articles(self, category: str | None = None) -> int:
         if category is None:
-            return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-        return self._db.execute(
-            "SELECT COUNT(*) FROM articles WHERE category = ?", (category,)
-        ).fetchone()[0]
+            return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        return int(
+            self._db.execute(
+                "SELECT COUNT(*) FROM articles WHERE category = ?", (category,)
+            ).fetchone()[0]
+        )
 
     # -- change log -------------------------------------------------------------------------
     def changes_since(self, seq: int, limit: int = 10_000) -> list[Change]:
@@ -598,7 +602,8 @@ class SQLiteStore(Store):
         db.execute("UPDATE counters SET value = value + 1 WHERE name = 'version'")
 
     def version(self) -> int:
-        return self._db.execute("SELECT value FROM counters WHERE name = 'version'").fetchone()[0]
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'version'").fetchone()
+        return int(row[0])
 
     def get_meta(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -1,8 +1,8 @@
-"""Shared fixtures: real stores (a SQLite file, a real Redis), a real loopback feed server."""
+"""Fixtures for every test folder: real stores (a SQLite file, a real Redis, a three-node Redis
+Cluster), a real loopback feed server. Helpers the tests import live in tests/support/."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,37 +12,27 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from store.base import Store
+from store.redis import RedisStore
 from store.sqlite import SQLiteStore
-from tests.feedserver import FeedServer, RawServer
-from tests.redisproc import RedisClusterProcesses, require_redis_server
+from tests.support.env import FUZZ_PROFILE, REDIS_URL
+from tests.support.feedserver import FeedServer, RawServer
+from tests.support.redisproc import RedisClusterProcesses, require_redis_server
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-# QUANTAM_FUZZ_PROFILE=deep runs the fuzz tests much longer than CI does.
 settings.register_profile(
     "ci", max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
     "deep", max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck)
 )
-FUZZ_PROFILE = os.environ.get("QUANTAM_FUZZ_PROFILE", "ci")
 settings.load_profile(FUZZ_PROFILE)
-REDIS_URL = os.environ.get("QUANTAM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def _redis_store(url: str = REDIS_URL) -> Store:
-    from store.redis import RedisStore
-
     return RedisStore(f"{url}?prefix=qtest-{uuid.uuid4().hex[:12]}")
 
 
 def _backends() -> list[Any]:
-    backends: list[Any] = ["sqlite"]
-    try:
-        import store.redis  # noqa: F401
-    except ImportError:
-        return backends
-    return [*backends, "redis", pytest.param("redis-cluster", marks=pytest.mark.cluster)]
+    return ["sqlite", "redis", pytest.param("redis-cluster", marks=pytest.mark.cluster)]
 
 
 @pytest.fixture(scope="session")
@@ -85,10 +75,6 @@ def feed_server() -> Iterator[FeedServer]:
     server.start()
     yield server
     server.stop()
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / "feeds" / name).read_bytes()
 
 
 @pytest.fixture

@@ -1,0 +1,265 @@
+"""One feed entry (or one pushed article) to one clean `Article`.
+
+Pure functions: NFC text, canonical URL, sanitised HTML and its plain text, UTC dates (a missing
+or impossible date becomes the first-seen time), lead image, language and content hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from feeds.common.errors import BadURL, InvalidArticle
+from feeds.ingest.parse import Media, RawEntry
+from feeds.ingest.sanitize import extract_texts, first_image, sanitize_html
+from feeds.ingest.text import clean_text
+from store.language import guess_language, language_code
+from store.models import Article, Image, as_utc
+from store.urls import InvalidURL, article_id_for, canonical_url
+
+SUMMARY_CHARS = 400
+# Identical bodies shorter than this many words are not taken as the same story.
+BODY_HASH_MIN_WORDS = 15
+# Dates further in the future than this are feed errors; the article counts as published now.
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """What normalising an entry needs to know about where it came from."""
+
+    category: str
+    now: datetime
+    source_id: int | None = None
+    # The category's (or source's) language, used when the entry declares none.
+    language: str = "vi"
+
+
+def normalize_entry(entry: RawEntry, ctx: EntryContext) -> Article:
+    """Raises InvalidArticle when the entry has no usable link (nothing to point readers to)."""
+    url = _entry_url(entry)
+    content_raw = entry.content_html or entry.summary_html
+    content_html = sanitize_html(content_raw)
+    texts = extract_texts(content_html)
+    if entry.summary_html and entry.summary_html != content_raw:
+        summary_texts = extract_texts(sanitize_html(entry.summary_html))
+        summary = summary_texts.index_text or summary_texts.text
+    else:
+        summary = texts.index_text or texts.text
+    title = _title(entry) or _shorten(summary or texts.text, 120) or url
+    published = _date(entry.published or entry.updated, ctx.now) or ctx.now
+    updated = _date(entry.updated, ctx.now)
+    if updated is not None and updated <= published:
+        updated = None
+    language = _language(entry.language, ctx.language, f"{title} {texts.text}")
+    return Article(
+        id=article_id_for(url),
+        url=url,
+        guid=entry.guid,
+        title=title,
+        category=ctx.category,
+        summary=_shorten(summary, SUMMARY_CHARS),
+        content_html=content_html,
+        text=texts.text,
+        index_text=texts.index_text,
+        author=clean_text(entry.author) or None,
+        published=published,
+        updated=updated,
+        first_seen=ctx.now,
+        tags=tuple(dict.fromkeys(t for t in (clean_text(t) for t in entry.tags) if t)),
+        image=lead_image(entry, content_html),
+        language=language,
+        source_id=ctx.source_id,
+        content_hash=_sha1(f"{title}\n{content_html}"),
+        body_hash=body_hash(texts.index_text or texts.text),
+    )
+
+
+def body_hash(text: str) -> str:
+    """Hash of the body with case and spacing folded; "" when too short to identify a story."""
+    words = text.lower().split()
+    if len(words) < BODY_HASH_MIN_WORDS:
+        return ""
+    return _sha1(" ".join(words))
+
+
+def lead_image(entry: RawEntry, safe_html: str) -> Image | None:
+    """media:content, then media:thumbnail, then an image enclosure, then the first <img>."""
+    candidates = [m for m in entry.media_content if _is_image(m)]
+    candidates.sort(key=lambda m: -(m.width or 0))
+    candidates += list(entry.media_thumbnails)
+    candidates += [m for m in entry.enclosures if (m.type or "").startswith("image/")]
+    for media in candidates:
+        try:
+            url = _http_url(media.url)
+        except BadURL:
+            continue
+        return Image(
+            url=url, type=media.type, length=media.length, width=media.width, height=media.height
+        )
+    src = first_image(safe_html) or first_image(sanitize_html(entry.summary_html))
+    if src:
+        try:
+            return Image(url=_http_url(src), type=_guess_image_type(src))
+        except BadURL:
+            return None
+    return None
+
+
+def _is_image(m: Media) -> bool:
+    return (
+        m.medium == "image"
+        or (m.type or "").startswith("image/")
+        or (m.medium is None and m.type is None)
+    )
+
+
+def _http_url(url: str) -> str:
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise BadURL(f"not an http(s) URL: {url!r}")
+    return url
+
+
+def _guess_image_type(url: str) -> str | None:
+    path = url.split("?", 1)[0].lower()
+    for ext, mime in (
+        (".jpg", "image/jpeg"),
+        (".jpeg", "image/jpeg"),
+        (".png", "image/png"),
+        (".webp", "image/webp"),
+        (".gif", "image/gif"),
+        (".avif", "image/avif"),
+    ):
+        if path.endswith(ext):
+            return mime
+    return None
+
+
+def _entry_url(entry: RawEntry) -> str:
+    for candidate in (entry.link, entry.guid):
+        if candidate:
+            try:
+                return canonical_url(candidate)
+            except InvalidURL:
+                continue
+    raise InvalidArticle(
+        f"entry {entry.title[:60]!r} has no http(s) link (link={entry.link!r}, guid={entry.guid!r})"
+    )
+
+
+def _title(entry: RawEntry) -> str:
+    if entry.title_is_html or "<" in entry.title:
+        return clean_text(extract_texts(sanitize_html(entry.title)).text)
+    return clean_text(entry.title)
+
+
+def _date(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    if value > now + FUTURE_TOLERANCE:
+        return now
+    return value
+
+
+def _language(declared: str | None, default: str, text: str) -> str:
+    """The ISO 639 code declared ("vi-VN" -> "vi"); anything that is not one (a pushed article's
+    language is free text) would end up in xml:lang, so it means the default."""
+    if declared:
+        return language_code(declared) or default
+    return guess_language(text, default)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+# -- the CMS path ------------------------------------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_PUSH_FIELDS = {
+    "url",
+    "title",
+    "summary",
+    "content_html",
+    "author",
+    "published",
+    "updated",
+    "tags",
+    "image",
+    "language",
+    "category",
+    "guid",
+}
+
+
+def entry_from_data(data: dict[str, Any]) -> RawEntry:
+    """A pushed article (JSON from a CMS) as a RawEntry, so it is normalised like feed entries.
+
+    Raises InvalidArticle naming the field that is missing or wrong."""
+    if not isinstance(data, dict):
+        raise InvalidArticle("the article must be a JSON object")
+    unknown = sorted(set(data) - _PUSH_FIELDS)
+    if unknown:
+        raise InvalidArticle(f"unknown field(s): {', '.join(unknown)}")
+    for name in ("url", "title"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise InvalidArticle(f"field '{name}' is required and must be a non-empty string")
+    for name in ("summary", "content_html", "author", "language", "guid"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise InvalidArticle(f"field '{name}' must be a string")
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidArticle("field 'tags' must be a list of strings")
+    for name, value in data.items():
+        texts = tags if name == "tags" else [value]
+        if any(isinstance(t, str) and _SURROGATE.search(t) for t in texts):
+            # JSON escapes can spell one ("\ud800"); it is not text and cannot be stored.
+            raise InvalidArticle(f"field '{name}' holds a lone UTF-16 surrogate: not Unicode text")
+    image = data.get("image")
+    if image is not None and not isinstance(image, str):
+        raise InvalidArticle("field 'image' must be an image URL string")
+    try:
+        canonical_url(data["url"])
+    except InvalidURL as exc:
+        raise InvalidArticle(f"field 'url': {exc}") from exc
+    return RawEntry(
+        guid=data.get("guid") or data["url"],
+        link=data["url"],
+        title=data["title"],
+        title_is_html=False,
+        summary_html=data.get("summary") or "",
+        content_html=data.get("content_html") or "",
+        author=data.get("author"),
+        published=_iso(data.get("published"), "published"),
+        updated=_iso(data.get("updated"), "updated"),
+        tags=tuple(tags),
+        media_content=(Media(url=image, medium="image"),) if image else (),
+        language=data.get("language"),
+    )
+
+
+def _iso(value: object, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArticle(f"field '{name}' must be an ISO 8601 date-time string")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidArticle(f"field '{name}' is not an ISO 8601 date-time: {value!r}") from exc
+    if moment.tzinfo is None:
+        raise InvalidArticle(f"field '{name}' needs a time zone (e.g. 2024-05-01T08:00:00+07:00)")
+    return as_utc(moment)

@@ -1,0 +1,200 @@
+"""Per-category feeds over HTTP: /feeds/<slug>.rss|.atom|.json, the `all` feed, /feeds.opml.
+
+Rendering is `feeds.publish.formats`; this module adds what HTTP clients rely on: absolute self and
+paging URLs (RFC 5005, `?before=` is a keyset cursor so pages never shift), a bounded `?limit=`,
+strong ETags over the bytes and Last-Modified from the newest item, 304s, Cache-Control, gzip,
+and a cache of rendered pages keyed by the store's version (so a takedown is never served
+stale).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from feeds.publish import formats
+from service.http.caching import (
+    Rendered,
+    body_response,
+    get_teasers,
+    not_modified,
+    offer,
+    store_version,
+)
+from service.http.errors import NotFound
+from service.http.params import cursor_param, encode_cursor, int_param
+from store.models import Article, Category
+
+bp = Blueprint("feeds", __name__)
+
+ALL = "all"
+DEFAULT_ITEMS = 50
+MAX_ITEMS = 200
+RELATED_PER_ITEM = 3
+FEED_MAX_AGE = 300
+EMPTY_FEED_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+_FORMATS = {
+    "rss": (formats.render_rss, formats.RSS_CONTENT_TYPE),
+    "atom": (formats.render_atom, formats.ATOM_CONTENT_TYPE),
+    "json": (formats.render_json_feed, formats.JSON_FEED_CONTENT_TYPE),
+}
+
+
+@dataclass(frozen=True)
+class RenderedFeed:
+    rendered: Rendered
+    mimetype: str
+    etag: str
+    last_modified: datetime
+
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        """The caching headers of every answer with this feed, formatted once."""
+        return {
+            "ETag": f'"{self.etag}"',
+            "Last-Modified": format_datetime(self.last_modified, usegmt=True),
+            "Cache-Control": f"public, max-age={FEED_MAX_AGE}",
+            "Access-Control-Allow-Origin": "*",
+        }
+
+
+def _quantam() -> Any:
+    return current_app.extensions["quantam"]
+
+
+def _base() -> str:
+    return _quantam().settings.base_url.rstrip("/")
+
+
+@bp.get("/feeds/<slug>.<fmt>")
+def feed(slug: str, fmt: str) -> Response:
+    if fmt not in _FORMATS:
+        raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
+    limit = int_param("limit", DEFAULT_ITEMS, 1, MAX_ITEMS)
+    before = cursor_param("before")
+    version = store_version()
+    key = (request.full_path, version)
+    cache = current_app.extensions["quantam.feed_cache"]
+    cached: RenderedFeed | None = cache.get(key)
+    if cached is None:
+        cached = _render(slug, fmt, limit, before)
+        cache.put(key, cached)
+    response = _conditional(cached)
+    offer(version, cached.etag)
+    return response
+
+
+def _render(slug: str, fmt: str, limit: int, before: Any) -> RenderedFeed:
+    store = _quantam().store
+    category = _category(slug)
+    articles = store.latest_articles(None if slug == ALL else slug, limit=limit + 1, before=before)
+    more = len(articles) > limit
+    articles = articles[:limit]
+    page = formats.FeedPage(
+        title=f"{category.name} – quantam",
+        description=f"Tin mới nhất: {category.name}",
+        language=category.language,
+        self_url=_self_url(),
+        feed_url=f"{_base()}/feeds/{slug}.{fmt}",
+        home_url=f"{_base()}/",
+        first_url=_first_url(slug, fmt, limit),
+        next_url=_page_url(slug, fmt, limit, articles[-1]) if more and articles else None,
+        hub_url=_quantam().settings.websub_hub or None,
+        items=_items(articles),
+        # An empty feed still needs a date; a fixed one keeps its bytes (and ETag) stable.
+        updated=None if articles else EMPTY_FEED_DATE,
+    )
+    render, mimetype = _FORMATS[fmt]
+    body = render(page)
+    return RenderedFeed(
+        rendered=Rendered(body),
+        mimetype=mimetype,
+        etag=formats.content_etag(body).strip('"'),
+        last_modified=formats.last_modified(page),
+    )
+
+
+def _category(slug: str) -> Category:
+    if slug == ALL:
+        return Category(ALL, "Tất cả chuyên mục", "vi")
+    category = _quantam().store.get_category(slug)
+    if category is None:
+        raise NotFound(f"no category {slug!r}; /feeds.opml lists every feed")
+    return category
+
+
+def _items(articles: list[Article]) -> list[formats.FeedItem]:
+    store = _quantam().store
+    related_ids: dict[str, list[str]] = {}
+    for article in articles:
+        items = store.get_related(article.id) or []
+        related_ids[article.id] = [i.article_id for i in items if not i.fill][:RELATED_PER_ITEM]
+    wanted = {i for ids in related_ids.values() for i in ids}
+    found = {t.id: t for t in get_teasers(wanted)}
+    categories = {c.slug: c for c in store.list_categories()}
+    return [
+        formats.FeedItem(
+            article=a,
+            related=[found[i] for i in related_ids[a.id] if i in found],
+            category=categories.get(a.category),
+        )
+        for a in articles
+    ]
+
+
+def _self_url() -> str:
+    path = request.full_path
+    return _base() + (path[:-1] if path.endswith("?") else path)
+
+
+def _first_url(slug: str, fmt: str, limit: int) -> str:
+    query = f"?limit={limit}" if limit != DEFAULT_ITEMS else ""
+    return f"{_base()}/feeds/{slug}.{fmt}{query}"
+
+
+def _page_url(slug: str, fmt: str, limit: int, last: Article) -> str:
+    query = f"before={encode_cursor((last.published, last.id))}"
+    if limit != DEFAULT_ITEMS:
+        query += f"&limit={limit}"
+    return f"{_base()}/feeds/{slug}.{fmt}?{query}"
+
+
+def _conditional(feed: RenderedFeed) -> Response:
+    """304 when the client's copy is current: If-None-Match decides when sent (a takedown of an
+    older item changes the bytes but not the newest item's time), else If-Modified-Since."""
+    if request.if_none_match:
+        fresh = not_modified(feed.etag)
+    else:
+        since = request.if_modified_since
+        fresh = since is not None and feed.last_modified.replace(microsecond=0) <= since
+    if fresh:
+        response = Response(status=304, headers=feed.headers)
+    else:
+        response = body_response(feed.rendered, feed.mimetype, feed.headers)
+        response.headers["Content-Type"] = feed.mimetype
+    hub = _quantam().settings.websub_hub
+    if hub:
+        response.headers.add("Link", f'<{hub}>; rel="hub"')
+        response.headers.add("Link", f'<{_self_url()}>; rel="self"')
+    return response
+
+
+@bp.get("/feeds.opml")
+def opml() -> Response:
+    store = _quantam().store
+    base = _base()
+    listings = [formats.FeedListing(_category(ALL), f"{base}/feeds/{ALL}.rss", f"{base}/")]
+    listings += [
+        formats.FeedListing(c, f"{base}/feeds/{c.slug}.rss", f"{base}/")
+        for c in store.list_categories()
+    ]
+    body = formats.render_opml("quantam – các chuyên mục", listings)
+    response = body_response(Rendered(body), formats.OPML_MEDIA_TYPE)
+    response.headers["Content-Type"] = formats.OPML_CONTENT_TYPE
+    response.headers["Cache-Control"] = f"public, max-age={FEED_MAX_AGE}"
+    return response

@@ -1,0 +1,122 @@
+"""The JSON shapes of the API: one function per shape, so every endpoint agrees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from store.base import Store
+from store.models import Article, Category, Image, Source, Teaser, ts
+
+
+def iso(moment: Any) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def article_item(a: Article | Teaser) -> dict[str, Any]:
+    """An article as a list item: enough to render a teaser."""
+    return {
+        "id": a.id,
+        "url": a.url,
+        "title": a.title,
+        "summary": a.summary,
+        "image": a.image.url if a.image else None,
+        "published": iso(a.published),
+        "category": a.category,
+    }
+
+
+_FIELDS_MAX = 20_000
+# id(teaser) -> (teaser, its fields). Keyed by identity, not by the teaser's hash (which hashes
+# every field, a cost each item paid): the teaser caches hand out the same objects, and holding
+# the teaser keeps its id from being reused while cached.
+_fields: dict[int, tuple[Teaser, dict[str, Any]]] = {}
+
+
+def _teaser_fields(t: Teaser) -> dict[str, Any]:
+    """A teaser's item fields, built once: related answers show the same stories over and over
+    (teasers are immutable; articles, with their bodies, are not cached here)."""
+    hit = _fields.get(id(t))
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    fields = article_item(t)
+    if len(_fields) >= _FIELDS_MAX:
+        _fields.clear()
+    _fields[id(t)] = (t, fields)
+    return fields
+
+
+def related_item(t: Teaser, score: float, reason: tuple[str, ...], fill: bool) -> dict[str, Any]:
+    return {**_teaser_fields(t), "score": round(score, 4), "reason": list(reason), "fill": fill}
+
+
+def article_detail(a: Article) -> dict[str, Any]:
+    """Everything quantam knows about an article."""
+    item = article_item(a)
+    item.update(
+        guid=a.guid,
+        content_html=a.content_html,
+        text=a.text,
+        author=a.author,
+        updated=iso(a.updated),
+        first_seen=iso(a.first_seen),
+        tags=list(a.tags),
+        image=_image(a.image),
+        language=a.language,
+        source_id=a.source_id,
+    )
+    return item
+
+
+def _image(image: Image | None) -> dict[str, Any] | None:
+    """The lead image with the fields known about it."""
+    if image is None:
+        return None
+    return {k: v for k, v in vars(image).items() if v is not None}
+
+
+def category_item(c: Category, store: Store, base_url: str) -> dict[str, Any]:
+    base = base_url.rstrip("/")
+    return {
+        "slug": c.slug,
+        "name": c.name,
+        "language": c.language,
+        "articles": store.count_articles(c.slug),
+        "feeds": {fmt: f"{base}/feeds/{c.slug}.{fmt}" for fmt in ("rss", "atom", "json")},
+    }
+
+
+def source_status(s: Source) -> str:
+    if not s.enabled:
+        return "disabled"
+    if s.last_error:
+        return "error"
+    if s.last_fetch_at is None:
+        return "new"
+    return "ok"
+
+
+def source_record(s: Source) -> dict[str, Any]:
+    """Every field of a source, moments as fixed-width UTC timestamps (`sources list --json`)."""
+    return {k: ts(v) if isinstance(v, datetime) else v for k, v in vars(s).items()}
+
+
+def source_item(s: Source, articles: int) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "url": s.url,
+        "name": s.name,
+        "category": s.category,
+        "status": source_status(s),
+        "enabled": s.enabled,
+        "articles": articles,
+        "last_fetch_at": iso(s.last_fetch_at),
+        "last_success_at": iso(s.last_success_at),
+        "last_status": s.last_status,
+        "last_error": s.last_error,
+        "last_warning": s.last_warning,
+        "disabled_reason": s.disabled_reason,
+        "next_due_at": iso(s.next_due_at),
+        "id_policy": s.id_policy,
+        "id_policy_reason": s.id_policy_reason,
+    }

@@ -1,0 +1,249 @@
+"""The embeddable box in real headless Chromium: a host page on one loopback origin embeds the box
+served by quantam on another; the test checks what a reader sees and saves screenshots under
+test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from werkzeug.serving import make_server
+
+from service.config import load_settings
+from service.http.app import create_app
+from service.http.embed import snippet
+from store.models import Alias, Article, Image, IngestBatch, RelatedItem, utcnow
+from tests.support.env import ROOT
+from tests.support.feedserver import FeedServer, Reply
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+HOSTILE = '<img src=x onerror="alert(1)">Tin <script>alert(2)</script> "độc"'
+
+if CHROMIUM is None and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
+
+
+def png(rgb: tuple[int, int, int]) -> bytes:
+    """A 16x10 solid PNG, so thumbnails really load."""
+    raw = b"".join(b"\x00" + bytes(rgb) * 16 for _ in range(10))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", 16, 10, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+class Server:
+    """quantam's Flask app on a real loopback port."""
+
+    def __init__(self, app) -> None:
+        self.httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[dict]:
+    """quantam with a main article and six related stories (one with a hostile title), and a
+    separate host site that serves the article page and the thumbnails."""
+    tmp = tmp_path_factory.mktemp("embed")
+    host = FeedServer()
+    host.start()
+    settings = load_settings(
+        environ={}, store=f"sqlite:///{tmp / 'q.db'}", base_url="http://127.0.0.1"
+    )
+    app = create_app(settings)
+    quantam = app.extensions["quantam"]
+    now = utcnow()
+    articles = []
+    for n in range(8):
+        host.route(
+            f"/img/{n}.png", Reply(body=png((40 * n % 255, 120, 200)), content_type="image/png")
+        )
+        articles.append(
+            Article(
+                id=f"bai{n}",
+                url=f"https://bao.example.vn/the-thao/bai-{n}.html",
+                title=HOSTILE
+                if n == 3
+                else f"Bài thể thao số {n}: đội tuyển chuẩn bị cho vòng loại",
+                category="the-thao",
+                summary="Tóm tắt",
+                published=now - timedelta(hours=n, minutes=5),
+                first_seen=now,
+                image=None if n == 5 else _image(host.url(f"/img/{n}.png")),
+            )
+        )
+    quantam.store.commit(IngestBatch(articles=articles))
+
+    quantam.store.commit(IngestBatch(aliases=[Alias("url", a.url, a.id) for a in articles]))
+    quantam.store.put_related({"bai0": [RelatedItem(f"bai{n}", 1 - n / 10) for n in range(1, 8)]})
+    server = Server(app)
+    yield {"quantam": server.url, "host": host, "articles": articles}
+    server.stop()
+    host.stop()
+    quantam.close()
+
+
+def _image(url: str):
+    return Image(url=url, type="image/png")
+
+
+def host_page(site: dict, api: str | None = None, count: int = 6) -> str:
+    box = snippet(api or site["quantam"], count)
+    return f"""<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="canonical" href="{site["articles"][0].url}?utm_source=facebook">
+<style>
+  * {{ color: red !important; font-size: 40px !important; font-family: serif !important; }}
+  h2 {{ display: none !important; }} li {{ display: inline !important; }}
+  img {{ width: 600px !important; }} a {{ text-decoration: underline !important; }}
+</style></head><body>
+<article><h1>Bài chính</h1><p>Nội dung bài viết chính của trang.</p></article>
+{box}
+<footer id="after">Chân trang</footer>
+<script>
+  window.__cls = 0;
+  new PerformanceObserver(function (list) {{
+    for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+  }}).observe({{type: "layout-shift", buffered: true}});
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def open_page(browser, site: dict, html: str, path: str, width: int = 1000):
+    site["host"].route(path, Reply(body=html.encode(), content_type="text/html; charset=utf-8"))
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(site["host"].url(path))
+    return page, dialogs
+
+
+def test_reader_sees_the_box(browser, site: dict) -> None:
+    page, dialogs = open_page(browser, site, host_page(site), "/bai-chinh.html")
+    items = page.locator(".qt-item")
+    items.first.wait_for(timeout=10_000)
+    assert items.count() == 6
+    assert page.locator(".qt-heading").inner_text() == "Có thể bạn quan tâm"
+    titles = page.locator(".qt-title").all_inner_texts()
+    assert titles[0] == "Bài thể thao số 1: đội tuyển chuẩn bị cho vòng loại"
+    assert HOSTILE in titles  # shown as text, not run
+    hrefs = [a.get_attribute("href") for a in page.locator(".qt-link").all()]
+    assert hrefs[0] == "https://bao.example.vn/the-thao/bai-1.html"
+    times = page.locator(".qt-time").all_inner_texts()
+    assert times[0] == "1 giờ trước" and times[5] == "6 giờ trước"
+    page.wait_for_function(
+        "() => [...document.querySelector('[data-quantam-related]').shadowRoot"
+        ".querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    # the host page's hostile CSS does not reach inside the box
+    style = page.locator(".qt-title").first.evaluate(
+        "e => [getComputedStyle(e).fontSize, getComputedStyle(e).color]"
+    )
+    assert style == ["15px", "rgb(31, 35, 40)"]
+    assert page.locator(".qt-thumb").first.evaluate("e => e.getBoundingClientRect().width") == 112
+    # nothing moved: the reserved space is exactly what the box fills
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__cls") == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "embed-desktop.png"), full_page=True)
+    assert dialogs == []
+    page.close()
+
+
+def test_mobile_width_has_no_horizontal_overflow(browser, site: dict) -> None:
+    page, _ = open_page(browser, site, host_page(site, count=4), "/mobile.html", width=360)
+    page.locator(".qt-item").first.wait_for(timeout=10_000)
+    assert page.locator(".qt-item").count() == 4
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(ARTIFACTS / "embed-mobile.png"), full_page=True)
+    page.close()
+
+
+def dead_url() -> str:
+    with socket.socket() as probe:  # a free port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("down", ["api", "script"])
+def test_box_degrades_to_nothing_when_quantam_is_down(browser, site: dict, down: str) -> None:
+    """The API gone (the script was cached) or quantam gone altogether (no script either)."""
+    if down == "api":
+        html = host_page(site).replace(
+            "data-quantam-related", f'data-quantam-related data-api="{dead_url()}"'
+        )
+    else:
+        html = host_page(site, api=dead_url())
+    page, dialogs = open_page(browser, site, html, f"/down-{down}.html")
+    page.wait_for_function(
+        "() => document.querySelector('[data-quantam-related]').offsetHeight === 0",
+        timeout=10_000,
+    )
+    assert page.locator(".qt-item").count() == 0
+    assert page.locator("#after").inner_text() == "Chân trang"
+    assert dialogs == []
+    page.close()
+
+
+def test_iframe_fallback_page(browser, site: dict) -> None:
+    url = site["articles"][0].url
+    page, dialogs = open_page(
+        browser,
+        site,
+        f"""<!DOCTYPE html><html><body>
+<iframe id="box" src="{site["quantam"]}/embed/related?url={url}&amp;k=6"
+        style="width:100%;height:572px;border:0" title="Có thể bạn quan tâm"></iframe>
+</body></html>""",
+        "/iframe.html",
+    )
+    frame = page.frame_locator("#box")
+    frame.locator(".qt-item").first.wait_for(timeout=10_000)
+    assert frame.locator(".qt-item").count() == 6
+    assert HOSTILE in frame.locator(".qt-title").all_inner_texts()
+    page.screenshot(path=str(ARTIFACTS / "embed-iframe.png"))
+    assert dialogs == []
+    page.close()

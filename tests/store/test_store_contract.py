@@ -1,0 +1,415 @@
+"""One contract, every backend: the `store` fixture runs this suite over SQLite and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from store import codec
+from store.base import Store
+from store.errors import SchemaTooNew, SourceExists, SourceNotFound
+from store.models import (
+    Alias,
+    Category,
+    Image,
+    IngestBatch,
+    RelatedItem,
+    Source,
+    Teaser,
+)
+from store.sqlite import MIGRATIONS, SQLiteStore
+from store.urls import InvalidURL
+from tests.support.articles import T0, make_article
+from tests.support.env import ROOT
+
+
+def test_categories_roundtrip_and_rename(store: Store) -> None:
+    store.put_category(Category("thoi-su", "Thời sự"))
+    store.put_category(Category("the-thao", "Thể thao", "vi"))
+    store.put_category(Category("thoi-su", "Thời sự - Chính trị"))
+    assert store.get_category("thoi-su") == Category("thoi-su", "Thời sự - Chính trị")
+    assert [c.slug for c in store.list_categories()] == ["the-thao", "thoi-su"]
+    assert store.get_category("nope") is None
+
+
+def test_sources_lifecycle(store: Store) -> None:
+    a = store.add_source(Source(url="https://a.example/rss", category="the-thao", name="A"))
+    b = store.add_source(Source(url="https://b.example/rss", category="thoi-su"))
+    assert a.id is not None and b.id is not None and a.id != b.id
+    assert store.get_source(a.id) == a
+    assert store.find_source("https://b.example/rss") == b
+    with pytest.raises(SourceExists):
+        store.add_source(Source(url="https://a.example/rss", category="x"))
+    changed = a.replace(
+        etag='"v2"',
+        last_status=304,
+        last_fetch_at=T0,
+        next_due_at=T0 + timedelta(minutes=15),
+        skip_hours=(1, 2),
+        skip_days=("Sunday",),
+        id_policy="link",
+        id_policy_reason="broken",
+    )
+    store.update_source(changed)
+    assert store.get_source(a.id) == changed
+    with pytest.raises(SourceExists):
+        store.update_source(changed.replace(url="https://b.example/rss"))
+    assert [s.id for s in store.list_sources()] == [a.id, b.id]
+    assert store.remove_source(a.id) is True
+    assert store.remove_source(a.id) is False
+    with pytest.raises(SourceNotFound):
+        store.update_source(changed)
+    assert store.get_source(a.id) is None
+
+
+def test_commit_and_read_back_every_field(store: Store) -> None:
+    article = make_article(1, updated=T0 + timedelta(hours=2))
+    store.commit(IngestBatch(articles=[article], category=Category("the-thao", "Thể thao")))
+    assert store.get_article(article.id) == article
+    assert store.get_category("the-thao").name == "Thể thao"
+    assert store.count_articles() == 1
+    assert store.count_articles("the-thao") == 1
+    assert store.count_articles("thoi-su") == 0
+
+
+def test_commit_replaces_an_article(store: Store) -> None:
+    store.commit(IngestBatch(articles=[make_article(1)]))
+    edited = make_article(1, title="Tiêu đề mới", category="thoi-su")
+    store.commit(IngestBatch(articles=[edited]))
+    assert store.get_article("a0001").title == "Tiêu đề mới"
+    assert store.count_articles() == 1
+    assert store.count_articles("the-thao") == 0
+    assert [a.id for a in store.latest_articles("thoi-su")] == ["a0001"]
+
+
+def test_commit_is_all_or_nothing(store: Store) -> None:
+    gone = store.add_source(Source(url="https://gone.example/rss", category="x"))
+    store.remove_source(gone.id)
+    batch = IngestBatch(
+        articles=[make_article(1), make_article(2)],
+        aliases=[Alias("url", "https://news.example/bai-1.html", "a0001")],
+        source=gone,
+    )
+    with pytest.raises(SourceNotFound):
+        store.commit(batch)
+    assert store.count_articles() == 0
+    assert store.lookup_aliases([("url", "https://news.example/bai-1.html")]) == {}
+    assert store.last_seq() == 0
+
+
+def test_aliases(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[make_article(1)],
+            aliases=[
+                Alias("url", "https://news.example/bai-1.html", "a0001"),
+                Alias("key", "7:guid-1", "a0001"),
+            ],
+        )
+    )
+    found = store.lookup_aliases(
+        [("url", "https://news.example/bai-1.html"), ("key", "7:guid-1"), ("key", "8:guid-1")]
+    )
+    assert found == {
+        ("url", "https://news.example/bai-1.html"): "a0001",
+        ("key", "7:guid-1"): "a0001",
+    }
+
+
+def test_latest_articles_order_filter_and_paging(store: Store) -> None:
+    articles = [make_article(n, category="the-thao" if n % 2 else "thoi-su") for n in range(1, 11)]
+    # two articles at the same instant are ordered by id
+    articles.append(make_article(11, published=articles[-1].published))
+    store.commit(IngestBatch(articles=articles))
+    newest = store.latest_articles(limit=3)
+    assert [a.id for a in newest] == ["a0011", "a0010", "a0009"]
+    page2 = store.latest_articles(limit=3, before=(newest[-1].published, newest[-1].id))
+    assert [a.id for a in page2] == ["a0008", "a0007", "a0006"]
+    sport = store.latest_articles("the-thao", limit=100)
+    assert [a.id for a in sport] == ["a0011", "a0009", "a0007", "a0005", "a0003", "a0001"]
+    recent = store.latest_articles(since=T0 + timedelta(minutes=8))
+    assert {a.id for a in recent} == {"a0009", "a0010", "a0011"}
+
+
+def test_articles_dated_before_year_1000_order_as_oldest(store: Store) -> None:
+    ancient = [
+        make_article(1, published=datetime(1, 1, 1, tzinfo=UTC)),
+        make_article(2, published=datetime(999, 12, 31, tzinfo=UTC)),
+    ]
+    store.commit(IngestBatch(articles=[*ancient, make_article(3)]))
+    assert [a.id for a in store.latest_articles()] == ["a0003", "a0002", "a0001"]
+    assert [a.id for a in store.latest_articles(since=datetime(500, 1, 1, tzinfo=UTC))] == [
+        "a0003",
+        "a0002",
+    ]
+    assert store.get_article("a0001").published == ancient[0].published
+
+
+def test_get_articles_keeps_order_and_skips_unknown(store: Store) -> None:
+    store.commit(IngestBatch(articles=[make_article(n) for n in range(1, 4)]))
+    got = store.get_articles(["a0003", "zzz", "a0001"])
+    assert [a.id for a in got] == ["a0003", "a0001"]
+    assert sorted(a.id for a in store.iter_articles(batch_size=2)) == ["a0001", "a0002", "a0003"]
+
+
+def test_teasers_are_the_articles_list_fields_and_follow_edits_and_takedowns(
+    store: Store,
+) -> None:
+    store.commit(IngestBatch(articles=[make_article(n) for n in range(1, 4)]))
+    got = store.get_teasers(["a0003", "zzz", "a0001"])
+    assert got == [Teaser.of(store.get_article(i)) for i in ("a0003", "a0001")]
+    assert got[0].image == Image(url="https://img.example/3.jpg", type="image/jpeg", length=1234)
+    edited = make_article(2, title="Tiêu đề mới", summary="", image=None, category="thoi-su")
+    store.commit(IngestBatch(articles=[edited]))
+    assert store.get_teasers(["a0002"]) == [Teaser.of(edited)]
+    store.delete_article("a0001")
+    assert store.get_teasers(["a0001", "a0002"]) == [Teaser.of(edited)]
+    store.commit(IngestBatch(articles=[make_article(1)]))
+    assert store.get_teasers(["a0001"]) == [Teaser.of(make_article(1))]
+
+
+def test_the_article_at_a_url_is_found_by_any_form_of_it(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[make_article(1)],
+            aliases=[Alias("url", "https://news.example/bai-1.html", "a0001")],
+        )
+    )
+    assert store.article_id_at("HTTPS://News.Example:443/bai-1.html?utm_source=x#top") == "a0001"
+    assert store.article_id_at("https://news.example/bai-2.html") is None
+    with pytest.raises(InvalidURL, match="not an http"):
+        store.article_id_at("ftp://news.example/bai-1.html")
+
+
+def test_takedown_leaves_a_tombstone_and_push_restores(store: Store) -> None:
+    store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
+    store.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
+    assert store.delete_article("a0001") is True
+    assert store.get_article("a0001") is None
+    assert store.get_related("a0001") is None
+    assert store.taken_down(["a0001", "a0002"]) == {"a0001"}
+    assert [a.id for a in store.latest_articles()] == ["a0002"]
+    assert store.delete_article("a0001") is False
+    store.commit(IngestBatch(articles=[make_article(1)]))
+    assert store.taken_down(["a0001"]) == set()
+    assert store.get_article("a0001") is not None
+
+
+def test_change_log(store: Store) -> None:
+    assert store.last_seq() == 0
+    store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
+    store.delete_article("a0001")
+    changes = store.changes_since(0)
+    assert [(c.article_id, c.op) for c in changes] == [
+        ("a0001", "upsert"),
+        ("a0002", "upsert"),
+        ("a0001", "delete"),
+    ]
+    assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+    assert store.last_seq() == changes[-1].seq
+    assert store.changes_since(changes[0].seq, limit=1) == [changes[1]]
+
+
+def test_related_lists(store: Store) -> None:
+    items = [
+        RelatedItem("a0002", 0.8123456, False, ("bóng đá", "hlv")),
+        RelatedItem("a0003", 0.1, True, ()),
+    ]
+    store.put_related({"a0001": items, "a0002": []})
+    assert store.get_related("a0001") == [
+        RelatedItem("a0002", 0.812346, False, ("bóng đá", "hlv")),
+        RelatedItem("a0003", 0.1, True),
+    ]
+    assert store.get_related("a0002") == []
+    assert store.get_related("a0009") is None
+    assert store.get_related_many(["a0009", "a0002", "a0001", "a0002"]) == {
+        "a0002": [],
+        "a0001": store.get_related("a0001"),
+    }
+    assert store.get_related_many([]) == {}
+    many = {f"m{n:04d}": [RelatedItem(f"a{n:04d}", 0.5)] for n in range(1200)}
+    store.put_related(many)
+    assert store.get_related_many(many) == many
+
+
+def test_counts_by_source(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[
+                make_article(1, source_id=3),
+                make_article(2, source_id=3),
+                make_article(3, source_id=4),
+                make_article(4),
+            ]
+        )
+    )
+    assert store.count_articles_by_source() == {3: 2, 4: 1}
+
+
+def test_meta(store: Store) -> None:
+    assert store.get_meta("index") is None
+    store.set_meta("index", b"\x00\x01v1")
+    store.set_meta("index", b"\x00\x01v2")
+    assert store.get_meta("index") == b"\x00\x01v2"
+
+
+def test_ping(store: Store) -> None:
+    store.ping()
+
+
+def test_version_grows_with_every_visible_change(store: Store) -> None:
+    seen = [store.version()]
+
+    def changed() -> None:
+        seen.append(store.version())
+        assert seen[-1] > seen[-2]
+
+    store.commit(IngestBatch(articles=[make_article(1), make_article(2)]))
+    changed()
+    store.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
+    changed()
+    store.delete_article("a0002")
+    changed()
+    store.put_category(Category("the-thao", "Thể thao"))
+    changed()
+    store.set_meta("unrelated", b"x")
+    store.update_source(store.add_source(Source(url="https://x.example/rss", category="x")))
+    assert store.version() == seen[-1]
+
+
+def test_sqlite_schema_is_migrated_forward_and_newer_is_refused(tmp_path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # a database left by the first release
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.version() == 0
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(SchemaTooNew, match="upgrade quantam"):
+        SQLiteStore(f"sqlite:///{path}")
+
+
+def test_lock_is_exclusive_until_released_or_expired(store: Store) -> None:
+    with store.lock("source:7", ttl=30) as first:
+        assert first is True
+        with store.lock("source:7", ttl=30) as second:
+            assert second is False
+        with store.lock("source:8", ttl=30) as other:
+            assert other is True
+        # another thread gives up after waiting
+        results: list[bool] = []
+
+        def contend() -> None:
+            with store.lock("source:7", wait=0.2) as held:
+                results.append(held)
+
+        t = threading.Thread(target=contend)
+        t.start()
+        t.join()
+        assert results == [False]
+    with store.lock("source:7") as again:
+        assert again is True
+
+
+def test_a_held_lock_is_renewed_past_its_ttl(store: Store) -> None:
+    """Issue 12: locks had long TTLs (10 minutes for the related lists) because a live holder
+    lost its lock when the TTL ran out; now the holder renews it."""
+    with store.lock("short", ttl=1.0) as held:  # renewed every third of a second
+        assert held
+        time.sleep(2.5)
+        with store.lock("short") as second:
+            assert second is False
+    with store.lock("short") as again:
+        assert again is True
+
+
+_HOLD = """
+import sys, time
+from store import open_store
+store = open_store(sys.argv[1])
+with store.lock("held-by-the-dead", ttl=float(sys.argv[2])) as held:
+    print("held" if held else "not held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_lock_of_a_killed_holder_is_free_within_its_ttl(store: Store) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, store.url, "1.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with store.lock("held-by-the-dead") as taken:
+            assert taken is False
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    killed = time.monotonic()
+    with store.lock("held-by-the-dead", wait=5) as taken:
+        assert taken is True
+        assert time.monotonic() - killed < 2.0  # the TTL, plus a slow machine's margin
+
+
+def test_export_iterators_and_restore(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[make_article(n) for n in range(1, 5)],
+            aliases=[
+                Alias("url", f"https://news.example/bai-{n}.html", f"a000{n}") for n in range(1, 5)
+            ]
+            + [Alias("key", "3:guid-1", "a0001")],
+        )
+    )
+    store.put_related({"a0001": [RelatedItem("a0002", 0.5)], "a0003": []})
+    store.delete_article("a0004")
+    store.set_meta("index", b"blob")
+    assert [a.id for a in store.iter_articles(batch_size=2, after="a0001")] == ["a0002", "a0003"]
+    aliases = sorted((a.kind, a.value, a.article_id) for a in store.iter_aliases())
+    assert ("key", "3:guid-1", "a0001") in aliases and len(aliases) == 5
+    assert dict(store.iter_related()) == {"a0001": [RelatedItem("a0002", 0.5)], "a0003": []}
+    assert list(store.iter_takedowns()) == ["a0004"]
+    assert dict(store.iter_meta())["index"] == b"blob"
+    source = Source(url="https://x.example/rss", category="x", id=42, name="Kept id")
+    store.restore_source(source)
+    assert store.get_source(42) == source
+    assert store.add_source(Source(url="https://y.example/rss", category="x")).id > 42
+    with pytest.raises(SourceExists):
+        store.restore_source(Source(url="https://x.example/rss", category="x", id=43))
+
+
+def test_sqlite_migration_gives_stored_articles_their_teasers(tmp_path) -> None:
+    path = tmp_path / "v2.db"
+    articles = [make_article(1), make_article(2, image=None, summary="")]
+    with sqlite3.connect(path) as db:  # a database left by a release without teasers
+        db.executescript(f"{MIGRATIONS[0]}; {MIGRATIONS[1]}; PRAGMA user_version = 2;")
+        for seq, a in enumerate(articles, 1):
+            db.execute(
+                "INSERT INTO articles (id, category, published, source_id, seq, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    a.id,
+                    a.category,
+                    codec.ts(a.published),
+                    a.source_id,
+                    seq,
+                    codec.dumps(codec.article_to_dict(a)),
+                ),
+            )
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.get_teasers(["a0001", "a0002"]) == [Teaser.of(a) for a in articles]
+    store.close()
