@@ -39,6 +39,11 @@ class Settings:
         "Store URL: sqlite:///path.db, redis://host:6379/0[?prefix=NAME] or redis+cluster://host:7000",
     )
     base_url: str = _s("http://127.0.0.1:8000", "Public base URL used in feeds and the API")
+    site_name: str = _s(
+        "quantam",
+        "The site's name: in feed titles and as the publication in the news sitemap",
+    )
+    site_language: str = _s("vi", "The site's language (ISO 639), for the news sitemap")
     allow_private_fetch: bool = _s(
         False, "Allow fetching private, loopback and link-local addresses (1 to allow)"
     )

@@ -96,7 +96,7 @@ def _render(slug: str, fmt: str, limit: int, before: Any) -> RenderedFeed:
     more = len(articles) > limit
     articles = articles[:limit]
     page = formats.FeedPage(
-        title=f"{category.name} – quantam",
+        title=f"{category.name} – {_quantam().settings.site_name}",
         description=f"Tin mới nhất: {category.name}",
         language=category.language,
         self_url=_self_url(),

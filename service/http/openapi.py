@@ -567,6 +567,30 @@ def _feed(fmt: str, media_type: str, title: str, schema: dict[str, Any]) -> dict
     }
 
 
+def _sitemap(operation: str, summary: str, *parameters: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "The sitemap (sitemaps.org 0.9).",
+            "headers": _with_headers(*READ_HEADERS),
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        },
+        "304": _ref("NotModified", "responses"),
+        "503": _ref("StoreUnavailable", "responses"),
+    }
+    if parameters:
+        responses["400"] = _ref("BadParameter", "responses")
+        responses["404"] = _ref("NotFound", "responses")
+    return {
+        "get": {
+            "operationId": operation,
+            "tags": ["sitemaps"],
+            "summary": summary,
+            "parameters": [*parameters, _ref("IfNoneMatch", "parameters")],
+            "responses": responses,
+        }
+    }
+
+
 ARTICLE_LINKS = _links("article_id", "get_article", "related", "take_down_article")
 
 
@@ -731,6 +755,33 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/robots.txt": {
+            "get": {
+                "operationId": "robots_txt",
+                "tags": ["sitemaps"],
+                "summary": "robots.txt: crawlers welcome, the sitemap index named",
+                "responses": {
+                    "200": {
+                        "description": "robots.txt.",
+                        "headers": _with_headers("Cache-Control"),
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                },
+            }
+        },
+        "/sitemap.xml": _sitemap(
+            "sitemap_index", "The sitemap index: the news sitemap and every category's sitemaps"
+        ),
+        "/sitemaps/news.xml": _sitemap(
+            "sitemap_news",
+            "Google News sitemap: articles first published in the last 48 hours, at most 1,000",
+        ),
+        "/sitemaps/{slug}.xml": _sitemap(
+            "sitemap_category",
+            "Every article of a category, newest first, 50,000 a page",
+            _path("slug", "A category slug."),
+            _query("page", "Which page of 50,000 articles.", _int(1, 1, 1_000_000)),
+        ),
         "/embed.js": {
             "get": {
                 "operationId": "embed_script",
