@@ -80,21 +80,20 @@ def render_news(entries: Sequence[NewsEntry], publication: str, language: str) -
 
 def render_urlset(entries: Sequence[Entry]) -> bytes:
     """A sitemap of at most 50,000 URLs."""
-    if len(entries) > MAX_URLS:
-        raise ValueError(f"a sitemap lists at most {MAX_URLS} URLs, not {len(entries)}")
-    parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{SITEMAP_NS}">\n']
-    parts += [f"<url>{_loc_lastmod(e)}</url>\n" for e in entries if fits(e.loc)]
-    parts.append("</urlset>\n")
-    return _checked("".join(parts))
+    return _render_list("urlset", "url", entries)
 
 
 def render_index(sitemaps: Sequence[Entry]) -> bytes:
     """A sitemap index naming at most 50,000 sitemaps."""
-    if len(sitemaps) > MAX_URLS:
-        raise ValueError(f"a sitemap index names at most {MAX_URLS} sitemaps")
-    parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="{SITEMAP_NS}">\n']
-    parts += [f"<sitemap>{_loc_lastmod(e)}</sitemap>\n" for e in sitemaps if fits(e.loc)]
-    parts.append("</sitemapindex>\n")
+    return _render_list("sitemapindex", "sitemap", sitemaps)
+
+
+def _render_list(root: str, item: str, entries: Sequence[Entry]) -> bytes:
+    if len(entries) > MAX_URLS:
+        raise ValueError(f"a {root} lists at most {MAX_URLS} URLs, not {len(entries)}")
+    parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{SITEMAP_NS}">\n']
+    parts += [f"<{item}>{_loc_lastmod(e)}</{item}>\n" for e in entries if fits(e.loc)]
+    parts.append(f"</{root}>\n")
     return _checked("".join(parts))
 
 
