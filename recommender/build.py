@@ -54,8 +54,9 @@ def read_vectors(
     """Every stored article's vector, read and vectorised batch by batch; with `names`,
     the model is fitted on them first (and the buckets named). None for an empty store.
 
-    Only a batch's text is in memory at a time (forked workers get the batches in turn, at most
-    two each ahead of the reader); of the articles, ids, dates and categories stay."""
+    Only a few batches' text is in memory at a time (at most two per worker read ahead: one in
+    work and one waiting, so no worker waits for the reader); of the articles, ids, dates and
+    categories stay."""
     columns = Columns()
     job = partial(vectorise_batch, vectorizer, plan.workers > 1)
     df = np.zeros(vectorizer.n_features, dtype=np.int64) if names is not None else None

@@ -83,7 +83,7 @@ class IndexState:
     ) -> IndexState:
         """The state of freshly vectorised articles, as a full build or a load finds them:
         indexed, placed in the latent space (if any), their categories' latest known (as
-        many as a list can take, and two more for a takedown's refill)."""
+        many as a list holds, and two more)."""
         state = cls(
             vectorizer=vectorizer,
             index=SimilarityIndex(vectors, n_threads=settings.threads),
@@ -113,8 +113,9 @@ class IndexState:
         return self._terms
 
     def place(self, vectors: sp.csr_matrix, block_rows: int) -> None:
-        """Every indexed article's latent vector, from its TF-IDF vector (block_rows at a time:
-        a dense projection of the whole archive at once would be its rows x dims x 8 bytes)."""
+        """Every indexed article's latent vector, from its TF-IDF vector, block_rows at a time:
+        the projection's temporary arrays (several per stored entry) then exist for one block,
+        never for the whole archive."""
         if self.latent is None:
             return
         out = np.zeros((vectors.shape[0], self.latent.dims), dtype=np.float32)
