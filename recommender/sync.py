@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.index import Positions, Rows, Similarities
-from recommender.lists import blended, evidence, list_for, rank_params
-from recommender.lists import reasons as reasons_for
+from recommender.lists import blended, evidence, list_for, rank_params, reasons
 from recommender.rank import Candidate, RankParams, relevance
 from recommender.settings import RelatedSettings
 from recommender.state import IndexState
@@ -273,6 +272,6 @@ def explain_add(
             else:
                 continue
             targets.append((items, i))
-    found = reasons_for(state, settings, pos, np.array(others, dtype=np.int64), names)
+    found = reasons(state, settings, pos, np.array(others, dtype=np.int64), names)
     for (items, i), reason in zip(targets, found, strict=True):
         items[i] = items[i]._replace(reason=reason)
