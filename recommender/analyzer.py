@@ -40,6 +40,8 @@ _PIECES: dict[str, dict[str, tuple[str | None, ...]]] = {"vi": {}, "en": {}}
 _PIECES_MAX = 2_000_000
 # The same chunks' tokens as written (case and tone style kept), for spellings; filled lazily.
 _SURFACES: dict[str, dict[str, tuple[str, ...]]] = {"vi": {}, "en": {}}
+# Memo entries per language, as one process hands them to another (`pieces_since`).
+PiecesMemo = dict[str, list[tuple[str, tuple[str | None, ...]]]]
 
 
 def pieces_mark() -> dict[str, int]:
@@ -47,7 +49,7 @@ def pieces_mark() -> dict[str, int]:
     return {lang: len(pieces) for lang, pieces in _PIECES.items()}
 
 
-def pieces_since(mark: dict[str, int]) -> dict[str, list[tuple[str, tuple[str | None, ...]]]]:
+def pieces_since(mark: dict[str, int]) -> PiecesMemo:
     """The memo entries added after `mark` (all of them if the memo was cleared meanwhile):
     what a forked worker hands back so the parent need not analyse those chunks again."""
     out = {}
@@ -57,7 +59,7 @@ def pieces_since(mark: dict[str, int]) -> dict[str, list[tuple[str, tuple[str | 
     return out
 
 
-def remember_pieces(memo: dict[str, list[tuple[str, tuple[str | None, ...]]]]) -> None:
+def remember_pieces(memo: PiecesMemo) -> None:
     """Add entries from `pieces_since` (of another process) to this process's memo."""
     for lang, items in memo.items():
         pieces = _PIECES[lang]
@@ -71,9 +73,8 @@ def vietnamese_stopwords() -> frozenset[str]:
     """The packaged function-word list, canonicalised like the text it is compared with."""
     text = resources.files("recommender").joinpath("data/stopwords-vi.txt").read_text("utf-8")
     words = (line.strip() for line in text.splitlines())
-    return frozenset(
-        _vi_term(w) for w in words if w and not w.startswith("#") and _vi_term(w) is not None
-    )
+    terms = (_vi_term(w) for w in words if w and not w.startswith("#"))
+    return frozenset(t for t in terms if t is not None)
 
 
 def _vi_term(word: str) -> str | None:
@@ -96,7 +97,7 @@ def normalize(text: str) -> str:
     return text.replace("\u00f0", "đ").replace("\u2019", "'")
 
 
-class TextAnalyzer(BaseEstimator):
+class TextAnalyzer(BaseEstimator):  # type: ignore[misc]  # scikit-learn has no types
     """Turns a text into index terms: unigrams, and bigrams of adjacent words in one phrase.
 
     language: "vi" (syllables, tone canonicalisation, Vietnamese stopwords) or "en" (words,
@@ -193,7 +194,7 @@ class TextAnalyzer(BaseEstimator):
     def _stop(self, language: str) -> frozenset[str]:
         if not self.stop_words:
             return frozenset()
-        return _english_stopwords() if language.startswith("en") else vietnamese_stopwords()
+        return english_stopwords() if language.startswith("en") else vietnamese_stopwords()
 
 
 def _spell(out: dict[str, str], term: str, spelling: str) -> None:
@@ -211,8 +212,9 @@ def capitals(spelling: str) -> int:
     return 1 if spelling[:1].isupper() else 0
 
 
-def _english_stopwords() -> frozenset[str]:
-    return ENGLISH_STOP_WORDS
+def english_stopwords() -> frozenset[str]:
+    words: frozenset[str] = ENGLISH_STOP_WORDS
+    return words
 
 
 def _en_term(word: str) -> str | None:
@@ -222,4 +224,5 @@ def _en_term(word: str) -> str | None:
     word = word.removesuffix("'s")
     if word in ENGLISH_STOP_WORDS:
         return word
-    return _english_stemmer().stemWord(word)
+    stem: str = _english_stemmer().stemWord(word)
+    return stem

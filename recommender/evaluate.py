@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -43,6 +44,9 @@ from recommender.settings import RelatedSettings
 from store.models import Article
 
 RELATED_FIELDS = {f.name for f in fields(RelatedSettings)}
+# A value given for a RelatedSettings field by name (`--set`), of that field's type: no static
+# type says which name takes which; RelatedSettings checks each value when it is built.
+Setting = Any
 
 K = 6
 NEAR_DUPLICATE_JACCARD = 0.5
@@ -76,6 +80,14 @@ class Scores:
     coverage: float
     near_duplicate_pairs: int
     seconds: float
+
+
+class Evaluation(TypedDict):
+    """What `evaluate` returns (and `--json` prints): each system's `Scores` as a dict."""
+
+    text: str
+    articles: int
+    systems: dict[str, dict[str, float]]
 
 
 # A system's lists: per article, (position of the item in the corpus, whether it is fill).
@@ -132,7 +144,9 @@ def load_corpus(path: str | Path, limit: int | None = None, seed: int = 20240601
 
 
 # -- the three systems ---------------------------------------------------------------------------
-def quantam_lists(records: Sequence[Record], k: int = K, **overrides: float) -> tuple[Lists, float]:
+def quantam_lists(
+    records: Sequence[Record], k: int = K, **overrides: Setting
+) -> tuple[Lists, float]:
     """quantam's engine on a throwaway SQLite store; every article in one category."""
     from recommender.engine import RelatedEngine
     from recommender.settings import RelatedSettings
@@ -272,8 +286,8 @@ def score(
 def evaluate(
     records: Sequence[Record],
     systems: Sequence[str] = tuple(SYSTEMS),
-    overrides: dict[str, float] | None = None,
-) -> dict:
+    overrides: dict[str, Setting] | None = None,
+) -> Evaluation:
     """overrides: RelatedSettings fields for quantam, to measure a setting's effect. Records
     of the short variant (`shorten`) are scored on their short text, near-copies included."""
     sets = [shingles(f"{r.title}\n{r.text}") for r in records]
@@ -288,7 +302,7 @@ def evaluate(
     return {"text": text, "articles": len(records), "systems": results}
 
 
-def table(result: dict) -> str:
+def table(result: Evaluation) -> str:
     head = (
         f"{'system':<10} {'precision@5':>12} {'MRR':>8} {'non-fill P':>11} {'fill rate':>10} "
         f"{'off-label':>10} {'coverage':>9} {'near-dup pairs':>15} {'seconds':>8}"

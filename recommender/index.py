@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from sparse_dot_topn import sp_matmul_topn
 
@@ -34,15 +35,23 @@ FEW_ROWS = 64
 MERGE_FAN = 4
 SEGMENT_CAP = 32
 
+# Arrays by article: index positions (-1 pads), cosine similarities, and a CSR matrix's parts
+# (bucket numbers, weights). Index arrays come as int32 or int64 (scipy picks by size).
+Positions = npt.NDArray[np.int64]
+Similarities = npt.NDArray[np.float32]
+Columns = npt.NDArray[np.int32]
+Weights = npt.NDArray[np.float32]
+IndexArray = npt.NDArray[np.int32 | np.int64]
+
 
 @dataclass(frozen=True)
 class Neighbours:
     """Rows of candidate positions and cosine similarities, best first; -1 pads short rows."""
 
-    positions: np.ndarray  # (rows, n) int64
-    scores: np.ndarray  # (rows, n) float32
+    positions: Positions  # (rows, n)
+    scores: Similarities  # (rows, n)
 
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def row(self, i: int) -> tuple[Positions, Similarities]:
         keep = self.positions[i] >= 0
         return self.positions[i][keep], self.scores[i][keep]
 
@@ -53,7 +62,7 @@ class Rows:
 
     __slots__ = ("data", "indices", "indptr", "width")
 
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, width: int):
+    def __init__(self, indptr: IndexArray, indices: Columns, data: Weights, width: int):
         self.indptr, self.indices, self.data, self.width = indptr, indices, data, width
 
     @classmethod
@@ -99,9 +108,9 @@ class _Segment:
 
     @property
     def rows(self) -> int:
-        return self.matrix.shape[0]
+        return int(self.matrix.shape[0])
 
-    def local(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def local(self, indices: Columns) -> tuple[npt.NDArray[np.bool_], Positions]:
         """Which of these columns the segment uses (a mask), and their local numbers."""
         if not len(self.terms):
             return np.zeros(len(indices), dtype=bool), np.zeros(0, dtype=np.int64)
@@ -180,11 +189,12 @@ class SimilarityIndex:
     def _buffer_start(self) -> int:
         if self._sealed:
             return self._sealed[-1].start + self._sealed[-1].rows
-        return self._main.shape[0]
+        return int(self._main.shape[0])
 
-    def _sources(self) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    def _sources(self) -> list[tuple[int, IndexArray, Columns, Weights]]:
         """(first position, indptr, indices, data) of the main matrix, each sealed segment and
         the buffer, in position order."""
+        out: list[tuple[int, IndexArray, Columns, Weights]]
         out = [(0, self._main.indptr, self._main.indices, self._main.data)]
         out += [(g.start, g.matrix.indptr, g.matrix.indices, g.matrix.data) for g in self._sealed]
         out.append((self._buffer_start, self._b_indptr, self._b_indices, self._b_data))
@@ -192,19 +202,19 @@ class SimilarityIndex:
 
     @property
     def n_features(self) -> int:
-        return self._main.shape[1]
+        return int(self._main.shape[1])
 
     def vector(self, position: int) -> sp.csr_matrix:
         return self.rows(np.array([position], dtype=np.int64)).csr()
 
-    def vectors(self, positions: np.ndarray) -> sp.csr_matrix:
+    def vectors(self, positions: Positions) -> sp.csr_matrix:
         """Rows for these positions, in that order (sorted indices, float32)."""
         positions = np.asarray(positions, dtype=np.int64).ravel()
         if len(positions) > SMALL_GATHER and positions.max() < self._main.shape[0]:
             return self._main[positions]
         return self.rows(positions).csr()
 
-    def rows(self, positions: np.ndarray | Sequence[int]) -> Rows:
+    def rows(self, positions: Positions | Sequence[int]) -> Rows:
         """Rows for these positions, in that order, as bare CSR arrays (for a few rows)."""
         positions = np.asarray(positions, dtype=np.int64).ravel()
         if len(positions) <= FEW_ROWS:
@@ -222,12 +232,12 @@ class SimilarityIndex:
         part = np.searchsorted(firsts, positions, side="right") - 1
         starts = np.empty(len(positions), dtype=np.int64)
         lengths = np.empty(len(positions), dtype=np.int64)
-        for k, (first, indptr, _, _) in enumerate(sources):
+        for k, (first, source_indptr, _, _) in enumerate(sources):
             pick = part == k
             if pick.any():
                 local = positions[pick] - first
-                starts[pick] = indptr[local]
-                lengths[pick] = indptr[local + 1] - starts[pick]
+                starts[pick] = source_indptr[local]
+                lengths[pick] = source_indptr[local + 1] - starts[pick]
         indptr = np.zeros(len(positions) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         indices = np.empty(int(indptr[-1]), dtype=np.int32)
@@ -242,7 +252,7 @@ class SimilarityIndex:
             data[dst] = source_data[src]
         return Rows(indptr, indices, data, self.n_features)
 
-    def _few_rows(self, positions: np.ndarray) -> Rows:
+    def _few_rows(self, positions: Positions) -> Rows:
         """`rows` for a handful of positions: slices joined by one copy, cheaper than the
         vectorised gather's set-up at the sizes an add asks for."""
         main = self._main.shape[0]
@@ -363,8 +373,8 @@ class SimilarityIndex:
             stop = min(start + self.chunk_rows, rows)
             pos, val = self._search_chunk(queries[start:stop], want)
             if exclude_self_from is not None:
-                own = np.arange(start, stop)[:, None] + exclude_self_from
-                val = np.where(pos == own, -np.inf, val)
+                itself = np.arange(start, stop)[:, None] + exclude_self_from
+                val = np.where(pos == itself, -np.inf, val)
             live = np.zeros_like(pos, dtype=bool)
             has = pos >= 0
             live[has] = self.alive[pos[has]]
@@ -379,12 +389,12 @@ class SimilarityIndex:
         return Neighbours(positions, scores)
 
     def _search_one(
-        self, indices: np.ndarray, data: np.ndarray, n: int, own: int | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, indices: Columns, data: Weights, n: int, own: int | None
+    ) -> tuple[Positions, Similarities]:
         """One query's n best live positions (score > 0), best first; ties by position."""
         return self.best(self.similarities(indices, data), n, own)
 
-    def similarities(self, indices: np.ndarray, data: np.ndarray) -> np.ndarray:
+    def similarities(self, indices: Columns, data: Weights) -> Similarities:
         """One query's cosine with every position (removed ones included), by position:
         the query terms' inverted lists, weighted and summed (float32, as scipy's product)."""
         main = self._main.shape[0]
@@ -401,7 +411,7 @@ class SimilarityIndex:
             hits = list(map(self._b_postings.get, indices.tolist()))
             picked = [i for i, hit in enumerate(hits) if hit is not None]
             if picked:
-                found = [hits[i] for i in picked]
+                found = [hit for hit in hits if hit is not None]
                 entry = np.frombuffer(b"".join(found), dtype="<i4")
                 lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found)) // 4
                 owner = np.searchsorted(self._b_indptr[1 : self._b_rows + 1], entry, "right")
@@ -413,8 +423,8 @@ class SimilarityIndex:
         return scores
 
     def best(
-        self, scores: np.ndarray, n: int, own: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, scores: Similarities, n: int, own: int | None = None
+    ) -> tuple[Positions, Similarities]:
         """The n best live positions by these scores (> 0 only, `own` left out), best first;
         equal scores by position."""
         # Partition first: of all positions only the best n, plus as many as could be removed
@@ -432,7 +442,7 @@ class SimilarityIndex:
         order = np.lexsort((found, -values))[:n]
         return found[order], values[order]
 
-    def _search_chunk(self, queries: sp.csr_matrix, want: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search_chunk(self, queries: sp.csr_matrix, want: int) -> tuple[Positions, Similarities]:
         """Candidate positions and scores (rows x m, -1 / -inf padded) from main and buffer."""
         parts_pos, parts_val = [], []
         if self._main.shape[0]:
@@ -478,7 +488,7 @@ def _tier(rows: int, unit: int) -> int:
     return tier
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def _ranges(starts: IndexArray, lengths: IndexArray) -> Positions:
     """The concatenation of range(start, start + length) for each pair (vectorised)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     total = int(lengths.sum())
@@ -486,13 +496,14 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     ends = np.cumsum(lengths)
     shift = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths)
-    return np.arange(total, dtype=np.int64) + shift
+    out: Positions = np.arange(total, dtype=np.int64) + shift
+    return out
 
 
 _scratch = threading.local()
 
 
-def gram(rows: sp.csr_matrix | Rows) -> np.ndarray:
+def gram(rows: sp.csr_matrix | Rows) -> Similarities:
     """Pairwise dot products of a few rows, over only the columns at least two of them use (a
     scipy product would transpose the whole hashed width): a per-thread table from column to
     one of its entries groups the entries by column without sorting them, then a small dense
@@ -520,9 +531,7 @@ def gram(rows: sp.csr_matrix | Rows) -> np.ndarray:
     return out
 
 
-def shared_terms(
-    row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows, n: int
-) -> list[np.ndarray]:
+def shared_terms(row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows, n: int) -> list[Columns]:
     """For each of `others`, the columns contributing most to its dot product with `row`."""
     if len(row.indices) == 0:
         return [np.zeros(0, dtype=np.int32) for _ in range(others.shape[0])]
@@ -537,7 +546,7 @@ def shared_terms(
     return [cols[starts[i] : min(starts[i + 1], starts[i] + n)] for i in range(others.shape[0])]
 
 
-def _row_weights(row: sp.csr_matrix | Rows, columns: np.ndarray) -> np.ndarray:
+def _row_weights(row: sp.csr_matrix | Rows, columns: Columns) -> Weights:
     """The row's weight at each of these columns, 0 where it has none (a binary search in the
     row's sorted indices: small arrays stay in cache, a dense copy of the row would not)."""
     mine = row.indices
@@ -561,7 +570,7 @@ class PairLookup:
         order = np.argsort(keys, kind="stable")
         self._keys, self._values, self._n = keys[order], values[order], rows
 
-    def matrix(self, positions: np.ndarray) -> np.ndarray:
+    def matrix(self, positions: Positions) -> Similarities:
         """The (m x m) similarity matrix of these positions (diagonal 1)."""
         p = np.asarray(positions, dtype=np.int64)
         out = np.zeros((len(p), len(p)), dtype=np.float32)
@@ -574,7 +583,7 @@ class PairLookup:
         return out
 
 
-def dots(row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows) -> np.ndarray:
+def dots(row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows) -> Similarities:
     """Dot products of one row with each of `others`, without a transpose."""
     if len(row.indices) == 0 or others.nnz == 0:
         return np.zeros(others.shape[0], dtype=np.float32)
@@ -584,7 +593,7 @@ def dots(row: sp.csr_matrix | Rows, others: sp.csr_matrix | Rows) -> np.ndarray:
     ).astype(np.float32)
 
 
-def _padded(product: sp.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _padded(product: sp.csr_matrix, width: int) -> tuple[Positions, Similarities]:
     """A top-n CSR product as dense (rows x width) position and score arrays."""
     rows = product.shape[0]
     pos = np.full((rows, width), -1, dtype=np.int64)
@@ -597,7 +606,7 @@ def _padded(product: sp.csr_matrix, width: int) -> tuple[np.ndarray, np.ndarray]
     return pos, val
 
 
-def _top_columns(values: np.ndarray, n: int) -> np.ndarray:
+def _top_columns(values: Similarities, n: int) -> Positions:
     """Column indices of each row's n largest values, largest first (argpartition, then a sort
     of only those n)."""
     if n <= 0:
@@ -610,7 +619,13 @@ def _top_columns(values: np.ndarray, n: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def _csr32(matrix: sp.spmatrix) -> sp.csr_matrix:
+def empty_rows(width: int) -> sp.csr_matrix:
+    """A float32 CSR matrix of no rows."""
+    data, indices, indptr = np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int32)
+    return sp.csr_matrix((data, indices, indptr), shape=(0, width))
+
+
+def _csr32(matrix: sp.csr_matrix) -> sp.csr_matrix:
     out = sp.csr_matrix(matrix, dtype=np.float32)
     out.sort_indices()
     return out
@@ -618,7 +633,7 @@ def _csr32(matrix: sp.spmatrix) -> sp.csr_matrix:
 
 def windowed_neighbours(
     vectors: sp.csr_matrix,
-    published: np.ndarray,
+    published: npt.NDArray[np.float64],
     window: float,
     n: int,
     n_threads: int = 2,

@@ -17,12 +17,14 @@ are capped (64 x 65,536 float32 = 16 MiB).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 
-from recommender.index import Rows
+from recommender.index import Columns, Positions, Rows, Similarities
 
 # Terms (hash buckets) the space is fitted on: the most frequent ones found in at least
 # MIN_DF articles. Rarer terms are names of one story, which the TF-IDF part already weighs.
@@ -37,8 +39,8 @@ FIT_ROWS = 50_000
 class LatentSpace:
     """The fitted projection: `columns` (sorted buckets) and `components` (dims x columns)."""
 
-    columns: np.ndarray  # (terms,) int32, sorted
-    components: np.ndarray  # (dims, terms) float32
+    columns: Columns  # (terms,) sorted
+    components: npt.NDArray[np.float32]  # (dims, terms)
 
     @property
     def dims(self) -> int:
@@ -67,7 +69,7 @@ class LatentSpace:
         svd.fit(matrix[:, columns].astype(np.float32))
         return cls(columns=columns, components=svd.components_.astype(np.float32))
 
-    def project(self, rows: sp.csr_matrix | Rows) -> np.ndarray:
+    def project(self, rows: sp.csr_matrix | Rows) -> npt.NDArray[np.float32]:
         """Each row's position in the space, L2-normalised (zeros for a row of unknown terms)."""
         if isinstance(rows, Rows):
             indptr, indices, data = rows.indptr, rows.indices, rows.data
@@ -90,11 +92,11 @@ class LatentSpace:
 class LatentVectors:
     """Every indexed article's latent vector by position, growing with adds."""
 
-    def __init__(self, vectors: np.ndarray):
+    def __init__(self, vectors: npt.NDArray[np.float32]):
         self._data = np.asarray(vectors, dtype=np.float32)
         self.size = self._data.shape[0]
 
-    def add(self, vector: np.ndarray) -> None:
+    def add(self, vector: npt.NDArray[np.float32]) -> None:
         if self.size == self._data.shape[0]:
             grown = np.zeros((max(64, 2 * self.size), self._data.shape[1]), dtype=np.float32)
             grown[: self.size] = self._data[: self.size]
@@ -102,16 +104,18 @@ class LatentVectors:
         self._data[self.size] = vector
         self.size += 1
 
-    def rows(self, positions: np.ndarray) -> np.ndarray:
+    def rows(self, positions: Positions) -> npt.NDArray[np.float32]:
         return self._data[positions]
 
-    def cosines(self, position: int, others: np.ndarray) -> np.ndarray:
+    def cosines(self, position: int, others: Positions) -> Similarities:
         """Latent cosine of one article with each of `others` (0 where either has no vector)."""
-        return self._data[others] @ self._data[position]
+        out: Similarities = self._data[others] @ self._data[position]
+        return out
 
 
-def blend(cosine: np.ndarray, latent: np.ndarray, weight: float) -> np.ndarray:
+def blend(cosine: Similarities, latent: Similarities, weight: float) -> Similarities:
     """The similarity lists rank by: (1 - weight) x TF-IDF cosine + weight x latent cosine
     (negative latent cosines count as 0: opposite subjects are no less unrelated than
     orthogonal ones)."""
-    return (1.0 - weight) * cosine + weight * np.maximum(latent, 0.0)
+    # float32 (NEP 50: a Python float does not widen an array), where numpy's stubs say float64
+    return cast(Similarities, (1.0 - weight) * cosine + weight * np.maximum(latent, 0.0))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -38,15 +37,20 @@ def dump(model: Model) -> bytes:
     params = v.get_params()
     params["ngram_range"] = list(params["ngram_range"])
     meta = {"format": FORMAT, "seq": model.seq, "n_docs": int(v.n_docs_), "vectorizer": params}
-    arrays: dict[str, Any] = {
-        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-        "idf": np.asarray(v.tfidf_.idf_, dtype=np.float32),
-    }
-    if model.latent is not None:
-        arrays["latent_columns"] = model.latent.columns
-        arrays["latent_components"] = model.latent.components
+    encoded = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    idf = np.asarray(v.tfidf_.idf_, dtype=np.float32)
     out = io.BytesIO()
-    np.savez_compressed(out, **arrays)
+    if model.latent is None:
+        np.savez_compressed(out, meta=encoded, idf=idf)
+    else:
+        latent = model.latent
+        np.savez_compressed(
+            out,
+            meta=encoded,
+            idf=idf,
+            latent_columns=latent.columns,
+            latent_components=latent.components,
+        )
     return out.getvalue()
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from store.models import RelatedItem
 
@@ -78,7 +79,7 @@ def rank(
     published: float,
     category: str,
     candidates: Sequence[Candidate],
-    pair_similarity: np.ndarray,
+    pair_similarity: npt.NDArray[np.float32],
     params: RankParams,
     fill: Iterable[str] = (),
 ) -> list[RelatedItem]:

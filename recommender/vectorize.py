@@ -18,6 +18,7 @@ from itertools import chain
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer
@@ -26,9 +27,12 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
 from recommender.analyzer import TextAnalyzer, capitals
+from recommender.index import empty_rows
 from store.models import Article
 
 FIELDS = ("title", "summary", "body")
+# None as an object array: what `np.equal` compares an unnamed bucket with.
+_NONE = np.array(None, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Analysed:
     spellings: dict[str, str] = field(default_factory=dict)
 
 
-class ArticleVectorizer(TransformerMixin, BaseEstimator):
+class ArticleVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # no types
     """Field-weighted TF-IDF over hashed syllable n-grams.
 
     max_df drops terms found in more than that share of the articles (but never terms found in
@@ -126,7 +130,7 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         """Learn the IDF from field-weighted counts (as `counts` returns them)."""
         self.fit_df(np.bincount(counts.indices, minlength=self.n_features), counts.shape[0])
 
-    def set_idf(self, idf: np.ndarray, n_docs: int) -> None:
+    def set_idf(self, idf: npt.NDArray[np.float32], n_docs: int) -> None:
         """Take a learned IDF (as `fit_df` computes it), e.g. from a stored model."""
         if idf.shape != (self.n_features,):
             raise ValueError(f"an IDF of {idf.shape} does not fit {self.n_features} features")
@@ -136,7 +140,7 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         self.tfidf_ = tfidf
         self.n_docs_ = n_docs
 
-    def fit_df(self, df: np.ndarray, n_docs: int) -> None:
+    def fit_df(self, df: npt.NDArray[np.int64], n_docs: int) -> None:
         """Learn the IDF from each bucket's document frequency over n_docs articles: what
         `fit_counts` learns, for a caller that streams the counts and keeps no whole matrix.
         The same float32 arithmetic as scikit-learn's smoothed IDF over float32 counts."""
@@ -219,7 +223,7 @@ class ArticleVectorizer(TransformerMixin, BaseEstimator):
         inplace_csr_row_normalize_l2(x)
         return x
 
-    def bucket_of(self, terms: Sequence[str]) -> np.ndarray:
+    def bucket_of(self, terms: Sequence[str]) -> npt.NDArray[np.int32]:
         """The hash bucket of each term: `FeatureHasher`'s (signed 32-bit MurmurHash3 of the
         UTF-8 bytes, seed 0; its absolute value modulo the width), one term at a time."""
         if not terms:
@@ -291,18 +295,20 @@ class TermNames:
             where = np.fromiter(buckets.values(), dtype=np.int64, count=len(buckets))
         if not unique:
             return
-        new = np.flatnonzero(np.equal(self.names[where], None))
+        new = np.flatnonzero(np.equal(self.names[where], _NONE))
         if len(new):
             # only the still unnamed buckets' terms become an object array
             self.names[where[new]] = np.array([unique[i] for i in new.tolist()], dtype=object)
 
     def name(self, bucket: int) -> str | None:
-        return self.names[bucket]
+        name: str | None = self.names[bucket]
+        return name
 
     __getitem__ = name
 
 
 def _vstack(parts: list[sp.csr_matrix], n_features: int) -> sp.csr_matrix:
     if not parts:
-        return sp.csr_matrix((0, n_features), dtype=np.float32)
-    return sp.vstack(parts, format="csr")
+        return empty_rows(n_features)
+    out: sp.csr_matrix = sp.vstack(parts, format="csr")
+    return out
