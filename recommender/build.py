@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from recommender.analyzer import PiecesMemo, pieces_mark, pieces_since, remember_pieces
 from recommender.index import IndexArray, Neighbours, PairLookup, windowed_neighbours
-from recommender.lists import PairMatrix, list_for, reason_buckets
+from recommender.lists import PairMatrix, ranked, reason_buckets
 from recommender.pool import fork_map
 from recommender.rank import DAY
 from recommender.settings import RelatedSettings
@@ -236,16 +236,14 @@ def lists_in(
     for row, pos in enumerate(range(*bounds)):
         cand_pos, cand_sim = found.row(pos)
         fill = latest[state.category[pos]]
-        items = list_for(
-            state, settings, pos, cand_pos, cand_sim, names, fill, pair_matrix, explain=False
-        )
+        items, shared = ranked(state, settings, pos, cand_pos, cand_sim, names, fill, pair_matrix)
         where = [state.position[i.article_id] for i in items]
         out.positions[row, : len(items)] = where
         out.scores[row, : len(items)] = [i.score for i in items]
         out.fill[row, : len(items)] = [i.fill for i in items]
         real = [(j, p) for j, (i, p) in enumerate(zip(items, where, strict=True)) if not i.fill]
         buckets = reason_buckets(
-            state, settings, pos, np.array([p for _, p in real], dtype=np.int64), names
+            state, settings, pos, np.array([p for _, p in real], dtype=np.int64), names, shared
         )
         for (j, _), chosen in zip(real, buckets, strict=True):
             out.reasons[row, j, : len(chosen)] = chosen

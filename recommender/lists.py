@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from recommender.evidence import WEAK_MAX_TERMS, is_weak, without_parts
-from recommender.index import Positions, Similarities, dots, gram, shared_terms
+from recommender.index import Columns, Positions, Similarities, dots, gram, shared_terms
 from recommender.latent import blend
 from recommender.rank import Candidate, RankParams, rank
 from recommender.settings import RelatedSettings
@@ -26,6 +26,10 @@ from store.models import RelatedItem
 
 # positions -> the (m x m) similarities between them (for MMR and copies)
 PairMatrix = Callable[[Positions], Similarities]
+# candidate position -> the columns (terms) it shares with the article, most contributing first:
+# computed once per list, read by the evidence and by the reasons (two passes over the same
+# rows cost a fifth of a full build at 10k articles)
+Shared = dict[int, Columns]
 
 # Without a latent space (a store of fewer than 10 x latent_dims articles) the floor applies to
 # the bare TF-IDF cosine, at this share of min_score (0.02, the floor before the blend): label
@@ -68,10 +72,31 @@ def list_for(
     cand_sim: the candidates' TF-IDF cosines, best first; they are ranked by the blend with
     the latent space (`blended`), copies told by the cosine. pair_matrix: the candidates'
     similarities between them (default: computed from their vectors)."""
+    items, shared = ranked(state, settings, pos, cand_pos, cand_sim, names, fill, pair_matrix)
+    if not explain:
+        return items
+    real = [i for i in items if not i.fill]
+    found = iter(reasons(state, settings, pos, state.positions(real), names, shared))
+    return [item if item.fill else item._replace(reason=next(found)) for item in items]
+
+
+def ranked(
+    state: IndexState,
+    settings: RelatedSettings,
+    pos: int,
+    cand_pos: Positions,
+    cand_sim: Similarities,
+    names: Names,
+    fill: Sequence[str],
+    pair_matrix: PairMatrix | None = None,
+) -> tuple[list[RelatedItem], Shared]:
+    """`list_for` without reasons, and the terms each candidate shares with the article (for
+    the reasons)."""
     cand_pos, cand_sim, cand_cos = blended(state, settings, pos, cand_pos, cand_sim)
     window = min(len(cand_pos), 2 * settings.stored_k)  # MMR looks this deep
     cand_pos = cand_pos[:window]
-    weights = evidence(state, settings, pos, cand_pos, names)
+    shared = shared_with(state, pos, cand_pos)
+    weights = evidence(state, settings, pos, cand_pos, names, shared)
     candidates = [
         Candidate(state.ids[p], s, state.published[p], state.category[p], c, e)
         for p, s, c, e in zip(
@@ -94,11 +119,16 @@ def list_for(
     )
     if any(i.fill for i in items):
         items = fill_without_copies(state, settings, pos, items, fill)
-    if not explain:
-        return items
-    real = [i for i in items if not i.fill]
-    found = iter(reasons(state, settings, pos, state.positions(real), names))
-    return [item if item.fill else item._replace(reason=next(found)) for item in items]
+    return items, shared
+
+
+def shared_with(state: IndexState, pos: int, others: Positions) -> Shared:
+    """The terms each of `others` shares with the article, most contributing first (enough
+    for its evidence and its reasons)."""
+    if len(others) == 0:
+        return {}
+    found = shared_terms(state.index.rows([pos]), state.index.rows(others), REASON_POOL)
+    return dict(zip(others.tolist(), found, strict=True))
 
 
 def blended(
@@ -118,7 +148,12 @@ def blended(
 
 
 def evidence(
-    state: IndexState, settings: RelatedSettings, pos: int, cand_pos: Positions, names: Names
+    state: IndexState,
+    settings: RelatedSettings,
+    pos: int,
+    cand_pos: Positions,
+    names: Names,
+    shared: Shared | None = None,
 ) -> list[float]:
     """Each candidate's evidence weight: `single_concept_weight` when the terms it shares
     with the article are one short concept, else 1."""
@@ -128,11 +163,12 @@ def evidence(
         # articles) for document frequencies to tell a function word from a name: in a
         # dozen articles "đầu" and "xếp" look as specific as "bóng đá"
         return [1.0] * len(cand_pos)
-    rows = state.index.rows(cand_pos)
-    shared = shared_terms(state.index.rows([pos]), rows, WEAK_MAX_TERMS + 1)
+    if shared is None:
+        shared = shared_with(state, pos, cand_pos)
     informative = state.terms.informative
     out = []
-    for columns in shared:
+    for p in cand_pos.tolist():
+        columns = shared[p][: WEAK_MAX_TERMS + 1]
         weak = False
         if len(columns) <= WEAK_MAX_TERMS:
             weak = is_weak([t for t in map(names.name, columns.tolist()) if t], informative)
@@ -175,17 +211,27 @@ def pair_similarity(state: IndexState, positions: Positions) -> Similarities:
 
 
 def reasons(
-    state: IndexState, settings: RelatedSettings, pos: int, others: Positions, names: Names
+    state: IndexState,
+    settings: RelatedSettings,
+    pos: int,
+    others: Positions,
+    names: Names,
+    shared: Shared | None = None,
 ) -> list[tuple[str, ...]]:
     """Why each of `others` relates to the article: its reason terms, as spelled."""
     return [
         tuple(names.spelled(b) or "" for b in buckets)
-        for buckets in reason_buckets(state, settings, pos, others, names)
+        for buckets in reason_buckets(state, settings, pos, others, names, shared)
     ]
 
 
 def reason_buckets(
-    state: IndexState, settings: RelatedSettings, pos: int, others: Positions, names: Names
+    state: IndexState,
+    settings: RelatedSettings,
+    pos: int,
+    others: Positions,
+    names: Names,
+    shared: Shared | None = None,
 ) -> list[list[int]]:
     """`reasons` as buckets: of the shared terms that contribute most to each similarity, the
     specific ones without a function word at an edge (`evidence.Terms.reason`), each phrase
@@ -193,10 +239,11 @@ def reason_buckets(
     if len(others) == 0:
         return []
     n = settings.explain_terms
-    columns = shared_terms(state.index.rows([pos]), state.index.rows(others), REASON_POOL)
+    if shared is None or any(p not in shared for p in others.tolist()):
+        shared = shared_with(state, pos, others)
     good = state.terms.reason
     out = []
-    for cols in columns:
+    for cols in (shared[p] for p in others.tolist()):
         named: dict[str, int] = {}
         for b in map(int, cols):
             term = names.name(b)
