@@ -97,27 +97,27 @@ def is_weak(terms: Sequence[str], informative: Callable[[str], bool]) -> bool:
 def without_parts(terms: Sequence[str], limit: int | None = None) -> list[str]:
     """The terms, best first, without those that only repeat part of an earlier one ("đà
     nẵng" already given, "nẵng" and "đà" add nothing) or overlap a phrase already given ("động
-    đất" given, "trận động" is the same words again); at most `limit` of them. Terms are index
-    terms: a word or a bigram."""
-    out: list[tuple[str, frozenset[str]]] = []
+    đất" given, "trận động" is the same words again); a phrase takes the place of the first of
+    its words already given. At most `limit` of them. Terms are index terms: a word or a
+    bigram. Sets, not pairwise comparisons: it runs for every listed item of a full build."""
+    out: list[str | None] = []
+    in_phrases: set[str] = set()
+    word_at: dict[str, int] = {}
     for term in terms:
-        words = frozenset(term.split())
-        phrase = len(words) > 1
-
-        if any(_repeats(words, kept) for _, kept in out):
+        words = term.split()
+        if any(w in in_phrases for w in words):
             continue
-        # a phrase takes the place of the first of its words already given
-        parts = [i for i, (kept, _) in enumerate(out) if phrase and kept in words]
+        if len(words) == 1:
+            if words[0] not in word_at:
+                word_at[words[0]] = len(out)
+                out.append(term)
+            continue
+        in_phrases.update(words)
+        parts = sorted(word_at.pop(w) for w in set(words) if w in word_at)
         if parts:
-            out[parts[0]] = (term, words)
-            out = [entry for i, entry in enumerate(out) if i not in parts[1:]]
+            out[parts[0]] = term
+            for i in parts[1:]:
+                out[i] = None
         else:
-            out.append((term, words))
-    return [term for term, _ in out][:limit]
-
-
-def _repeats(words: frozenset[str], kept: frozenset[str]) -> bool:
-    """A word of a kept phrase, or a phrase overlapping one (index terms: one or two words)."""
-    if len(words) > 1 and len(kept) > 1:
-        return bool(words & kept)
-    return words <= kept
+            out.append(term)
+    return [t for t in out if t is not None][:limit]
