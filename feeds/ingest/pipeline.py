@@ -17,13 +17,20 @@ from typing import Any
 from feeds.common.errors import BadURL, FeedError, FetchError, HTTPStatusError, InvalidArticle
 from feeds.ingest.dedupe import Candidate, Plan, choose_policy, entry_key, plan_batch
 from feeds.ingest.fetch import Fetcher, FetchResult
+from feeds.ingest.fulltext import (
+    FullTextExtractor,
+    FullTextReport,
+    FullTextSettings,
+    PageReader,
+    Progress,
+)
 from feeds.ingest.normalize import EntryContext, entry_from_data, normalize_entry
 from feeds.ingest.parse import ParsedFeed, RawEntry, parse_feed
 from feeds.ingest.schedule import ScheduleSettings, error_delay, next_due, poll_interval
 from feeds.ingest.text import clean_text, slugify
 from store.base import Store
 from store.errors import SourceExists, SourceNotFound, StoreUnavailable
-from store.models import Article, Category, IngestBatch, Source, utcnow
+from store.models import Article, Category, FullText, IngestBatch, Source, utcnow
 from store.urls import InvalidURL, canonical_url
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,8 @@ class IngestReport:
     taken_down: int = 0
     warning: str | None = None
     error: str | None = None
+    # The article pages read after the poll, when any were.
+    fulltext: FullTextReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -52,7 +61,8 @@ class IngestReport:
 
     @property
     def changed(self) -> list[str]:
-        return self.new + self.updated
+        pages = self.fulltext.changed if self.fulltext is not None else []
+        return self.new + self.updated + [i for i in pages if i not in self.new]
 
     def summary(self) -> str:
         if self.error:
@@ -71,6 +81,8 @@ class IngestReport:
         if self.taken_down:
             parts.append(f"{self.taken_down} taken down")
         line = f"{self.target}: " + ", ".join(parts)
+        if self.fulltext is not None and (self.fulltext.changed or self.fulltext.deferred):
+            line += f"; pages: {self.fulltext.summary()}"
         return line + (f" (warning: {self.warning})" if self.warning else "")
 
 
@@ -93,13 +105,21 @@ class Ingestor:
         schedule: ScheduleSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        fulltext: FullTextSettings | None = None,
     ):
+        """fulltext: read article pages after each poll (at most `per_poll` per source), as
+        the service does; without it polls store the feed's text only (pages are still marked
+        pending, for `quantam fulltext`)."""
         self.store = store
         self.fetcher = fetcher or Fetcher()
         self.schedule = schedule or ScheduleSettings()
         self.clock = clock
         self.rng = rng or random.Random()
         self.listeners: list[Listener] = []
+        self.fulltext = FullTextExtractor(
+            store, PageReader(self.fetcher, fulltext or FullTextSettings()), clock
+        )
+        self.pages_per_poll = fulltext.per_poll if fulltext is not None else 0
 
     # -- categories and sources -------------------------------------------------------------
     def ensure_category(self, slug: str, name: str | None = None, language: str = "vi") -> Category:
@@ -170,6 +190,7 @@ class Ingestor:
             report.not_modified = True
             self._save_source(self._succeeded(source, result, None, now))
             self._notify(report)
+            self._read_pages(source, report)
             return report
         try:
             parsed = parse_feed(result.body, url=result.url, content_type=result.content_type)
@@ -187,7 +208,39 @@ class Ingestor:
             report.error = f"{exc}; nothing was stored, the feed will be fetched again"
             return report
         self._notify(report)
+        self._read_pages(updated_source, report)
         return report
+
+    def _read_pages(self, source: Source, report: IngestReport) -> None:
+        """After a poll stored the feed's articles: read the pages of those that wait for their
+        full text, at most `pages_per_poll`; listeners hear of the articles that changed."""
+        if not self.pages_per_poll or source.id is None or source.full_text == "never":
+            return
+        pages = self.extract_pending(source.id, limit=self.pages_per_poll, target=report.target)
+        report.fulltext = pages
+
+    def extract_pending(
+        self,
+        source_id: int | None = None,
+        limit: int | None = None,
+        since: datetime | None = None,
+        retry_failed: bool = False,
+        target: str = "full text",
+        progress: Progress | None = None,
+    ) -> FullTextReport:
+        """Read the pages of stored articles that wait for their full text (or, with
+        retry_failed, whose page failed), of one source or all; listeners hear of the
+        articles that changed, so their related lists are recomputed."""
+        pages = self.fulltext.run(
+            source_id,
+            limit=limit,
+            since=since,
+            status="failed" if retry_failed else "pending",
+            progress=progress,
+        )
+        if pages.changed:
+            self._notify(IngestReport(target=target, source_id=source_id, updated=pages.changed))
+        return pages
 
     def ingest_bytes(
         self, body: bytes, *, target: str, category: str, content_type: str | None = None
@@ -231,10 +284,15 @@ class Ingestor:
             raise InvalidArticle(
                 "field 'category' is required (a category slug such as 'the-thao')"
             )
-        entry = entry_from_data(data)
+        entry = entry_from_data(data, self.fulltext.settings.site_timezone)
         cat = self.ensure_category(slug)
         now = self.clock()
         article = normalize_entry(entry, EntryContext(cat.slug, now, language=cat.language))
+        if entry.content_html:
+            # A push with a body is the article: its page is never fetched.
+            article = article.replace(fulltext=FullText("full", origin="push"))
+        else:
+            article = article.replace(fulltext=self.fulltext.decide(article, None, "push"))
         cand = Candidate(article, key=entry.guid or article.url, dated=entry.published is not None)
         plan = self._plan([cand], "cms", now, from_publisher=True)
         report = IngestReport(
@@ -283,9 +341,11 @@ class Ingestor:
         pairs: list[tuple[RawEntry, Article]] = []
         for entry in parsed.entries:
             try:
-                pairs.append((entry, normalize_entry(entry, ctx)))
+                article = normalize_entry(entry, ctx)
             except InvalidArticle:
                 report.skipped += 1
+                continue
+            pairs.append((entry, article.replace(fulltext=self.fulltext.decide(article, source))))
         current = source.id_policy if source else "guid"
         policy, reason = choose_policy([e for e, _ in pairs], [a.url for _, a in pairs], current)
         candidates = [
