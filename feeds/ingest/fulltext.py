@@ -23,7 +23,9 @@ the reason is recorded on the article and on its source.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -384,10 +386,33 @@ class FullTextExtractor:
                 continue
 
 
+_LEADING_HEADING = re.compile(r"^\s*<h[1-6][^>]*>(.*?)</h[1-6]>\s*", re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _without_headline(page: ExtractedPage, title: str) -> tuple[str, str]:
+    """The page's text and HTML without a leading heading that is the article's headline
+    (the headline is its own field; counted twice it outweighs the body)."""
+    text, safe_html = page.text, page.html
+    wanted = {_fold(title), _fold(page.title or "")} - {""}
+    first, _, rest = text.partition("\n")
+    if _fold(first) in wanted:
+        text = rest.lstrip("\n")
+        heading = _LEADING_HEADING.match(safe_html)
+        if heading and _fold(html.unescape(_TAG.sub("", heading.group(1)))) in wanted:
+            safe_html = safe_html[heading.end() :]
+    return text, safe_html
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def with_page(article: Article, page: ExtractedPage, now: datetime) -> Article:
     """The article with the page's text, and the page's image, author and dates where the
     feed had none (recorded in `FullText.filled`, so later polls keep them)."""
-    changes: dict[str, object] = {"text": page.text, "index_text": page.text}
+    text, safe_html = _without_headline(page, article.title)
+    changes: dict[str, object] = {"text": text, "index_text": text}
     filled: list[str] = []
     if article.image is None and page.image:
         changes["image"] = Image(url=page.image, type=guess_image_type(page.image))
@@ -415,7 +440,7 @@ def with_page(article: Article, page: ExtractedPage, now: datetime) -> Article:
     changes["fulltext"] = FullText(
         "full",
         origin="page",
-        html=page.html,
+        html=safe_html,
         at=now,
         page_url=page.url,
         filled=tuple(filled),
