@@ -11,14 +11,16 @@ import threading
 from typing import Any, NamedTuple
 
 from feeds.common.netguard import AddressPolicy
-from feeds.ingest.fetch import Fetcher, SharedHostLocks
+from feeds.ingest.fetch import Fetcher, HostLocks, SharedHostLocks
 from feeds.ingest.pipeline import CMS, Ingestor, IngestReport
 from feeds.ingest.poll import Poller
+from feeds.ingest.text import clean_text
 from feeds.publish.websub import HubNotifier
 from recommender.engine import APPLIED_KEY, RelatedEngine
 from service.config import Settings
 from store import Store, open_store, redact
-from store.models import Article
+from store.errors import SourceNotFound
+from store.models import Article, Source
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +107,21 @@ class Quantam:
         self.store = store or open_store(settings.store)
         if getattr(self.store, "created", False):
             log.info("created a new store: %s", redact(settings.store))
-        host_locks = None
+        # One request at a time per host (across workers when shared), paced by
+        # QUANTAM_POLL_HOST_DELAY: feed polls and article pages alike.
+        host_locks = HostLocks(delay=settings.poll_host_delay)
         if shared_host_locks:
             wait = settings.fetch_total_timeout + settings.fetch_connect_timeout
-            host_locks = SharedHostLocks(self.store.lock, wait=wait)
+            host_locks = SharedHostLocks(self.store.lock, wait=wait, delay=settings.poll_host_delay)
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
-        self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
+        self.ingestor = Ingestor(
+            self.store, self.fetcher, settings.schedule, fulltext=settings.fulltext
+        )
         self.related = RelatedEngine(self.store, settings.related)
         self.lists = ListUpdates(self.related)
         if relate_on_ingest:
             self.ingestor.listeners.append(self._relate)
-        self.poller = Poller(
-            self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
-        )
+        self.poller = Poller(self.ingestor, workers=settings.poll_workers)
         self.hub = None
         if settings.websub_hub:
             policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
@@ -150,6 +154,28 @@ class Quantam:
         seq = self.store.last_seq()
         self.lists.wait(self.lists.request(), seconds)
         return self.lists.applied(seq)
+
+    def edit_source(
+        self, source_id: int, full_text: str | None = None, title: str | None = None
+    ) -> Source | None:
+        """Change a source's full-text policy (already checked) or display name; None when
+        there is no such source."""
+        source = self.store.get_source(source_id)
+        if source is None:
+            return None
+        if full_text is not None:
+            source = source.replace(full_text=full_text)
+        if title is not None:
+            source = source.replace(name=clean_text(title))
+        try:
+            self.store.update_source(source)
+        except SourceNotFound:
+            return None
+        return source
+
+    def remove_source(self, source_id: int) -> bool:
+        """Stop polling a source (its articles stay); False when there is no such source."""
+        return self.store.remove_source(source_id)
 
     def index_age(self) -> float | None:
         """Seconds since the related-stories model was last fitted, if it ever was."""

@@ -98,6 +98,9 @@ class Category:
     # Atom content, JSON Feed content_html); the description stays the summary either way.
     feed_full_text: bool = True
 
+    def replace(self, **changes: Any) -> Category:
+        return dataclasses.replace(self, **changes)
+
 
 @dataclass(frozen=True)
 class Image:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
 
-from feeds.common.errors import FetchError, HTTPStatusError, TooLarge
+from feeds.common.errors import FeedError, FetchError, HTTPStatusError, TooLarge
 from feeds.common.netguard import USER_AGENT
 from feeds.ingest.extract import (
     ExtractedPage,
@@ -79,16 +79,15 @@ class FullTextSettings:
     user_agent: str = USER_AGENT
 
 
-class BadPolicy(ValueError):
-    pass
+class BadPolicy(FeedError):
+    """A full-text policy quantam does not know."""
 
 
 def check_policy(value: str) -> str:
     """A full-text policy, or BadPolicy naming the ones there are."""
-    policy = value.strip().lower()
-    if policy not in FULL_TEXT_POLICIES:
+    if value not in FULL_TEXT_POLICIES:
         raise BadPolicy(f"full text must be one of {', '.join(FULL_TEXT_POLICIES)}, not {value!r}")
-    return policy
+    return value
 
 
 def initial_fulltext(

@@ -256,7 +256,7 @@ def entry_from_data(data: dict[str, Any], site_timezone: tzinfo = SITE_TIMEZONE)
     )
 
 
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _iso(value: object, name: str, site_timezone: tzinfo = SITE_TIMEZONE) -> datetime | None:
@@ -264,9 +264,9 @@ def _iso(value: object, name: str, site_timezone: tzinfo = SITE_TIMEZONE) -> dat
         return None
     if not isinstance(value, str):
         raise InvalidArticle(f"field '{name}' must be an ISO 8601 date-time string")
-    if _DATE_ONLY.fullmatch(value.strip()):
+    if _DATE_ONLY.fullmatch(value):
         try:
-            day = datetime.strptime(value.strip(), "%Y-%m-%d")
+            day = datetime.strptime(value, "%Y-%m-%d")
         except ValueError as exc:
             raise InvalidArticle(f"field '{name}' is not a date: {value!r}") from exc
         return as_utc(day.replace(tzinfo=site_timezone))

@@ -23,6 +23,7 @@ from feeds.ingest.fulltext import (
     FullTextSettings,
     PageReader,
     Progress,
+    check_policy,
 )
 from feeds.ingest.normalize import EntryContext, entry_from_data, normalize_entry
 from feeds.ingest.parse import ParsedFeed, RawEntry, parse_feed
@@ -139,20 +140,31 @@ class Ingestor:
             slug=slug,
             name=clean_text(name) or (existing.name if existing else slug),
             language=existing.language if existing else language,
+            feed_full_text=existing.feed_full_text if existing else True,
         )
         self.store.put_category(category)
         return category
 
     def add_source(
-        self, url: str, category: str, name: str = "", category_name: str | None = None
+        self,
+        url: str,
+        category: str,
+        name: str = "",
+        category_name: str | None = None,
+        full_text: str = "auto",
     ) -> Source:
+        """Raises BadURL, BadPolicy (a full-text policy quantam does not know) or
+        SourceExists."""
         url = url.strip()
         try:
             canonical_url(url)
         except InvalidURL as exc:  # a source's problem, in its words
             raise BadURL(str(exc)) from exc
+        policy = check_policy(full_text)
         cat = self.ensure_category(category, category_name)
-        return self.store.add_source(Source(url=url, category=cat.slug, name=clean_text(name)))
+        return self.store.add_source(
+            Source(url=url, category=cat.slug, name=clean_text(name), full_text=policy)
+        )
 
     # -- polling ------------------------------------------------------------------------------
     def poll_source(self, source: Source) -> IngestReport:

@@ -65,7 +65,21 @@ class Poller:
             return []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(groups))) as pool:
             results = pool.map(self._poll_host, groups)
-            return [report for reports in results for report in reports]
+            reports = [report for reports in results for report in reports]
+        self._read_leftover_pages()
+        return reports
+
+    def _read_leftover_pages(self) -> None:
+        """Pages still waiting after the sources' own turns: articles pushed without a body,
+        those left by a bound or a host's long Crawl-delay. As many as one source's share."""
+        if not self.ingestor.pages_per_poll:
+            return
+        try:
+            self.ingestor.extract_pending(limit=self.ingestor.pages_per_poll)
+        except StoreUnavailable:
+            raise
+        except Exception:  # a bug here must not stop polling
+            log.exception("reading waiting article pages failed")
 
     def _poll_host(self, sources: list[Source]) -> list[IngestReport]:
         reports = []

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from store.base import Store
-from store.models import Article, Category, Image, Source, Teaser, ts
+from store.models import FULL_TEXT_STATUSES, Article, Category, FullText, Image, Source, Teaser, ts
 
 
 def iso(moment: Any) -> str | None:
@@ -64,8 +64,23 @@ def article_detail(a: Article) -> dict[str, Any]:
         image=_image(a.image),
         language=a.language,
         source_id=a.source_id,
+        full_text=full_text_item(a.fulltext),
     )
     return item
+
+
+def full_text_item(f: FullText | None) -> dict[str, Any] | None:
+    """Whether `text` is the whole article; with the page's HTML when it was extracted."""
+    if f is None:
+        return None
+    return {
+        "status": f.status,
+        "origin": f.origin,
+        "html": f.html or None,
+        "reason": f.reason,
+        "fetched_at": iso(f.at),
+        "page_url": f.page_url,
+    }
 
 
 def _image(image: Image | None) -> dict[str, Any] | None:
@@ -96,12 +111,36 @@ def source_status(s: Source) -> str:
     return "ok"
 
 
+# Never shown: the callback's path token and the secret hub deliveries are signed with.
+SECRET_SOURCE_FIELDS = ("websub_token", "websub_secret")
+
+
 def source_record(s: Source) -> dict[str, Any]:
-    """Every field of a source, moments as fixed-width UTC timestamps (`sources list --json`)."""
-    return {k: ts(v) if isinstance(v, datetime) else v for k, v in vars(s).items()}
+    """Every field of a source but its secrets, moments as fixed-width UTC timestamps
+    (`sources list --json`)."""
+    return {
+        k: ts(v) if isinstance(v, datetime) else v
+        for k, v in vars(s).items()
+        if k not in SECRET_SOURCE_FIELDS
+    }
 
 
-def source_item(s: Source, articles: int) -> dict[str, Any]:
+def full_text_counts(counts: dict[str, int] | None) -> dict[str, int]:
+    """How many of a source's articles have each full-text status (all four, zeros too)."""
+    return {status: (counts or {}).get(status, 0) for status in FULL_TEXT_STATUSES}
+
+
+def websub_item(s: Source) -> dict[str, Any]:
+    return {
+        "state": s.websub_state,
+        "hub": s.websub_hub,
+        "topic": s.websub_topic,
+        "lease_until": iso(s.websub_lease_until),
+        "error": s.websub_error,
+    }
+
+
+def source_item(s: Source, articles: int, fulltext: dict[str, int] | None = None) -> dict[str, Any]:
     return {
         "id": s.id,
         "url": s.url,
@@ -119,4 +158,9 @@ def source_item(s: Source, articles: int) -> dict[str, Any]:
         "next_due_at": iso(s.next_due_at),
         "id_policy": s.id_policy,
         "id_policy_reason": s.id_policy_reason,
+        "full_text": s.full_text,
+        "full_text_articles": full_text_counts(fulltext),
+        "full_text_error": s.fulltext_error,
+        "full_text_error_at": iso(s.fulltext_error_at),
+        "websub": websub_item(s),
     }

@@ -183,6 +183,7 @@ def test_write_operations_refuse_missing_and_wrong_tokens(app: Flask, client: An
         ("/api/articles/{article_id}", "DELETE"),
         ("/api/sources", "GET"),
         ("/api/sources", "POST"),
+        ("/api/sources/{source_id}", "PATCH"),
         ("/api/sources/{source_id}", "DELETE"),
     }
     for template, method, operation in secured:
@@ -199,20 +200,21 @@ def test_bodies_too_large_not_json_or_conflicting_are_refused_as_documented(
 ) -> None:
     document = client.get("/openapi.json").get_json()
     with_body = [(t, m, op) for t, m, op in _operations(document) if "requestBody" in op]
-    assert len(with_body) == 2
-    for template, method, operation in with_body:
-        assert {"400", "413", "415"} <= operation["responses"].keys()
-        huge = b" " * (cms.MAX_BODY + 1)
-        too_large = client.open(
-            template, method=method, data=huge, content_type="application/json", headers=AUTH
-        )
-        assert _is_problem(too_large, 413)
-        not_json = client.open(template, method=method, data="url=x", headers=AUTH)
-        assert _is_problem(not_json, 415)
-        not_object = client.open(template, method=method, json=[1], headers=AUTH)
-        assert _is_problem(not_object, 400)
+    assert len(with_body) == 3
     source = {"url": "https://thanhnien.vn/rss/the-thao.rss", "category": "the-thao"}
     created = client.post("/api/sources", json=source, headers=AUTH)
+    for template, method, operation in with_body:
+        assert {"400", "413", "415"} <= operation["responses"].keys()
+        path = template.replace("{source_id}", str(created.get_json()["id"]))
+        huge = b" " * (cms.MAX_BODY + 1)
+        too_large = client.open(
+            path, method=method, data=huge, content_type="application/json", headers=AUTH
+        )
+        assert _is_problem(too_large, 413)
+        not_json = client.open(path, method=method, data="url=x", headers=AUTH)
+        assert _is_problem(not_json, 415)
+        not_object = client.open(path, method=method, json=[1], headers=AUTH)
+        assert _is_problem(not_object, 400)
     conflict = client.post("/api/sources", json=source, headers=AUTH)
     assert _is_problem(conflict, 409)
     assert conflict.get_json()["source_id"] == created.get_json()["id"]
