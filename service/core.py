@@ -12,13 +12,14 @@ from typing import Any, NamedTuple
 
 from feeds.common.netguard import AddressPolicy
 from feeds.ingest.fetch import Fetcher, HostLocks, SharedHostLocks
-from feeds.ingest.pipeline import CMS, Ingestor, IngestReport
+from feeds.ingest.pipeline import CMS, WEBSUB, Ingestor, IngestReport
 from feeds.ingest.poll import Poller
 from feeds.ingest.text import clean_text
+from feeds.ingest.websub import WebSubSubscriber
 from feeds.publish.websub import HubNotifier
 from recommender.engine import APPLIED_KEY, RelatedEngine
 from service.config import Settings
-from store import Store, open_store, redact
+from store import Store, StoreUnavailable, open_store, redact
 from store.errors import SourceNotFound
 from store.models import Article, Source
 
@@ -114,8 +115,24 @@ class Quantam:
             wait = settings.fetch_total_timeout + settings.fetch_connect_timeout
             host_locks = SharedHostLocks(self.store.lock, wait=wait, delay=settings.poll_host_delay)
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
+        policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
+        # Sources whose feed names a hub are subscribed to it (the callback under base_url);
+        # the callback is answered whatever the setting, so a subscription made before it was
+        # turned off is still verified, renewed or cancelled.
+        self.websub = WebSubSubscriber(
+            self.store,
+            settings.base_url,
+            policy,
+            lease_seconds=settings.websub_lease_seconds,
+            poll_interval=settings.websub_poll_interval,
+            timeout=settings.fetch_connect_timeout,
+        )
         self.ingestor = Ingestor(
-            self.store, self.fetcher, settings.schedule, fulltext=settings.fulltext
+            self.store,
+            self.fetcher,
+            settings.schedule,
+            fulltext=settings.fulltext,
+            websub=self.websub if settings.websub_subscribe else None,
         )
         self.related = RelatedEngine(self.store, settings.related)
         self.lists = ListUpdates(self.related)
@@ -124,14 +141,16 @@ class Quantam:
         self.poller = Poller(self.ingestor, workers=settings.poll_workers)
         self.hub = None
         if settings.websub_hub:
-            policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
             self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url, policy)
             self.ingestor.listeners.append(self.hub)
 
     def _relate(self, report: IngestReport) -> None:
         """Ingestion listener: polls and files update the lists before they go on; a push
-        leaves that to push_article, which waits a bounded time."""
-        if report.target != CMS:
+        leaves that to push_article, which waits a bounded time, and a hub's delivery to a
+        background thread (the hub waits for its answer)."""
+        if report.target == WEBSUB:
+            self.lists.request()
+        elif report.target != CMS:
             self.related.on_change(report)
 
     def push_article(self, data: dict[str, Any]) -> Pushed:
@@ -174,8 +193,17 @@ class Quantam:
         return source
 
     def remove_source(self, source_id: int) -> bool:
-        """Stop polling a source (its articles stay); False when there is no such source."""
-        return self.store.remove_source(source_id)
+        """Stop polling a source (its articles stay) and cancel its WebSub subscription;
+        False when there is no such source."""
+        if not self.store.remove_source(source_id):
+            return False
+        try:
+            self.websub.unsubscribe(source_id)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the hub's problem: the source is removed all the same
+            log.exception("cancelling the WebSub subscription of source %s failed", source_id)
+        return True
 
     def index_age(self) -> float | None:
         """Seconds since the related-stories model was last fitted, if it ever was."""
@@ -186,6 +214,7 @@ class Quantam:
         if self.hub is not None:
             self.hub.close()
         self.fetcher.close()
+        self.websub.close()
         self.store.close()
 
     def __enter__(self) -> Quantam:

@@ -145,8 +145,6 @@ _SOURCE_TIMES = (
     "next_due_at",
     "created_at",
     "fulltext_error_at",
-    "websub_lease_until",
-    "websub_requested_at",
 )
 
 

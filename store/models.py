@@ -22,8 +22,6 @@ FULL_TEXT_POLICIES = ("auto", "always", "never")
 # whole article: the feed or CMS carried it, or it was extracted from the page), `summary` (only
 # the feed's summary, by policy) or `failed` (the page gave no article; the summary is kept).
 FULL_TEXT_STATUSES = ("pending", "full", "summary", "failed")
-# WebSub subscription states of a source whose feed names a hub.
-WEBSUB_STATES = ("pending", "subscribed", "denied", "failed")
 
 
 def utcnow() -> datetime:
@@ -238,17 +236,6 @@ class Source:
     # The last article page that gave no full text: why, and when.
     fulltext_error: str | None = None
     fulltext_error_at: datetime | None = None
-    # WebSub: the hub the feed names and the topic (its rel="self" URL) subscribed to; the state
-    # (WEBSUB_STATES); the callback's secret path token and the hub.secret deliveries are
-    # signed with; when the hub's lease ends; the last problem in words.
-    websub_hub: str | None = None
-    websub_topic: str | None = None
-    websub_state: str | None = None
-    websub_token: str | None = None
-    websub_secret: str | None = None
-    websub_lease_until: datetime | None = None
-    websub_requested_at: datetime | None = None
-    websub_error: str | None = None
 
     def replace(self, **changes: Any) -> Source:
         return dataclasses.replace(self, **changes)

@@ -74,6 +74,9 @@ class FetchResult:
     # Freshness the server asked for (Cache-Control max-age or Expires), in seconds.
     max_age: int | None = None
     elapsed: float = 0.0
+    # (rel, URL) of every Link header target (RFC 8288), URLs resolved against `url`: WebSub
+    # discovery looks here first (rel="hub", rel="self").
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def not_modified(self) -> bool:
@@ -183,6 +186,28 @@ def parse_max_age(headers: httpx.Headers, now: float | None = None) -> int | Non
             when = when.replace(tzinfo=UTC)
         return max(0, int(when.timestamp() - (now if now is not None else time.time())))
     return None
+
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.I)
+
+
+def parse_link_headers(values: list[str], base: str) -> tuple[tuple[str, str], ...]:
+    """(rel, URL) pairs of Link headers: `<https://hub.example/>; rel="hub"`, several rels in one
+    (`rel="self alternate"`), several links in one header or in several."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        for target, params in _LINK.findall(value):
+            rel = _REL.search(params)
+            if rel is None:
+                continue
+            try:
+                url = urljoin(base, target.strip())
+            except ValueError:
+                continue
+            for name in (rel.group(1) or rel.group(2) or "").lower().split():
+                out.append((name, url))
+    return tuple(out)
 
 
 def describe_status(status: int, url: str) -> str:
@@ -314,6 +339,7 @@ class Fetcher:
             "content_type": response.headers.get("content-type"),
             "permanent_url": permanent_url,
             "max_age": parse_max_age(response.headers),
+            "links": parse_link_headers(response.headers.get_list("link"), url),
         }
         if status == 304:
             return FetchResult(status=304, elapsed=time.monotonic() - started, **common)

@@ -29,6 +29,7 @@ from feeds.ingest.normalize import EntryContext, entry_from_data, normalize_entr
 from feeds.ingest.parse import ParsedFeed, RawEntry, parse_feed
 from feeds.ingest.schedule import ScheduleSettings, error_delay, next_due, poll_interval
 from feeds.ingest.text import clean_text, slugify
+from feeds.ingest.websub import WebSubSubscriber, discover
 from store.base import Store
 from store.errors import SourceExists, SourceNotFound, StoreUnavailable
 from store.models import Article, Category, FullText, IngestBatch, Source, utcnow
@@ -94,6 +95,8 @@ Listener = Callable[[IngestReport], None]
 MAX_CATEGORY_LENGTH = 64
 # The target of the report of an article a CMS pushed (listeners tell pushes from polls by it).
 CMS = "cms"
+# The target of the report of entries a WebSub hub delivered (stored on a web worker, too).
+WEBSUB = "websub"
 
 
 class Ingestor:
@@ -107,6 +110,7 @@ class Ingestor:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         fulltext: FullTextSettings | None = None,
+        websub: WebSubSubscriber | None = None,
     ):
         """fulltext: read article pages after each poll (at most `per_poll` per source), as
         the service does; without it polls store the feed's text only (pages are still marked
@@ -121,6 +125,8 @@ class Ingestor:
             store, PageReader(self.fetcher, fulltext or FullTextSettings()), clock
         )
         self.pages_per_poll = fulltext.per_poll if fulltext is not None else 0
+        # Subscribes sources whose feed names a WebSub hub (after each poll).
+        self.websub = websub
 
     # -- categories and sources -------------------------------------------------------------
     def ensure_category(self, slug: str, name: str | None = None, language: str = "vi") -> Category:
@@ -203,6 +209,7 @@ class Ingestor:
             self._save_source(self._succeeded(source, result, None, now))
             self._notify(report)
             self._read_pages(source, report)
+            self._subscribe(source, result, None)
             return report
         try:
             parsed = parse_feed(result.body, url=result.url, content_type=result.content_type)
@@ -221,6 +228,42 @@ class Ingestor:
             return report
         self._notify(report)
         self._read_pages(updated_source, report)
+        self._subscribe(updated_source, result, parsed)
+        return report
+
+    def _subscribe(self, source: Source, result: FetchResult, parsed: ParsedFeed | None) -> None:
+        """WebSub: subscribe to the hub the feed names, or renew the lease in time."""
+        if self.websub is None or source.id is None:
+            return
+        if parsed is not None:
+            found = discover(result.links, parsed.hubs, parsed.self_url, result.url)
+        else:  # 304: the feed is as it was, and so are its hub and topic
+            sub = self.websub.get(source.id)
+            found = discover(result.links, (), None, result.url) or (
+                (sub.hub, sub.topic) if sub is not None else None
+            )
+        try:
+            self.websub.after_poll(source, found)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the hub's problem or a bug: polling goes on regardless
+            log.exception("WebSub subscription of source %s failed", source.id)
+
+    def ingest_delivery(
+        self, source: Source, body: bytes, content_type: str | None = None
+    ) -> IngestReport:
+        """Store what a WebSub hub delivered for a source (its feed's new entries, signature
+        already checked), as a poll stores a feed, and make the source due: the next poll
+        round reads the new articles' pages, off the web path."""
+        now = self.clock()
+        report = IngestReport(target=WEBSUB, source_id=source.id)
+        try:
+            parsed = parse_feed(body, url=source.url, content_type=content_type)
+        except FeedError as exc:
+            report.error = str(exc)
+            return report
+        self._store_feed(parsed, report, now, source.replace(next_due_at=now))
+        self._notify(report)
         return report
 
     def _read_pages(self, source: Source, report: IngestReport) -> None:
@@ -417,6 +460,15 @@ class Ingestor:
             # 304: the feed (and its ttl) is unchanged, so the interval it set still holds.
             interval = source.interval or poll_interval(self.schedule, None, result.max_age)
             skip_hours, skip_days = source.skip_hours, source.skip_days
+        due = next_due(now, interval, self.schedule, skip_hours, skip_days, self.rng)
+        if self.websub is not None and source.id is not None and self.websub.is_pushed(source.id):
+            # The hub pushes new entries: polling is the fallback, less often, but in time
+            # to renew the lease.
+            interval = max(interval, self.websub.poll_interval)
+            due = next_due(now, interval, self.schedule, skip_hours, skip_days, self.rng)
+            renew = self.websub.renew_at(source.id)
+            if renew is not None and renew < due:
+                due = max(renew, now)
         return source.replace(
             etag=result.etag or (source.etag if result.not_modified else None),
             last_modified=result.last_modified
@@ -429,7 +481,7 @@ class Ingestor:
             error_count=0,
             skip_hours=skip_hours,
             skip_days=skip_days,
-            next_due_at=next_due(now, interval, self.schedule, skip_hours, skip_days, self.rng),
+            next_due_at=due,
         )
 
     def _failed(

@@ -12,6 +12,7 @@ import click
 from feeds.common.errors import FeedError
 from feeds.ingest.opml import read_opml
 from feeds.ingest.text import clean_text, slugify
+from feeds.ingest.websub import Subscription
 from feeds.publish.opml import write_opml
 from service.cli.base import (
     Context,
@@ -20,7 +21,7 @@ from service.cli.base import (
     creates_store,
     pass_ctx,
 )
-from service.http.serialize import full_text_counts, source_record, source_status
+from service.http.serialize import full_text_counts, source_record, source_status, websub_item
 from store.errors import SourceExists
 from store.models import FULL_TEXT_POLICIES, Source, utcnow
 
@@ -98,6 +99,8 @@ def sources_list(ctx: Context, as_json: bool) -> None:
             d["articles"] = _articles(counts, source)
             d["status"] = source_status(source)
             d["full_text_articles"] = full_text_counts(fulltext.get(source.id))
+            sub = ctx.quantam.websub.get(source.id) if source.id is not None else None
+            d["websub"] = websub_item(ctx.quantam.websub.describe(sub)) if sub else None
             click.echo(json.dumps(d, ensure_ascii=False))
         return
     if not items:
@@ -123,8 +126,9 @@ def sources_list(ctx: Context, as_json: bool) -> None:
         if source.fulltext_error:
             when = _ago(source.fulltext_error_at, now) if source.fulltext_error_at else ""
             click.echo(f"      last page without text ({when}): {source.fulltext_error}")
-        if source.websub_state:
-            click.echo(f"      {_websub_line(source, now)}")
+        subscription = ctx.quantam.websub.get(source.id) if source.id is not None else None
+        if subscription is not None:
+            click.echo(f"      {_websub_line(subscription, now)}")
 
 
 def _full_text_line(source: Source, counts: dict[str, int] | None) -> str:
@@ -137,13 +141,14 @@ def _full_text_line(source: Source, counts: dict[str, int] | None) -> str:
     )
 
 
-def _websub_line(source: Source, now: datetime) -> str:
-    state = source.websub_state
-    line = f"websub: {state} at {source.websub_hub}"
-    if state == "subscribed" and source.websub_lease_until is not None:
-        line += f", lease ends in {_span((source.websub_lease_until - now).total_seconds())}"
-    if source.websub_error:
-        line += f" ({source.websub_error})"
+def _websub_line(sub: Subscription, now: datetime) -> str:
+    line = f"websub: {sub.state} at {sub.hub}"
+    if sub.requested == "subscribe" and sub.state != "pending":
+        line += " (renewal asked)"
+    if sub.state == "subscribed" and sub.lease_until is not None:
+        line += f", lease ends in {_span((sub.lease_until - now).total_seconds())}"
+    if sub.error:
+        line += f" ({sub.error})"
     return line
 
 

@@ -111,17 +111,24 @@ def take_down(article_id: str) -> Response:
 
 @bp.get("/sources")
 def list_sources() -> Response:
-    store = _quantam().store
+    quantam = _quantam()
+    store = quantam.store
     counts = store.count_articles_by_source()
     fulltext = store.count_fulltext_by_source()
     return jsonify(
         {
             "sources": [
-                source_item(s, counts.get(s.id, 0), fulltext.get(s.id))
+                source_item(s, counts.get(s.id, 0), fulltext.get(s.id), _websub(quantam, s.id))
                 for s in store.list_sources()
             ]
         }
     )
+
+
+def _websub(quantam: Any, source_id: int | None) -> dict[str, Any] | None:
+    if source_id is None:
+        return None
+    return quantam.websub.describe(quantam.websub.get(source_id))
 
 
 def _string_field(data: dict[str, Any], field: str) -> str | None:
@@ -190,7 +197,14 @@ def edit_source(source_id: int) -> Response:
         raise NotFound(f"no source with id {source_id}")
     store = quantam.store
     articles = store.count_articles_by_source().get(source_id, 0)
-    return jsonify(source_item(source, articles, store.count_fulltext_by_source().get(source_id)))
+    return jsonify(
+        source_item(
+            source,
+            articles,
+            store.count_fulltext_by_source().get(source_id),
+            _websub(quantam, source_id),
+        )
+    )
 
 
 def remove_source(source_id: int) -> Response:

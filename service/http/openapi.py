@@ -18,6 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from feeds.ingest.pipeline import MAX_CATEGORY_LENGTH
+from feeds.ingest.websub import SIGNATURE_HEADER
+from feeds.ingest.websub import STATES as WEBSUB_STATES
 from feeds.publish import formats
 from service.core import LISTS_WAIT
 from service.http import api, cms, embed, feed_routes
@@ -29,12 +31,7 @@ from service.http.params import (
     MAX_LIST_VALUES,
     MAX_TEXT_LENGTH,
 )
-from store.models import (
-    FULL_TEXT_POLICIES,
-    FULL_TEXT_STATUSES,
-    ID_POLICIES,
-    WEBSUB_STATES,
-)
+from store.models import FULL_TEXT_POLICIES, FULL_TEXT_STATUSES, ID_POLICIES
 
 bp = Blueprint("openapi", __name__)
 
@@ -45,6 +42,8 @@ WRITE_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 METRICS_MEDIA_TYPE = "text/plain"
 JAVASCRIPT_MEDIA_TYPE = "text/javascript"
 HTML_MEDIA_TYPE = "text/html"
+PLAIN_MEDIA_TYPE = "text/plain"
+XML_MEDIA_TYPE = "application/xml"
 
 DESCRIPTION = """\
 quantam syndicates Vietnamese news: per-category feeds (RSS 2.0, Atom 1.0, JSON Feed 1.1, OPML),
@@ -652,6 +651,80 @@ def _feed(fmt: str, media_type: str, title: str, schema: dict[str, Any]) -> dict
     }
 
 
+def _plain(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PLAIN_MEDIA_TYPE: {"schema": {"type": "string"}}},
+    }
+
+
+def _websub_callback() -> dict[str, Any]:
+    """The WebSub subscriber's callback: hubs verify intent and deliver here (W3C WebSub)."""
+    return {
+        "parameters": [
+            _path("token", "The subscription's random token (the callback's only secret)."),
+        ],
+        "get": {
+            "operationId": "websub_verify",
+            "tags": ["websub"],
+            "summary": "A hub verifies a subscription request (or denies it)",
+            "parameters": [
+                _query(
+                    "hub.mode",
+                    "What the hub verifies, or `denied`.",
+                    {"enum": ["subscribe", "unsubscribe", "denied"]},
+                ),
+                _query("hub.topic", "The feed subscribed to.", {"type": "string"}),
+                _query("hub.challenge", "Echoed when the request is pending.", {"type": "string"}),
+                _query(
+                    "hub.lease_seconds", "The lease granted.", {"type": "integer", "minimum": 0}
+                ),
+                _query("hub.reason", "Why the hub denied it.", {"type": "string"}),
+            ],
+            "responses": {
+                "200": _plain("The challenge, for a pending request of this mode and topic."),
+                "404": _plain("No such subscription, or no such request pending."),
+                "503": _ref("StoreUnavailable", "responses"),
+            },
+        },
+        "post": {
+            "operationId": "websub_deliver",
+            "tags": ["websub"],
+            "summary": "A hub delivers the feed's new entries",
+            "description": "Signed with the subscription's secret: `X-Hub-Signature: "
+            "sha256=<hex HMAC of the body>` (sha1, sha384 and sha512 too). The entries are "
+            "stored as a poll would store them; pages and related lists follow off the request.",
+            "parameters": [
+                {
+                    "name": SIGNATURE_HEADER,
+                    "in": "header",
+                    "description": "`<method>=<hex HMAC>` of the raw body.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    media: {"schema": {"type": "string"}}
+                    for media in (
+                        formats.RSS_MEDIA_TYPE,
+                        formats.ATOM_MEDIA_TYPE,
+                        "application/xml",
+                    )
+                },
+            },
+            "responses": {
+                "202": _plain("Received (and stored, when the body is a feed)."),
+                "403": _plain("The signature is missing or wrong: nothing was stored."),
+                "404": _plain("No such subscription."),
+                "410": _plain("The subscription has ended (its source was removed)."),
+                "413": _ref("PayloadTooLarge", "responses"),
+                "503": _ref("StoreUnavailable", "responses"),
+            },
+        },
+    }
+
+
 ARTICLE_LINKS = _links("article_id", "get_article", "related", "take_down_article")
 
 
@@ -800,6 +873,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[source_id],
             ),
         },
+        "/websub/callback/{token}": _websub_callback(),
         "/feeds/{slug}.rss": _feed("rss", formats.RSS_MEDIA_TYPE, "RSS 2.0 feed", XML),
         "/feeds/{slug}.atom": _feed("atom", formats.ATOM_MEDIA_TYPE, "Atom 1.0 feed", XML),
         "/feeds/{slug}.json": _feed(
@@ -950,6 +1024,7 @@ def document(base_url: str) -> dict[str, Any]:
             {"name": "feeds", "description": "RSS, Atom, JSON Feed and OPML"},
             {"name": "embed", "description": "The embeddable related-stories box"},
             {"name": "operations", "description": "Health, metrics and this document"},
+            {"name": "websub", "description": "The WebSub subscriber's callback, for hubs"},
         ],
         "paths": _paths(),
         "components": {

@@ -111,18 +111,9 @@ def source_status(s: Source) -> str:
     return "ok"
 
 
-# Never shown: the callback's path token and the secret hub deliveries are signed with.
-SECRET_SOURCE_FIELDS = ("websub_token", "websub_secret")
-
-
 def source_record(s: Source) -> dict[str, Any]:
-    """Every field of a source but its secrets, moments as fixed-width UTC timestamps
-    (`sources list --json`)."""
-    return {
-        k: ts(v) if isinstance(v, datetime) else v
-        for k, v in vars(s).items()
-        if k not in SECRET_SOURCE_FIELDS
-    }
+    """Every field of a source, moments as fixed-width UTC timestamps (`sources list --json`)."""
+    return {k: ts(v) if isinstance(v, datetime) else v for k, v in vars(s).items()}
 
 
 def full_text_counts(counts: dict[str, int] | None) -> dict[str, int]:
@@ -130,17 +121,23 @@ def full_text_counts(counts: dict[str, int] | None) -> dict[str, int]:
     return {status: (counts or {}).get(status, 0) for status in FULL_TEXT_STATUSES}
 
 
-def websub_item(s: Source) -> dict[str, Any]:
-    return {
-        "state": s.websub_state,
-        "hub": s.websub_hub,
-        "topic": s.websub_topic,
-        "lease_until": iso(s.websub_lease_until),
-        "error": s.websub_error,
-    }
+NO_SUBSCRIPTION = {"state": None, "hub": None, "topic": None, "lease_until": None, "error": None}
 
 
-def source_item(s: Source, articles: int, fulltext: dict[str, int] | None = None) -> dict[str, Any]:
+def websub_item(described: dict[str, Any] | None) -> dict[str, Any]:
+    """A source's WebSub subscription (its state, hub, topic, lease, last problem; never its
+    callback token or secret)."""
+    if not described:
+        return dict(NO_SUBSCRIPTION)
+    return {**described, "lease_until": iso(described.get("lease_until"))}
+
+
+def source_item(
+    s: Source,
+    articles: int,
+    fulltext: dict[str, int] | None = None,
+    websub: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "id": s.id,
         "url": s.url,
@@ -162,5 +159,5 @@ def source_item(s: Source, articles: int, fulltext: dict[str, int] | None = None
         "full_text_articles": full_text_counts(fulltext),
         "full_text_error": s.fulltext_error,
         "full_text_error_at": iso(s.fulltext_error_at),
-        "websub": websub_item(s),
+        "websub": websub_item(websub),
     }

@@ -509,13 +509,6 @@ def test_categories_and_sources_keep_their_full_text_settings(store: Store) -> N
         full_text="always",
         fulltext_error="robots.txt disallows it",
         fulltext_error_at=T0,
-        websub_hub="https://hub.example/",
-        websub_topic="https://a.example/rss",
-        websub_state="subscribed",
-        websub_token="tok",
-        websub_secret="sec",
-        websub_lease_until=T0 + timedelta(days=10),
-        websub_requested_at=T0,
     )
     store.update_source(changed)
     assert store.get_source(source.id) == changed
