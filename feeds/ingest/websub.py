@@ -31,6 +31,7 @@ arrives on a web worker while a poller may be saving the source.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -47,6 +48,7 @@ import httpx
 from feeds.common.errors import FetchError
 from feeds.common.netguard import USER_AGENT, AddressPolicy, GuardedTransport
 from store.base import Store
+from store.errors import SourceNotFound
 from store.models import Source, parse_ts, ts, utcnow
 
 log = logging.getLogger(__name__)
@@ -338,7 +340,17 @@ class WebSubSubscriber:
                 error=None,
             )
         )
+        self._poll_by(sub.source_id, now + timedelta(seconds=(1 - RENEW_SHARE) * lease))
         return Answer(200, challenge)
+
+    def _poll_by(self, source_id: int, when: datetime) -> None:
+        """Bring the source's next poll forward to `when` (the renewal) when it falls later:
+        a lease shorter than the polling interval is renewed all the same."""
+        source = self.store.get_source(source_id)
+        if source is None or (source.next_due_at is not None and source.next_due_at <= when):
+            return
+        with contextlib.suppress(SourceNotFound):
+            self.store.update_source(source.replace(next_due_at=when))
 
     def receive(self, token: str, body: bytes, signature: str | None) -> Answer:
         """The hub's POST: 410 for a subscription that is no more, 403 for a bad or missing
