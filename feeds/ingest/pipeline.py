@@ -362,6 +362,54 @@ class Ingestor:
         stored = plan.articles[0] if plan.articles else self._resolve(cand)
         return stored
 
+    def ingest_records(
+        self, records: list[tuple[int, dict[str, Any], FullText | None]], origin: str = "import"
+    ) -> tuple[IngestReport, list[tuple[int, str]]]:
+        """Store articles given as data (a bulk import's rows: numbered, each with the full
+        text it brings, if any) in one batch; returns what was stored and the rows refused,
+        with why."""
+        now = self.clock()
+        problems: list[tuple[int, str]] = []
+        candidates: list[Candidate] = []
+        categories: dict[str, Category] = {}
+        tz = self.fulltext.settings.site_timezone
+        for number, data, fulltext in records:
+            try:
+                label = data.get("category")
+                if not isinstance(label, str) or not slugify(label):
+                    raise InvalidArticle("field 'category' must name a category")
+                cat = categories.get(label)
+                if cat is None:
+                    name = label if slugify(label) != label else None
+                    cat = categories[label] = self.ensure_category(label, name)
+                entry = entry_from_data({**data, "category": cat.slug}, tz)
+                context = EntryContext(cat.slug, now, language=cat.language)
+                article = normalize_entry(entry, context)
+            except InvalidArticle as exc:
+                problems.append((number, str(exc)))
+                continue
+            if fulltext is None:
+                fulltext = (
+                    FullText("full", origin=origin)
+                    if entry.content_html
+                    else self.fulltext.decide(article, None, origin)
+                )
+            article = article.replace(fulltext=fulltext)
+            key = entry.guid or article.url
+            candidates.append(Candidate(article, key=key, dated=entry.published is not None))
+        plan = self._plan(candidates, origin, now)
+        report = IngestReport(
+            target=origin,
+            new=[a.id for a in plan.new],
+            updated=[a.id for a in plan.updated],
+            unchanged=plan.unchanged + plan.taken_down,
+            duplicates=plan.duplicates,
+        )
+        if plan.articles or plan.aliases:
+            self.store.commit(IngestBatch(articles=plan.articles, aliases=plan.aliases))
+            self._notify(report)
+        return report, problems
+
     def _resolve(self, cand: Candidate) -> Article:
         found = self.store.lookup_aliases(cand.alias_keys("cms"))
         for key in cand.alias_keys("cms"):
