@@ -744,18 +744,9 @@ class RedisStore(Store):
         before: Cursor | None = None,
         since: datetime | None = None,
     ) -> list[Article]:
-        # Members sort as "<published> <id>", so lex order is (published, id) order; published
-        # is codec.ts, fixed-width, and no member of a later instant sorts below "<since>!".
-        head = "" if category is None else category + "\0"
-        high = "(" + head + _ts(before[0]) + " " + before[1] if before is not None else None
-        low = "(" + head + _ts(since) + "!" if since is not None else None
         if category is None:
-            key, shape = self._k.latest, "ts"
-            high, low = high or "+", low or "-"
-        else:
-            key, shape = self._k.bycat, "cat"
-            high, low = high or "(" + category + "\1", low or "[" + head
-        return self._range(key, True, high, low, limit, shape)[1]
+            return self._newest_first(self._k.latest, "ts", "", limit, before, since)
+        return self._newest_first(self._k.bycat, "cat", category + "\0", limit, before, since)
 
     def fulltext_queue(
         self,
@@ -767,14 +758,30 @@ class RedisStore(Store):
     ) -> list[Article]:
         if status not in ("pending", "failed"):
             raise ValueError(f"only pending and failed articles are queued, not {status!r}")
-        # Members sort as "<status>\0[<source>\0]<published> <id>", as in latest_articles.
         if source_id is None:
-            key, shape, head = self._k.ft, "cat", status + "\0"
-        else:
-            key, shape, head = self._k.ftsrc, "cat2", f"{status}\0{source_id}\0"
+            return self._newest_first(self._k.ft, "cat", status + "\0", limit, before, since)
+        head = f"{status}\0{source_id}\0"
+        return self._newest_first(self._k.ftsrc, "cat2", head, limit, before, since)
+
+    def _newest_first(
+        self,
+        key: str,
+        shape: str,
+        head: str,
+        limit: int,
+        before: Cursor | None,
+        since: datetime | None,
+    ) -> list[Article]:
+        """Articles of an index whose members are "<head><published> <id>", newest first.
+
+        Members sort as text, so lex order is (published, id) order (published is codec.ts,
+        fixed-width), and no member of a later instant sorts below "<since>!"."""
         high = "(" + head + _ts(before[0]) + " " + before[1] if before is not None else None
         low = "(" + head + _ts(since) + "!" if since is not None else None
-        high, low = high or "(" + head[:-1] + "\1", low or "[" + head
+        if head:
+            high, low = high or "(" + head[:-1] + "\1", low or "[" + head
+        else:
+            high, low = high or "+", low or "-"
         return self._range(key, True, high, low, limit, shape)[1]
 
     def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:

@@ -458,23 +458,8 @@ class SQLiteStore(Store):
         before: Cursor | None = None,
         since: datetime | None = None,
     ) -> list[Article]:
-        where, params = [], []
-        if category is not None:
-            where.append("category = ?")
-            params.append(category)
-        if before is not None:
-            where.append("(published < ? OR (published = ? AND id < ?))")
-            stamp = ts(before[0])
-            params += [stamp, stamp, before[1]]
-        if since is not None:
-            where.append("published > ?")
-            params.append(ts(since))
-        sql = "SELECT data FROM articles"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY published DESC, id DESC LIMIT ?"
-        rows = self._db.execute(sql, (*params, limit)).fetchall()
-        return [codec.article_from_dict(codec.loads(r[0])) for r in rows]
+        where: dict[str, object] = {"category = ?": category} if category is not None else {}
+        return self._newest_first(where, limit, before, since)
 
     def fulltext_queue(
         self,
@@ -484,23 +469,33 @@ class SQLiteStore(Store):
         before: Cursor | None = None,
         since: datetime | None = None,
     ) -> list[Article]:
-        where: list[str] = ["fulltext = ?"]
-        params: list[object] = [status]
+        where: dict[str, object] = {"fulltext = ?": status}
         if source_id is not None:
-            where.append("source_id = ?")
-            params.append(source_id)
+            where["source_id = ?"] = source_id
+        return self._newest_first(where, limit, before, since)
+
+    def _newest_first(
+        self,
+        where: dict[str, object],
+        limit: int,
+        before: Cursor | None,
+        since: datetime | None,
+    ) -> list[Article]:
+        """Articles matching every `condition = ?` of `where`, newest first (published, then
+        id), strictly older than the `before` cursor and strictly after `since`."""
+        conditions, params = list(where), list(where.values())
         if before is not None:
-            where.append("(published < ? OR (published = ? AND id < ?))")
+            conditions.append("(published < ? OR (published = ? AND id < ?))")
             stamp = ts(before[0])
             params += [stamp, stamp, before[1]]
         if since is not None:
-            where.append("published > ?")
+            conditions.append("published > ?")
             params.append(ts(since))
-        rows = self._db.execute(
-            f"SELECT data FROM articles WHERE {' AND '.join(where)} "
-            "ORDER BY published DESC, id DESC LIMIT ?",
-            (*params, limit),
-        ).fetchall()
+        sql = "SELECT data FROM articles"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY published DESC, id DESC LIMIT ?"
+        rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [codec.article_from_dict(codec.loads(r[0])) for r in rows]
 
     def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:
