@@ -11,6 +11,7 @@ import pytest
 from feeds.ingest.fetch import Fetcher, FetchLimits
 from feeds.ingest.fulltext import FullTextSettings
 from feeds.ingest.pipeline import Ingestor
+from feeds.ingest.poll import Poller
 from feeds.ingest.schedule import ScheduleSettings
 from store.models import FullText, Image
 from store.sqlite import SQLiteStore
@@ -280,3 +281,18 @@ def test_the_page_date_is_taken_only_when_the_feed_has_none(
     _source, report = poll(ingestor, site.feed("/rss", [url], dated=True))
     article = ingestor.store.get_article(report.new[0])
     assert article.published == PUBLISHED and "published" not in article.fulltext.filled
+
+
+def test_a_poll_round_reads_pages_left_waiting(
+    site: NewsSite, ingestor: Ingestor, feed_server: FeedServer
+) -> None:
+    """Pages a source's own turn left (pushes without a body, a bound reached) are read at
+    the end of a poll round."""
+    pushed = site.page(Page("day", "Bài đẩy", BUS, summary="Tóm tắt."))
+    article = ingestor.ingest_article({"url": pushed, "title": "Bài đẩy", "category": "thoi-su"})
+    assert article.fulltext.status == "pending"
+    other = site.page(Page("tin", "Tin", GOLD, summary="Tin."))
+    ingestor.add_source(site.feed("/rss", [other]), "thoi-su")
+    reports = Poller(ingestor, workers=1).poll_once()
+    assert len(reports) == 1 and reports[0].fulltext.extracted
+    assert ingestor.store.get_article(article.id).fulltext.status == "full"

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from feeds.ingest.opml import BadOPML, read_opml
+from service.config import ConfigError, load_settings
 from store.sqlite import SQLiteStore
 from tests.support.cli import quantam
 from tests.support.feedserver import FeedServer, Reply
@@ -110,3 +114,16 @@ def test_categories_choose_whether_their_feeds_carry_full_text(tmp_path: Path) -
     assert "feeds carry summaries" in quantam(db, "categories", "list").stdout
     missing = quantam(db, "categories", "edit", "khong-co", "--feed-full-text", check=False)
     assert missing.returncode == 1 and "no category 'khong-co'" in missing.stderr
+
+
+def test_bad_full_text_settings_are_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="timezone: 'Giờ Hà Nội' is not a time zone name"):
+        load_settings(environ={"QUANTAM_TIMEZONE": "Giờ Hà Nội"})
+    with pytest.raises(ConfigError, match="QUANTAM_FULL_TEXT_MIN_WORDS must be a whole number"):
+        load_settings(environ={"QUANTAM_FULL_TEXT_MIN_WORDS": "nhiều"})
+    opml = (
+        b'<opml version="2.0"><body><outline text="The thao"><outline type="rss" text="A" '
+        b'xmlUrl="https://a.vn/rss" fullText="sometimes"/></outline></body></opml>'
+    )
+    with pytest.raises(BadOPML, match="fullText='sometimes': it must be one of auto, always"):
+        read_opml(opml)
