@@ -200,6 +200,12 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": "string"},
             "articles": {"type": "integer", "minimum": 0},
             "feeds": _object({fmt: URL for fmt in ("rss", "atom", "json")}),
+            "feed_full_text": {
+                "type": "boolean",
+                "description": "Whether the category's feeds carry articles' extracted full "
+                "text (`quantam categories edit --feed-full-text`); the description stays the "
+                "summary.",
+            },
         }
     ),
     "CategoryList": _object({"categories": {"type": "array", "items": _ref("Category")}}),

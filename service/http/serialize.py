@@ -98,6 +98,7 @@ def category_item(c: Category, store: Store, base_url: str) -> dict[str, Any]:
         "language": c.language,
         "articles": store.count_articles(c.slug),
         "feeds": {fmt: f"{base}/feeds/{c.slug}.{fmt}" for fmt in ("rss", "atom", "json")},
+        "feed_full_text": c.feed_full_text,
     }
 
 

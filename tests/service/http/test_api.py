@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from feeds.common.errors import InvalidArticle
 from service.config import load_settings
 from service.http.app import create_app
+from store.models import FullText, IngestBatch
 from tests.support.env import fixture_bytes
 
 TOKEN = "s3cret-token"
@@ -554,3 +555,20 @@ def test_metrics_declare_their_charset_once(client) -> None:
     """Issue 12: `text/plain; version=...; charset=utf-8; charset=utf-8`."""
     content_type = client.get("/metrics").headers["Content-Type"]
     assert content_type.startswith("text/plain; version=") and content_type.count("charset") == 1
+
+
+def test_category_feeds_carry_extracted_full_text_unless_the_category_says_not(client, app) -> None:
+    quantam = app.extensions["quantam"]
+    store = quantam.store
+    article = store.latest_articles("the-thao", limit=1)[0]
+    page = FullText("full", origin="page", html="<p>Toàn văn từ trang bài viết.</p>")
+    store.commit(IngestBatch(articles=[article.replace(fulltext=page)]))
+    rss = client.get("/feeds/the-thao.rss").get_data(as_text=True)
+    assert "Toàn văn từ trang bài viết." in rss
+    assert client.get("/api/categories").get_json()["categories"][0]["feed_full_text"] is True
+    detail = client.get(f"/api/articles/{article.id}").get_json()
+    assert detail["full_text"]["status"] == "full" and detail["full_text"]["origin"] == "page"
+    store.put_category(store.get_category("the-thao").replace(feed_full_text=False))
+    rss = client.get("/feeds/the-thao.rss").get_data(as_text=True)
+    assert "Toàn văn từ trang bài viết." not in rss
+    assert "Toàn văn" not in client.get("/feeds/all.json").get_data(as_text=True)
