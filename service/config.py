@@ -14,8 +14,10 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.ingest.fetch import FetchLimits
+from feeds.ingest.fulltext import FullTextSettings
 from feeds.ingest.schedule import ScheduleSettings
 from recommender.settings import RelatedSettings, SettingsError
 
@@ -66,8 +68,27 @@ class Settings:
     backoff_max: int = _s(43200, "Longest wait between retries of a failing feed")
     poll_workers: int = _s(4, "Hosts polled in parallel (one request at a time per host)")
     poll_host_delay: float = _s(1.0, "Seconds between two requests to the same host")
+    full_text_min_words: int = _s(
+        150, "Sources with full_text=auto: read the article's page when the feed has fewer words"
+    )
+    full_text_per_poll: int = _s(
+        20, "Article pages read per source after each poll (the rest at later polls; 0: none)"
+    )
+    full_text_max_wait: float = _s(
+        30.0, "A site asking for longer between requests (Crawl-delay) waits for the next poll"
+    )
+    timezone: str = _s(
+        "Asia/Ho_Chi_Minh", "The site's time zone: pushed dates without a time, page times"
+    )
     queue_url: str = _s("", "Redis URL for the job queue (default: the store, when it is Redis)")
     websub_hub: str = _s("", "WebSub hub URL: feeds link it and it is pinged on new items")
+    websub_subscribe: bool = _s(
+        True, "Subscribe to the WebSub hub a source's feed names (callback under BASE_URL)"
+    )
+    websub_lease_seconds: int = _s(864000, "Lease asked of hubs (seconds; renewed before it ends)")
+    websub_poll_interval: int = _s(
+        21600, "Seconds between fallback polls of a source its hub pushes"
+    )
     api_token: str = _s("", "Bearer token for the write API (empty: write API disabled)")
     host: str = _s("127.0.0.1", "Address `quantam serve` listens on")
     port: int = _s(8000, "Port `quantam serve` listens on")
@@ -138,6 +159,15 @@ class Settings:
     @property
     def allowed_networks(self) -> tuple[str, ...]:
         return tuple(n.strip() for n in self.fetch_allow_networks.split(",") if n.strip())
+
+    @property
+    def fulltext(self) -> FullTextSettings:
+        return FullTextSettings(
+            min_words=self.full_text_min_words,
+            per_poll=self.full_text_per_poll,
+            max_wait=self.full_text_max_wait,
+            site_timezone=ZoneInfo(self.timezone),
+        )
 
     @property
     def schedule(self) -> ScheduleSettings:
@@ -245,6 +275,12 @@ def _validate(s: Settings) -> None:
         s.related  # noqa: B018 - validates the related_* settings together
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"timezone: {s.timezone!r} is not a time zone name such as Asia/Ho_Chi_Minh"
+        ) from None
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {s.log_level!r}")
 

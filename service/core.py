@@ -11,14 +11,17 @@ import threading
 from typing import Any, NamedTuple
 
 from feeds.common.netguard import AddressPolicy
-from feeds.ingest.fetch import Fetcher, SharedHostLocks
-from feeds.ingest.pipeline import CMS, Ingestor, IngestReport
+from feeds.ingest.fetch import Fetcher, HostLocks, SharedHostLocks
+from feeds.ingest.pipeline import CMS, WEBSUB, Ingestor, IngestReport
 from feeds.ingest.poll import Poller
+from feeds.ingest.text import clean_text
+from feeds.ingest.websub import WebSubSubscriber
 from feeds.publish.websub import HubNotifier
 from recommender.engine import APPLIED_KEY, RelatedEngine
 from service.config import Settings
-from store import Store, open_store, redact
-from store.models import Article
+from store import Store, StoreUnavailable, open_store, redact
+from store.errors import SourceNotFound
+from store.models import Article, Source
 
 log = logging.getLogger(__name__)
 
@@ -105,29 +108,49 @@ class Quantam:
         self.store = store or open_store(settings.store)
         if getattr(self.store, "created", False):
             log.info("created a new store: %s", redact(settings.store))
-        host_locks = None
+        # One request at a time per host (across workers when shared), paced by
+        # QUANTAM_POLL_HOST_DELAY: feed polls and article pages alike.
+        host_locks = HostLocks(delay=settings.poll_host_delay)
         if shared_host_locks:
             wait = settings.fetch_total_timeout + settings.fetch_connect_timeout
-            host_locks = SharedHostLocks(self.store.lock, wait=wait)
+            host_locks = SharedHostLocks(self.store.lock, wait=wait, delay=settings.poll_host_delay)
         self.fetcher = Fetcher(settings.fetch_limits, host_locks)
-        self.ingestor = Ingestor(self.store, self.fetcher, settings.schedule)
+        policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
+        # Sources whose feed names a hub are subscribed to it (the callback under base_url);
+        # the callback is answered whatever the setting, so a subscription made before it was
+        # turned off is still verified, renewed or cancelled.
+        self.websub = WebSubSubscriber(
+            self.store,
+            settings.base_url,
+            policy,
+            lease_seconds=settings.websub_lease_seconds,
+            poll_interval=settings.websub_poll_interval,
+            timeout=settings.fetch_connect_timeout,
+        )
+        self.ingestor = Ingestor(
+            self.store,
+            self.fetcher,
+            settings.schedule,
+            fulltext=settings.fulltext,
+            websub=self.websub if settings.websub_subscribe else None,
+        )
         self.related = RelatedEngine(self.store, settings.related)
         self.lists = ListUpdates(self.related)
         if relate_on_ingest:
             self.ingestor.listeners.append(self._relate)
-        self.poller = Poller(
-            self.ingestor, workers=settings.poll_workers, host_delay=settings.poll_host_delay
-        )
+        self.poller = Poller(self.ingestor, workers=settings.poll_workers)
         self.hub = None
         if settings.websub_hub:
-            policy = AddressPolicy(settings.allow_private_fetch, settings.allowed_networks)
             self.hub = HubNotifier(self.store, settings.websub_hub, settings.base_url, policy)
             self.ingestor.listeners.append(self.hub)
 
     def _relate(self, report: IngestReport) -> None:
         """Ingestion listener: polls and files update the lists before they go on; a push
-        leaves that to push_article, which waits a bounded time."""
-        if report.target != CMS:
+        leaves that to push_article, which waits a bounded time, and a hub's delivery to a
+        background thread (the hub waits for its answer)."""
+        if report.target == WEBSUB:
+            self.lists.request()
+        elif report.target != CMS:
             self.related.on_change(report)
 
     def push_article(self, data: dict[str, Any]) -> Pushed:
@@ -151,6 +174,37 @@ class Quantam:
         self.lists.wait(self.lists.request(), seconds)
         return self.lists.applied(seq)
 
+    def edit_source(
+        self, source_id: int, full_text: str | None = None, title: str | None = None
+    ) -> Source | None:
+        """Change a source's full-text policy (already checked) or display name; None when
+        there is no such source."""
+        source = self.store.get_source(source_id)
+        if source is None:
+            return None
+        if full_text is not None:
+            source = source.replace(full_text=full_text)
+        if title is not None:
+            source = source.replace(name=clean_text(title))
+        try:
+            self.store.update_source(source)
+        except SourceNotFound:
+            return None
+        return source
+
+    def remove_source(self, source_id: int) -> bool:
+        """Stop polling a source (its articles stay) and cancel its WebSub subscription;
+        False when there is no such source."""
+        if not self.store.remove_source(source_id):
+            return False
+        try:
+            self.websub.unsubscribe(source_id)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the hub's problem: the source is removed all the same
+            log.exception("cancelling the WebSub subscription of source %s failed", source_id)
+        return True
+
     def index_age(self) -> float | None:
         """Seconds since the related-stories model was last fitted, if it ever was."""
         return self.related.model_age()
@@ -160,6 +214,7 @@ class Quantam:
         if self.hub is not None:
             self.hub.close()
         self.fetcher.close()
+        self.websub.close()
         self.store.close()
 
     def __enter__(self) -> Quantam:

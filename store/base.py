@@ -81,6 +81,12 @@ class Store(ABC):
     @abstractmethod
     def count_articles_by_source(self) -> dict[int, int]: ...
 
+    @abstractmethod
+    def count_fulltext_by_source(self) -> dict[int | None, dict[str, int]]:
+        """Per source id (None: articles of no source), how many of its articles have each
+        full-text status (FULL_TEXT_STATUSES); statuses without articles are left out, and so
+        are articles stored before there were statuses."""
+
     # -- articles ---------------------------------------------------------------------------
     @abstractmethod
     def lookup_aliases(self, keys: Iterable[AliasKey]) -> dict[AliasKey, str]:
@@ -145,6 +151,19 @@ class Store(ABC):
 
     @abstractmethod
     def count_articles(self, category: str | None = None) -> int: ...
+
+    @abstractmethod
+    def fulltext_queue(
+        self,
+        status: str = "pending",
+        source_id: int | None = None,
+        limit: int = 100,
+        before: Cursor | None = None,
+        since: datetime | None = None,
+    ) -> list[Article]:
+        """Articles whose full-text status is `status` ("pending" or "failed"), newest first
+        (published, then id), of one source or (None) of any, strictly after `since` and
+        strictly older than the `before` cursor: what is left to extract."""
 
     # -- change log -------------------------------------------------------------------------
     @abstractmethod

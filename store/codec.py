@@ -9,7 +9,17 @@ from typing import Any
 
 import orjson
 
-from store.models import Article, Category, Image, RelatedItem, Source, Teaser, parse_ts, ts
+from store.models import (
+    Article,
+    Category,
+    FullText,
+    Image,
+    RelatedItem,
+    Source,
+    Teaser,
+    parse_ts,
+    ts,
+)
 
 
 def article_to_dict(a: Article) -> dict[str, Any]:
@@ -33,6 +43,7 @@ def article_to_dict(a: Article) -> dict[str, Any]:
         "source_id": a.source_id,
         "content_hash": a.content_hash,
         "body_hash": a.body_hash,
+        "fulltext": fulltext_to_dict(a.fulltext),
     }
 
 
@@ -57,6 +68,38 @@ def article_from_dict(d: dict[str, Any]) -> Article:
         source_id=d.get("source_id"),
         content_hash=d.get("content_hash", ""),
         body_hash=d.get("body_hash", ""),
+        fulltext=fulltext_from_dict(d.get("fulltext")),
+    )
+
+
+def fulltext_to_dict(f: FullText | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    d: dict[str, Any] = {"status": f.status, "origin": f.origin}
+    if f.html:
+        d["html"] = f.html
+    if f.reason is not None:
+        d["reason"] = f.reason
+    if f.at is not None:
+        d["at"] = ts(f.at)
+    if f.page_url is not None:
+        d["page_url"] = f.page_url
+    if f.filled:
+        d["filled"] = list(f.filled)
+    return d
+
+
+def fulltext_from_dict(d: dict[str, Any] | None) -> FullText | None:
+    if not d:
+        return None
+    return FullText(
+        status=d["status"],
+        origin=d.get("origin", "feed"),
+        html=d.get("html", ""),
+        reason=d.get("reason"),
+        at=parse_ts(d.get("at")),
+        page_url=d.get("page_url"),
+        filled=tuple(d.get("filled") or ()),
     )
 
 
@@ -96,7 +139,13 @@ def image_from_dict(d: dict[str, Any] | None) -> Image | None:
     return Image(**d) if d else None
 
 
-_SOURCE_TIMES = ("last_fetch_at", "last_success_at", "next_due_at", "created_at")
+_SOURCE_TIMES = (
+    "last_fetch_at",
+    "last_success_at",
+    "next_due_at",
+    "created_at",
+    "fulltext_error_at",
+)
 
 
 def source_to_dict(s: Source) -> dict[str, Any]:
@@ -119,11 +168,21 @@ def source_from_dict(d: dict[str, Any]) -> Source:
 
 
 def category_to_dict(c: Category) -> dict[str, Any]:
-    return {"slug": c.slug, "name": c.name, "language": c.language}
+    return {
+        "slug": c.slug,
+        "name": c.name,
+        "language": c.language,
+        "feed_full_text": c.feed_full_text,
+    }
 
 
 def category_from_dict(d: dict[str, Any]) -> Category:
-    return Category(slug=d["slug"], name=d["name"], language=d.get("language", "vi"))
+    return Category(
+        slug=d["slug"],
+        name=d["name"],
+        language=d.get("language", "vi"),
+        feed_full_text=d.get("feed_full_text", True),
+    )
 
 
 def related_to_json(items: list[RelatedItem]) -> str:

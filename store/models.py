@@ -15,6 +15,13 @@ from urllib.parse import urlsplit
 
 # How a source's entries are told apart. Feeds with broken guids are moved down this list.
 ID_POLICIES = ("guid", "link", "link_date_title")
+# When a source's article pages are fetched for their full text: `auto` when the feed's text is
+# shorter than a number of words (a setting), `always`, or `never`.
+FULL_TEXT_POLICIES = ("auto", "always", "never")
+# What an article's stored text is: `pending` (its page is still to be fetched), `full` (the
+# whole article: the feed or CMS carried it, or it was extracted from the page), `summary` (only
+# the feed's summary, by policy) or `failed` (the page gave no article; the summary is kept).
+FULL_TEXT_STATUSES = ("pending", "full", "summary", "failed")
 
 
 def utcnow() -> datetime:
@@ -85,6 +92,12 @@ class Category:
     slug: str
     name: str
     language: str = "vi"
+    # Whether the category's feeds carry an article's extracted full text (content:encoded,
+    # Atom content, JSON Feed content_html); the description stays the summary either way.
+    feed_full_text: bool = True
+
+    def replace(self, **changes: Any) -> Category:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,33 @@ class Image:
     length: int | None = None
     width: int | None = None
     height: int | None = None
+
+
+@dataclass(frozen=True)
+class FullText:
+    """Whether an article's stored text is the whole article, and where it came from.
+
+    When the text was extracted from the article's page (origin "page", status "full"), the
+    article's `text` and `index_text` hold that text, so the related-stories model reads it;
+    `content_html` stays what the feed carried and `html` here is the page's main text."""
+
+    status: str
+    # "feed": the feed entry or the CMS push carried it; "page": the article's own page.
+    origin: str = "feed"
+    # The page's main text as sanitised HTML (status "full", origin "page").
+    html: str = ""
+    # Why there is no full text (status "failed" or "summary"), in words.
+    reason: str | None = None
+    # When the page was fetched.
+    at: datetime | None = None
+    # The address the page was read from, after redirects.
+    page_url: str | None = None
+    # Fields of the article taken from the page because the feed had none ("image", "author",
+    # "published", "updated"): a later poll of the same entry keeps them.
+    filled: tuple[str, ...] = ()
+
+    def replace(self, **changes: Any) -> FullText:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -122,6 +162,13 @@ class Article:
     content_hash: str = ""
     # sha1 of the normalised body text, for "same text under another URL"; "" when too short.
     body_hash: str = ""
+    # Whether `text` is the whole article; None for articles stored before quantam fetched
+    # article pages (never fetched).
+    fulltext: FullText | None = None
+
+    @property
+    def fulltext_status(self) -> str | None:
+        return self.fulltext.status if self.fulltext is not None else None
 
     def replace(self, **changes: Any) -> Article:
         return dataclasses.replace(self, **changes)
@@ -184,6 +231,11 @@ class Source:
     # Feed-level hints remembered between polls (skipHours / skipDays from the feed itself).
     skip_hours: tuple[int, ...] = ()
     skip_days: tuple[str, ...] = ()
+    # When the source's article pages are fetched for their full text (FULL_TEXT_POLICIES).
+    full_text: str = "auto"
+    # The last article page that gave no full text: why, and when.
+    fulltext_error: str | None = None
+    fulltext_error_at: datetime | None = None
 
     def replace(self, **changes: Any) -> Source:
         return dataclasses.replace(self, **changes)

@@ -85,7 +85,29 @@ local K_ALIAS, K_TAKEDOWN, K_SEQ, K_CHANGES, K_RELATED = KEYS[7], KEYS[8], KEYS[
   KEYS[11]
 local K_SRC, K_SRCURL, K_SRCNEXT, K_CAT, K_REV = KEYS[12], KEYS[13], KEYS[14], KEYS[15],
   KEYS[16]
-local K_TEASER = KEYS[17]
+local K_TEASER, K_FT, K_FTSRC, K_FTCOUNT = KEYS[17], KEYS[18], KEYS[19], KEYS[20]
+
+-- Full-text statuses kept in the queues `fulltext_queue` reads (the others are only counted).
+local QUEUED = {pending = true, failed = true}
+
+-- Count an article under its source and full-text status, and queue it when its status is
+-- one of QUEUED; `sign` 1 adds it, -1 takes it out.
+local function index_fulltext(id, src, ts, ft, sign)
+  if ft == '' then return end
+  if redis.call('HINCRBY', K_FTCOUNT, src .. '\0' .. ft, sign) <= 0 then
+    redis.call('HDEL', K_FTCOUNT, src .. '\0' .. ft)
+  end
+  if not QUEUED[ft] then return end
+  local member = ft .. '\0' .. ts .. ' ' .. id
+  local by_src = ft .. '\0' .. src .. '\0' .. ts .. ' ' .. id
+  if sign > 0 then
+    redis.call('ZADD', K_FT, 0, member)
+    if src ~= '' then redis.call('ZADD', K_FTSRC, 0, by_src) end
+  else
+    redis.call('ZREM', K_FT, member)
+    if src ~= '' then redis.call('ZREM', K_FTSRC, by_src) end
+  end
+end
 
 -- Append one entry to the change log under the next sequence number.
 local function log_change(id, op)
@@ -97,7 +119,11 @@ end
 local function unindex(id)
   local ix = redis.call('HGET', K_IX, id)
   if not ix then return false end
-  local src, ts, cat = string.match(ix, '^([^\t]*)\t([^\t]*)\t(.*)$')
+  local src, ts, rest = string.match(ix, '^([^\t]*)\t([^\t]*)\t(.*)$')
+  -- "<category>\t<full-text status>"; entries written before statuses have no status.
+  local cat, ft = string.match(rest, '^([^\t]*)\t(.*)$')
+  if not cat then cat, ft = rest, '' end
+  index_fulltext(id, src, ts, ft, -1)
   redis.call('ZREM', K_LATEST, ts .. ' ' .. id)
   redis.call('ZREM', K_BYCAT, cat .. '\0' .. ts .. ' ' .. id)
   if src ~= '' and redis.call('HINCRBY', K_BYSRC, src, -1) <= 0 then
@@ -126,8 +152,8 @@ end
 """
 
 # ARGV: category slug, category JSON or "", source id or "", source URL, source JSON,
-# n articles, then per article (id, published, category, source id or "", JSON),
-# n aliases, then per alias ("kind:value", article id).
+# n articles, then per article (id, published, category, source id or "", JSON, teaser JSON,
+# full-text status or ""), n aliases, then per alias ("kind:value", article id).
 _COMMIT = r"""
 local src_id, src_url, src_doc = ARGV[3], ARGV[4], ARGV[5]
 if src_id ~= '' then
@@ -137,20 +163,22 @@ end
 if ARGV[2] ~= '' then redis.call('HSET', K_CAT, ARGV[1], ARGV[2]) end
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
-  local b = 6 + i * 6
+  local b = 6 + i * 7
   local id, ts, cat, src, doc = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local ft = ARGV[b + 7]
   log_change(id, 'upsert')
   unindex(id)
   redis.call('HSET', K_ART, id, doc)
   redis.call('HSET', K_TEASER, id, ARGV[b + 6])
-  redis.call('HSET', K_IX, id, src .. '\t' .. ts .. '\t' .. cat)
+  redis.call('HSET', K_IX, id, src .. '\t' .. ts .. '\t' .. cat .. '\t' .. ft)
+  index_fulltext(id, src, ts, ft, 1)
   redis.call('ZADD', K_IDS, 0, id)
   redis.call('ZADD', K_LATEST, 0, ts .. ' ' .. id)
   redis.call('ZADD', K_BYCAT, 0, cat .. '\0' .. ts .. ' ' .. id)
   if src ~= '' then redis.call('HINCRBY', K_BYSRC, src, 1) end
   redis.call('HDEL', K_TAKEDOWN, id)
 end
-local a = 7 + n * 6
+local a = 7 + n * 7
 for i = 0, tonumber(ARGV[a]) - 1 do
   redis.call('HSET', K_ALIAS, ARGV[a + 1 + i * 2], ARGV[a + 2 + i * 2])
 end
@@ -208,7 +236,8 @@ return 1
 
 # KEYS: an index sorted set, the article hash. ARGV: "rev" or "fwd", the two lex bounds in the
 # command's order, a limit ("" for none), and how a member ends in the article id: "id" (the
-# member is the id), "ts" ("<published> <id>") or "cat" ("<category>\0<published> <id>").
+# member is the id), "ts" ("<published> <id>"), "cat" ("<category>\0<published> <id>") or "cat2"
+# ("<status>\0<source>\0<published> <id>").
 # Returns the last member seen and the articles' JSON.
 _RANGE = r"""#!lua flags=no-writes
 local cmd = ARGV[1] == 'rev' and 'ZREVRANGEBYLEX' or 'ZRANGEBYLEX'
@@ -228,7 +257,8 @@ local function fetch()
 end
 for _, m in ipairs(members) do
   local from = 1
-  if ARGV[5] == 'cat' then from = string.find(m, '\0', 1, true) + 1 end
+  if ARGV[5] == 'cat' or ARGV[5] == 'cat2' then from = string.find(m, '\0', 1, true) + 1 end
+  if ARGV[5] == 'cat2' then from = string.find(m, '\0', from, true) + 1 end
   if ARGV[5] ~= 'id' then from = string.find(m, ' ', from, true) + 1 end
   ids[#ids + 1] = string.sub(m, from)
   if #ids == 500 then fetch() end
@@ -306,6 +336,9 @@ class _Keys:
         self.meta = f"{t}:meta"
         self.rev = f"{t}:rev"
         self.teaser = f"{t}:teaser"
+        self.ft = f"{t}:art:ft"
+        self.ftsrc = f"{t}:art:ftsrc"
+        self.ftcount = f"{t}:art:ftcount"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
         self.write = [
             self.art,
@@ -325,6 +358,9 @@ class _Keys:
             self.cat,
             self.rev,
             self.teaser,
+            self.ft,
+            self.ftsrc,
+            self.ftcount,
         ]
         self.all = [*self.write, self.version, self.meta]
 
@@ -581,6 +617,15 @@ class RedisStore(Store):
         rows = self._r.hgetall(self._k.bysrc)
         return {int(k): int(v) for k, v in rows.items() if int(v) > 0}
 
+    @_guard(retry=True)
+    def count_fulltext_by_source(self) -> dict[int | None, dict[str, int]]:
+        out: dict[int | None, dict[str, int]] = {}
+        for field, count in self._r.hgetall(self._k.ftcount).items():
+            src, status = field.decode().split("\0", 1)
+            if int(count) > 0:
+                out.setdefault(int(src) if src else None, {})[status] = int(count)
+        return out
+
     # -- articles ---------------------------------------------------------------------------
     @_guard(retry=True)
     def lookup_aliases(self, keys: Iterable[AliasKey]) -> dict[AliasKey, str]:
@@ -617,6 +662,7 @@ class RedisStore(Store):
                 "" if a.source_id is None else a.source_id,
                 codec.dumps(codec.article_to_dict(a)),
                 codec.dumps(codec.teaser_to_dict(a)),
+                a.fulltext_status or "",
             ]
         args.append(len(batch.aliases))
         for alias in batch.aliases:
@@ -698,17 +744,44 @@ class RedisStore(Store):
         before: Cursor | None = None,
         since: datetime | None = None,
     ) -> list[Article]:
-        # Members sort as "<published> <id>", so lex order is (published, id) order; published
-        # is codec.ts, fixed-width, and no member of a later instant sorts below "<since>!".
-        head = "" if category is None else category + "\0"
+        if category is None:
+            return self._newest_first(self._k.latest, "ts", "", limit, before, since)
+        return self._newest_first(self._k.bycat, "cat", category + "\0", limit, before, since)
+
+    def fulltext_queue(
+        self,
+        status: str = "pending",
+        source_id: int | None = None,
+        limit: int = 100,
+        before: Cursor | None = None,
+        since: datetime | None = None,
+    ) -> list[Article]:
+        if status not in ("pending", "failed"):
+            raise ValueError(f"only pending and failed articles are queued, not {status!r}")
+        if source_id is None:
+            return self._newest_first(self._k.ft, "cat", status + "\0", limit, before, since)
+        head = f"{status}\0{source_id}\0"
+        return self._newest_first(self._k.ftsrc, "cat2", head, limit, before, since)
+
+    def _newest_first(
+        self,
+        key: str,
+        shape: str,
+        head: str,
+        limit: int,
+        before: Cursor | None,
+        since: datetime | None,
+    ) -> list[Article]:
+        """Articles of an index whose members are "<head><published> <id>", newest first.
+
+        Members sort as text, so lex order is (published, id) order (published is codec.ts,
+        fixed-width), and no member of a later instant sorts below "<since>!"."""
         high = "(" + head + _ts(before[0]) + " " + before[1] if before is not None else None
         low = "(" + head + _ts(since) + "!" if since is not None else None
-        if category is None:
-            key, shape = self._k.latest, "ts"
-            high, low = high or "+", low or "-"
+        if head:
+            high, low = high or "(" + head[:-1] + "\1", low or "[" + head
         else:
-            key, shape = self._k.bycat, "cat"
-            high, low = high or "(" + category + "\1", low or "[" + head
+            high, low = high or "+", low or "-"
         return self._range(key, True, high, low, limit, shape)[1]
 
     def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:

@@ -39,7 +39,8 @@ from store.models import (
 )
 
 # Each entry moves the schema from version i to i + 1. Never edit a released one; append.
-# Statements are idempotent (IF NOT EXISTS), so a database that already has a table is fine.
+# Statements are idempotent where SQL allows (IF NOT EXISTS); each entry runs once, in the
+# transaction that records its version.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -100,6 +101,13 @@ MIGRATIONS: list[str] = [
     SELECT id, json_extract(data, '$.url'), json_extract(data, '$.title'), category, published,
         coalesce(json_extract(data, '$.summary'), ''), json_extract(data, '$.image')
     FROM articles
+    """,
+    # Each article's full-text status (NULL for articles stored before there were any), for
+    # per-source counts and the queue of pages to fetch.
+    """
+    ALTER TABLE articles ADD COLUMN fulltext TEXT;
+    CREATE INDEX IF NOT EXISTS articles_by_fulltext
+        ON articles (fulltext, source_id, published DESC, id DESC)
     """,
 ]
 
@@ -293,6 +301,16 @@ class SQLiteStore(Store):
         ).fetchall()
         return {r[0]: r[1] for r in rows}
 
+    def count_fulltext_by_source(self) -> dict[int | None, dict[str, int]]:
+        rows = self._db.execute(
+            "SELECT source_id, fulltext, COUNT(*) FROM articles "
+            "WHERE fulltext IS NOT NULL GROUP BY source_id, fulltext"
+        ).fetchall()
+        out: dict[int | None, dict[str, int]] = {}
+        for source_id, status, count in rows:
+            out.setdefault(source_id, {})[status] = count
+        return out
+
     # -- articles ---------------------------------------------------------------------------
     def lookup_aliases(self, keys: Iterable[AliasKey]) -> dict[AliasKey, str]:
         by_kind: dict[str, list[str]] = {}
@@ -321,10 +339,11 @@ class SQLiteStore(Store):
                     "INSERT INTO changes (article_id, op) VALUES (?, 'upsert')", (article.id,)
                 )
                 db.execute(
-                    "INSERT INTO articles (id, category, published, source_id, seq, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "INSERT INTO articles (id, category, published, source_id, seq, data, "
+                    "fulltext) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                     "category = excluded.category, published = excluded.published, "
-                    "source_id = excluded.source_id, seq = excluded.seq, data = excluded.data",
+                    "source_id = excluded.source_id, seq = excluded.seq, data = excluded.data, "
+                    "fulltext = excluded.fulltext",
                     (
                         article.id,
                         article.category,
@@ -332,6 +351,7 @@ class SQLiteStore(Store):
                         article.source_id,
                         cur.lastrowid,
                         codec.dumps(codec.article_to_dict(article)),
+                        article.fulltext_status,
                     ),
                 )
                 db.execute(
@@ -438,20 +458,42 @@ class SQLiteStore(Store):
         before: Cursor | None = None,
         since: datetime | None = None,
     ) -> list[Article]:
-        where, params = [], []
-        if category is not None:
-            where.append("category = ?")
-            params.append(category)
+        where: dict[str, object] = {"category = ?": category} if category is not None else {}
+        return self._newest_first(where, limit, before, since)
+
+    def fulltext_queue(
+        self,
+        status: str = "pending",
+        source_id: int | None = None,
+        limit: int = 100,
+        before: Cursor | None = None,
+        since: datetime | None = None,
+    ) -> list[Article]:
+        where: dict[str, object] = {"fulltext = ?": status}
+        if source_id is not None:
+            where["source_id = ?"] = source_id
+        return self._newest_first(where, limit, before, since)
+
+    def _newest_first(
+        self,
+        where: dict[str, object],
+        limit: int,
+        before: Cursor | None,
+        since: datetime | None,
+    ) -> list[Article]:
+        """Articles matching every `condition = ?` of `where`, newest first (published, then
+        id), strictly older than the `before` cursor and strictly after `since`."""
+        conditions, params = list(where), list(where.values())
         if before is not None:
-            where.append("(published < ? OR (published = ? AND id < ?))")
+            conditions.append("(published < ? OR (published = ? AND id < ?))")
             stamp = ts(before[0])
             params += [stamp, stamp, before[1]]
         if since is not None:
-            where.append("published > ?")
+            conditions.append("published > ?")
             params.append(ts(since))
         sql = "SELECT data FROM articles"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY published DESC, id DESC LIMIT ?"
         rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [codec.article_from_dict(codec.loads(r[0])) for r in rows]

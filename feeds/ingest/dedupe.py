@@ -166,9 +166,21 @@ def plan_batch(
 
 
 def _updated(old: Article, cand: Candidate, now: datetime) -> Article:
-    """The stored article brought up to date, or `old` itself when nothing changed."""
-    new = cand.article
-    if new.content_hash == old.content_hash and new.url == old.url:
+    """The stored article brought up to date, or `old` itself when nothing changed.
+
+    Every field an entry or a push gives counts: a new image, author, summary or tags alone is
+    an update (the CMS changing only the image was answered "updated" and ignored). What the
+    article's page gave (its full text, and the image, author and dates the feed lacked) stays
+    unless the new entry brings its own."""
+    new = _keep_page(old, cand.article)
+    if (
+        new.content_hash == old.content_hash
+        and new.url == old.url
+        and new.summary == old.summary
+        and new.image == old.image
+        and new.author == old.author
+        and new.tags == old.tags
+    ):
         return old
     return new.replace(
         id=old.id,
@@ -176,3 +188,21 @@ def _updated(old: Article, cand: Candidate, now: datetime) -> Article:
         published=new.published if cand.dated else old.published,
         updated=new.updated or now,
     )
+
+
+def _keep_page(old: Article, new: Article) -> Article:
+    """`new` with what `old` got from its page: the page's outcome (full text or why not), the
+    text it gave, and the fields it filled in that `new` still lacks. Not when `new` carries
+    the whole article itself (a push with a body, a feed entry long enough)."""
+    page = old.fulltext
+    if page is None or page.origin != "page":
+        return new
+    if new.fulltext is not None and new.fulltext.status == "full":
+        return new
+    changes: dict[str, object] = {"fulltext": page}
+    if page.status == "full":
+        changes.update(text=old.text, index_text=old.index_text)
+    for name in ("image", "author", "updated"):
+        if name in page.filled and getattr(new, name) is None:
+            changes[name] = getattr(old, name)
+    return new.replace(**changes)

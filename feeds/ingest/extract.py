@@ -28,7 +28,6 @@ from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo
 
 import trafilatura
 from lxml import etree
@@ -37,18 +36,30 @@ from trafilatura.htmlprocessing import convert_to_html
 from trafilatura.utils import decode_file, load_html
 
 from feeds.ingest.fetch import FetchLimits
+from feeds.ingest.normalize import SITE_TIMEZONE
 from feeds.ingest.sanitize import RELATED_BOX_MARKERS, extract_texts, sanitize_html
 from feeds.ingest.text import clean_text, nfc
 from store.language import language_code
 
+# SITE_TIMEZONE: Vietnamese sites write local times without an offset; they mean the site's
+# zone (Hanoi time unless QUANTAM_TIMEZONE says otherwise).
 # A page is refused above the fetcher's own cap: nothing larger can arrive through it.
 MAX_PAGE_BYTES = FetchLimits.max_bytes
 # Fewer words than this is a teaser, a consent wall or a paywall, not an article.
 MIN_WORDS = 30
-# Vietnamese sites write local times without an offset; they mean Hanoi time.
-SITE_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
-FailureCode = Literal["too_large", "empty", "not_html", "no_text", "too_short"]
+# The last three are the page reader's (feeds/ingest/fulltext.py): robots.txt or the address
+# guard refused the page, the site answered an error status, the fetch itself failed.
+FailureCode = Literal[
+    "too_large",
+    "empty",
+    "not_html",
+    "no_text",
+    "too_short",
+    "refused",
+    "http_error",
+    "fetch_error",
+]
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,9 @@ class FetchResult:
     # Freshness the server asked for (Cache-Control max-age or Expires), in seconds.
     max_age: int | None = None
     elapsed: float = 0.0
+    # (rel, URL) of every Link header target (RFC 8288), URLs resolved against `url`: WebSub
+    # discovery looks here first (rel="hub", rel="self").
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def not_modified(self) -> bool:
@@ -81,18 +84,43 @@ class FetchResult:
 
 
 class HostLocks:
-    """At most one request at a time per host, across this process's polling threads."""
+    """At most one request at a time per host, across this process's polling threads, with a
+    pause of at least `delay` seconds between the end of one request and the start of the next
+    (QUANTAM_POLL_HOST_DELAY: feed polls and article pages share it), longer for a host that
+    asked for more (robots.txt Crawl-delay, `slow_down`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        # host -> monotonic time before which no request starts; host -> its own longer delay
+        self._ready: dict[str, float] = {}
+        self._asked: dict[str, float] = {}
 
     @contextmanager
     def hold(self, host: str) -> Iterator[None]:
         with self._guard:
             lock = self._locks.setdefault(host, threading.Lock())
         with lock:
-            yield
+            wait = self.ready_in(host)
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                yield
+            finally:
+                with self._guard:
+                    pause = max(self.delay, self._asked.get(host, 0.0))
+                    self._ready[host] = time.monotonic() + pause
+
+    def slow_down(self, host: str, seconds: float) -> None:
+        """Wait at least `seconds` between two requests to `host` from now on."""
+        with self._guard:
+            self._asked[host] = seconds
+
+    def ready_in(self, host: str) -> float:
+        """Seconds until a request to `host` may start (0 when it may now)."""
+        with self._guard:
+            return max(0.0, self._ready.get(host, 0.0) - time.monotonic())
 
 
 class SharedHostLocks(HostLocks):
@@ -104,8 +132,9 @@ class SharedHostLocks(HostLocks):
         lock: Callable[..., AbstractContextManager[bool]],
         ttl: float = 15.0,
         wait: float = 120.0,
+        delay: float = 0.0,
     ):
-        super().__init__()
+        super().__init__(delay)
         self._lock = lock
         self.ttl = ttl
         self.wait = wait
@@ -159,6 +188,28 @@ def parse_max_age(headers: httpx.Headers, now: float | None = None) -> int | Non
     return None
 
 
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.I)
+
+
+def parse_link_headers(values: list[str], base: str) -> tuple[tuple[str, str], ...]:
+    """(rel, URL) pairs of Link headers: `<https://hub.example/>; rel="hub"`, several rels in one
+    (`rel="self alternate"`), several links in one header or in several."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        for target, params in _LINK.findall(value):
+            rel = _REL.search(params)
+            if rel is None:
+                continue
+            try:
+                url = urljoin(base, target.strip())
+            except ValueError:
+                continue
+            for name in (rel.group(1) or rel.group(2) or "").lower().split():
+                out.append((name, url))
+    return tuple(out)
+
+
 def describe_status(status: int, url: str) -> str:
     known = {
         400: "the server rejected the request as malformed",
@@ -200,23 +251,42 @@ class Fetcher:
         self._client.close()
 
     def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        accept: str | None = None,
+        max_bytes: int | None = None,
+        truncate: bool = False,
     ) -> FetchResult:
-        """GET url, conditionally when etag/last_modified are given, following redirects."""
+        """GET url, conditionally when etag/last_modified are given, following redirects.
+
+        accept: the Accept header (default: feeds). max_bytes: a lower cap than the limits'
+        for this fetch. truncate: read at most the cap and return that prefix rather than
+        refusing a longer body (robots.txt: RFC 9309 parses only the first 500 KiB)."""
         host = (urlsplit(url).hostname or "").lower()
-        with self.host_locks.hold(host):
-            return self._fetch(url, etag, last_modified)
+        cap = self.limits.max_bytes if max_bytes is None else min(max_bytes, self.limits.max_bytes)
+        # The whole exchange, connect to last byte and every redirect, within the total timeout
+        # (which starts once the host is ours): each socket operation waits at most what is
+        # left of it (feeds/common/netguard.py), so neither a body nor the status line and
+        # headers can be dripped past it.
+        with self.host_locks.hold(host), deadline(self.limits.total_timeout):
+            return self._fetch_within(url, etag, last_modified, accept, cap, truncate)
 
-    def _fetch(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
-        # The whole exchange, connect to last byte and every redirect, within the total timeout:
-        # each socket operation waits at most what is left of it (feeds/common/netguard.py), so
-        # neither a body nor the status line and headers can be dripped past it.
-        with deadline(self.limits.total_timeout):
-            return self._fetch_within(url, etag, last_modified)
-
-    def _fetch_within(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    def _fetch_within(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str | None,
+        cap: int,
+        truncate: bool,
+    ) -> FetchResult:
         started = time.monotonic()
         headers = {"Accept-Encoding": ACCEPTED}
+        if accept:
+            headers["Accept"] = accept
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -230,7 +300,7 @@ class Fetcher:
                         all_permanent &= response.status_code in _PERMANENT
                         current = urljoin(current, response.headers["location"])
                         continue
-                    return self._read(url, current, all_permanent, response, started)
+                    return self._read(url, current, all_permanent, response, started, cap, truncate)
             except RefusedAddress:
                 raise
             except httpx.TimeoutException as exc:
@@ -257,6 +327,8 @@ class Fetcher:
         all_permanent: bool,
         response: httpx.Response,
         started: float,
+        cap: int,
+        truncate: bool,
     ) -> FetchResult:
         status = response.status_code
         permanent_url = url if (url != original and all_permanent) else None
@@ -267,6 +339,7 @@ class Fetcher:
             "content_type": response.headers.get("content-type"),
             "permanent_url": permanent_url,
             "max_age": parse_max_age(response.headers),
+            "links": parse_link_headers(response.headers.get_list("link"), url),
         }
         if status == 304:
             return FetchResult(status=304, elapsed=time.monotonic() - started, **common)
@@ -277,26 +350,32 @@ class Fetcher:
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limits.max_bytes:
-            raise TooLarge(self.limits.max_bytes)
-        body = self._body(response)
+        if not truncate and declared.isdigit() and int(declared) > cap:
+            raise TooLarge(cap)
+        body = self._body(response, cap, truncate)
         return FetchResult(status=status, body=body, elapsed=time.monotonic() - started, **common)
 
-    def _body(self, response: httpx.Response) -> bytes:
+    def _body(self, response: httpx.Response, limit: int, truncate: bool) -> bytes:
         """The decoded body, never holding more than the cap: raw bytes (iter_raw) go through a
-        bounded decoder, not httpx's, which decodes a whole chunk through every layer at once."""
-        limit = self.limits.max_bytes
+        bounded decoder, not httpx's, which decodes a whole chunk through every layer at once.
+        Past the cap: TooLarge, or with `truncate` the first `limit` bytes (the rest unread)."""
         decoder = BoundedDecoder(response.headers.get("content-encoding"))
         body, raw_size = bytearray(), 0
         for raw in response.iter_raw():
             # Raw bytes count too: bytes after a compressed stream's end are never decoded.
             raw_size += len(raw)
-            if raw_size > limit:
+            if raw_size > limit and not truncate:
                 raise TooLarge(limit)
             for piece in decoder.feed(raw):
                 if len(body) + len(piece) > limit:
+                    if truncate:
+                        body += piece[: limit - len(body)]
+                        return bytes(body)
                     raise TooLarge(limit)
                 body += piece
+            if truncate and raw_size > 4 * limit + 65536:
+                # Compressed bytes that decode to almost nothing: no more than a bomb's worth.
+                return bytes(body)
         decoder.finish()
         return bytes(body)
 

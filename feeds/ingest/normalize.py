@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from feeds.common.errors import BadURL, InvalidArticle
 from feeds.ingest.parse import Media, RawEntry
@@ -25,6 +26,8 @@ SUMMARY_CHARS = 400
 BODY_HASH_MIN_WORDS = 15
 # Dates further in the future than this are feed errors; the article counts as published now.
 FUTURE_TOLERANCE = timedelta(hours=1)
+# The site's time zone (QUANTAM_TIMEZONE): a pushed date without a time is midnight there.
+SITE_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def lead_image(entry: RawEntry, safe_html: str) -> Image | None:
     src = first_image(safe_html) or first_image(sanitize_html(entry.summary_html))
     if src:
         try:
-            return Image(url=_http_url(src), type=_guess_image_type(src))
+            return Image(url=_http_url(src), type=guess_image_type(src))
         except BadURL:
             return None
     return None
@@ -124,7 +127,8 @@ def _http_url(url: str) -> str:
     return url
 
 
-def _guess_image_type(url: str) -> str | None:
+def guess_image_type(url: str) -> str | None:
+    """An image's media type from its file name, when it has a known extension."""
     path = url.split("?", 1)[0].lower()
     for ext, mime in (
         (".jpg", "image/jpeg"),
@@ -205,10 +209,11 @@ _PUSH_FIELDS = {
 }
 
 
-def entry_from_data(data: dict[str, Any]) -> RawEntry:
+def entry_from_data(data: dict[str, Any], site_timezone: tzinfo = SITE_TIMEZONE) -> RawEntry:
     """A pushed article (JSON from a CMS) as a RawEntry, so it is normalised like feed entries.
 
-    Raises InvalidArticle naming the field that is missing or wrong."""
+    A date without a time ("2026-12-06") is midnight in `site_timezone`. Raises InvalidArticle
+    naming the field that is missing or wrong."""
     if not isinstance(data, dict):
         raise InvalidArticle("the article must be a JSON object")
     unknown = sorted(set(data) - _PUSH_FIELDS)
@@ -243,23 +248,35 @@ def entry_from_data(data: dict[str, Any]) -> RawEntry:
         summary_html=data.get("summary") or "",
         content_html=data.get("content_html") or "",
         author=data.get("author"),
-        published=_iso(data.get("published"), "published"),
-        updated=_iso(data.get("updated"), "updated"),
+        published=_iso(data.get("published"), "published", site_timezone),
+        updated=_iso(data.get("updated"), "updated", site_timezone),
         tags=tuple(tags),
         media_content=(Media(url=image, medium="image"),) if image else (),
         language=data.get("language"),
     )
 
 
-def _iso(value: object, name: str) -> datetime | None:
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso(value: object, name: str, site_timezone: tzinfo = SITE_TIMEZONE) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidArticle(f"field '{name}' must be an ISO 8601 date-time string")
+    if _DATE_ONLY.fullmatch(value):
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d")
+        except ValueError as exc:
+            raise InvalidArticle(f"field '{name}' is not a date: {value!r}") from exc
+        return as_utc(day.replace(tzinfo=site_timezone))
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidArticle(f"field '{name}' is not an ISO 8601 date-time: {value!r}") from exc
     if moment.tzinfo is None:
-        raise InvalidArticle(f"field '{name}' needs a time zone (e.g. 2024-05-01T08:00:00+07:00)")
+        raise InvalidArticle(
+            f"field '{name}' needs a time zone (e.g. 2024-05-01T08:00:00+07:00), or no time "
+            "at all (2024-05-01: midnight in QUANTAM_TIMEZONE)"
+        )
     return as_utc(moment)

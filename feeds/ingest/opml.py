@@ -3,7 +3,8 @@
 Feeds are grouped under one outline per category (its display name as text); each feed outline
 may also name its category slug in the standard `category` attribute ("/the-thao"), as
 `feeds.publish.opml.write_opml` writes it, so an exported file imports back to exactly the same
-sources and categories.
+sources and categories. quantam's own `fullText` attribute (auto, always, never) carries a
+source's full-text policy there and back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from feeds.common.errors import FeedError
 from feeds.ingest.text import clean_text, slugify
+from store.models import FULL_TEXT_POLICIES
 
 
 class BadOPML(FeedError):
@@ -26,6 +28,8 @@ class OutlineFeed:
     category_slug: str
     category_name: str
     html_url: str | None = None
+    # quantam's `fullText` attribute: when the source's article pages are read (None: auto).
+    full_text: str | None = None
 
 
 def read_opml(data: bytes, default_category: str | None = None) -> list[OutlineFeed]:
@@ -59,6 +63,12 @@ def _walk(node: ET.Element, group: str | None, default: str | None, out: list[Ou
                 f"feed {url} has no category: put it under a category outline, give it a "
                 "category attribute, or pass --category"
             )
+        full_text = outline.get("fullText")
+        if full_text is not None and full_text not in FULL_TEXT_POLICIES:
+            raise BadOPML(
+                f"feed {url} has fullText={full_text!r}: it must be one of "
+                f"{', '.join(FULL_TEXT_POLICIES)}"
+            )
         out.append(
             OutlineFeed(
                 url=url,
@@ -66,6 +76,7 @@ def _walk(node: ET.Element, group: str | None, default: str | None, out: list[Ou
                 category_slug=slug,
                 category_name=name,
                 html_url=outline.get("htmlUrl"),
+                full_text=full_text,
             )
         )
 

@@ -62,6 +62,9 @@ class ParsedFeed:
     entries: list[RawEntry] = field(default_factory=list)
     # A recoverable problem (malformed XML read by the lenient parser, a wrong charset), in words.
     warning: str | None = None
+    # WebSub: the hubs the feed names (<atom:link rel="hub">) and its own URL (rel="self").
+    hubs: tuple[str, ...] = ()
+    self_url: str | None = None
 
 
 def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> ParsedFeed:
@@ -100,7 +103,19 @@ def parse_feed(body: bytes, url: str = "", content_type: str | None = None) -> P
         skip_days=_skip_days(body),
         entries=[_entry(e, feed.get("language")) for e in entries],
         warning=warning,
+        hubs=tuple(_links(feed, "hub")),
+        self_url=next(iter(_links(feed, "self")), None),
     )
+
+
+def _links(feed: Any, rel: str) -> list[str]:
+    """The feed-level <link>/<atom:link> hrefs with this rel, in document order."""
+    out: list[str] = []
+    for link in feed.get("links") or []:
+        href = (link.get("href") or "").strip()
+        if link.get("rel") == rel and href and href not in out:
+            out.append(href)
+    return out
 
 
 # Character references to code points that cannot exist (surrogates, beyond U+10FFFF, NUL)

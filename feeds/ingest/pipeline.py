@@ -17,13 +17,22 @@ from typing import Any
 from feeds.common.errors import BadURL, FeedError, FetchError, HTTPStatusError, InvalidArticle
 from feeds.ingest.dedupe import Candidate, Plan, choose_policy, entry_key, plan_batch
 from feeds.ingest.fetch import Fetcher, FetchResult
+from feeds.ingest.fulltext import (
+    FullTextExtractor,
+    FullTextReport,
+    FullTextSettings,
+    PageReader,
+    Progress,
+    check_policy,
+)
 from feeds.ingest.normalize import EntryContext, entry_from_data, normalize_entry
 from feeds.ingest.parse import ParsedFeed, RawEntry, parse_feed
 from feeds.ingest.schedule import ScheduleSettings, error_delay, next_due, poll_interval
 from feeds.ingest.text import clean_text, slugify
+from feeds.ingest.websub import WebSubSubscriber, discover
 from store.base import Store
 from store.errors import SourceExists, SourceNotFound, StoreUnavailable
-from store.models import Article, Category, IngestBatch, Source, utcnow
+from store.models import Article, Category, FullText, IngestBatch, Source, utcnow
 from store.urls import InvalidURL, canonical_url
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,8 @@ class IngestReport:
     taken_down: int = 0
     warning: str | None = None
     error: str | None = None
+    # The article pages read after the poll, when any were.
+    fulltext: FullTextReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -52,7 +63,8 @@ class IngestReport:
 
     @property
     def changed(self) -> list[str]:
-        return self.new + self.updated
+        pages = self.fulltext.changed if self.fulltext is not None else []
+        return self.new + self.updated + [i for i in pages if i not in self.new]
 
     def summary(self) -> str:
         if self.error:
@@ -71,6 +83,8 @@ class IngestReport:
         if self.taken_down:
             parts.append(f"{self.taken_down} taken down")
         line = f"{self.target}: " + ", ".join(parts)
+        if self.fulltext is not None and (self.fulltext.changed or self.fulltext.deferred):
+            line += f"; pages: {self.fulltext.summary()}"
         return line + (f" (warning: {self.warning})" if self.warning else "")
 
 
@@ -81,6 +95,8 @@ Listener = Callable[[IngestReport], None]
 MAX_CATEGORY_LENGTH = 64
 # The target of the report of an article a CMS pushed (listeners tell pushes from polls by it).
 CMS = "cms"
+# The target of the report of entries a WebSub hub delivered (stored on a web worker, too).
+WEBSUB = "websub"
 
 
 class Ingestor:
@@ -93,13 +109,24 @@ class Ingestor:
         schedule: ScheduleSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        fulltext: FullTextSettings | None = None,
+        websub: WebSubSubscriber | None = None,
     ):
+        """fulltext: read article pages after each poll (at most `per_poll` per source), as
+        the service does; without it polls store the feed's text only (pages are still marked
+        pending, for `quantam fulltext`)."""
         self.store = store
         self.fetcher = fetcher or Fetcher()
         self.schedule = schedule or ScheduleSettings()
         self.clock = clock
         self.rng = rng or random.Random()
         self.listeners: list[Listener] = []
+        self.fulltext = FullTextExtractor(
+            store, PageReader(self.fetcher, fulltext or FullTextSettings()), clock
+        )
+        self.pages_per_poll = fulltext.per_poll if fulltext is not None else 0
+        # Subscribes sources whose feed names a WebSub hub (after each poll).
+        self.websub = websub
 
     # -- categories and sources -------------------------------------------------------------
     def ensure_category(self, slug: str, name: str | None = None, language: str = "vi") -> Category:
@@ -119,20 +146,31 @@ class Ingestor:
             slug=slug,
             name=clean_text(name) or (existing.name if existing else slug),
             language=existing.language if existing else language,
+            feed_full_text=existing.feed_full_text if existing else True,
         )
         self.store.put_category(category)
         return category
 
     def add_source(
-        self, url: str, category: str, name: str = "", category_name: str | None = None
+        self,
+        url: str,
+        category: str,
+        name: str = "",
+        category_name: str | None = None,
+        full_text: str = "auto",
     ) -> Source:
+        """Raises BadURL, BadPolicy (a full-text policy quantam does not know) or
+        SourceExists."""
         url = url.strip()
         try:
             canonical_url(url)
         except InvalidURL as exc:  # a source's problem, in its words
             raise BadURL(str(exc)) from exc
+        policy = check_policy(full_text)
         cat = self.ensure_category(category, category_name)
-        return self.store.add_source(Source(url=url, category=cat.slug, name=clean_text(name)))
+        return self.store.add_source(
+            Source(url=url, category=cat.slug, name=clean_text(name), full_text=policy)
+        )
 
     # -- polling ------------------------------------------------------------------------------
     def poll_source(self, source: Source) -> IngestReport:
@@ -170,6 +208,8 @@ class Ingestor:
             report.not_modified = True
             self._save_source(self._succeeded(source, result, None, now))
             self._notify(report)
+            self._read_pages(source, report)
+            self._subscribe(source, result, None)
             return report
         try:
             parsed = parse_feed(result.body, url=result.url, content_type=result.content_type)
@@ -187,7 +227,75 @@ class Ingestor:
             report.error = f"{exc}; nothing was stored, the feed will be fetched again"
             return report
         self._notify(report)
+        self._read_pages(updated_source, report)
+        self._subscribe(updated_source, result, parsed)
         return report
+
+    def _subscribe(self, source: Source, result: FetchResult, parsed: ParsedFeed | None) -> None:
+        """WebSub: subscribe to the hub the feed names, or renew the lease in time."""
+        if self.websub is None or source.id is None:
+            return
+        if parsed is not None:
+            found = discover(result.links, parsed.hubs, parsed.self_url, result.url)
+        else:  # 304: the feed is as it was, and so are its hub and topic
+            sub = self.websub.get(source.id)
+            found = discover(result.links, (), None, result.url) or (
+                (sub.hub, sub.topic) if sub is not None else None
+            )
+        try:
+            self.websub.after_poll(source, found)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the hub's problem or a bug: polling goes on regardless
+            log.exception("WebSub subscription of source %s failed", source.id)
+
+    def ingest_delivery(
+        self, source: Source, body: bytes, content_type: str | None = None
+    ) -> IngestReport:
+        """Store what a WebSub hub delivered for a source (its feed's new entries, signature
+        already checked), as a poll stores a feed, and make the source due: the next poll
+        round reads the new articles' pages, off the web path."""
+        now = self.clock()
+        report = IngestReport(target=WEBSUB, source_id=source.id)
+        try:
+            parsed = parse_feed(body, url=source.url, content_type=content_type)
+        except FeedError as exc:
+            report.error = str(exc)
+            return report
+        self._store_feed(parsed, report, now, source.replace(next_due_at=now))
+        self._notify(report)
+        return report
+
+    def _read_pages(self, source: Source, report: IngestReport) -> None:
+        """After a poll stored the feed's articles: read the pages of those that wait for their
+        full text, at most `pages_per_poll`; listeners hear of the articles that changed."""
+        if not self.pages_per_poll or source.id is None or source.full_text == "never":
+            return
+        pages = self.extract_pending(source.id, limit=self.pages_per_poll, target=report.target)
+        report.fulltext = pages
+
+    def extract_pending(
+        self,
+        source_id: int | None = None,
+        limit: int | None = None,
+        since: datetime | None = None,
+        retry_failed: bool = False,
+        target: str = "full text",
+        progress: Progress | None = None,
+    ) -> FullTextReport:
+        """Read the pages of stored articles that wait for their full text (or, with
+        retry_failed, whose page failed), of one source or all; listeners hear of the
+        articles that changed, so their related lists are recomputed."""
+        pages = self.fulltext.run(
+            source_id,
+            limit=limit,
+            since=since,
+            status="failed" if retry_failed else "pending",
+            progress=progress,
+        )
+        if pages.changed:
+            self._notify(IngestReport(target=target, source_id=source_id, updated=pages.changed))
+        return pages
 
     def ingest_bytes(
         self, body: bytes, *, target: str, category: str, content_type: str | None = None
@@ -231,10 +339,15 @@ class Ingestor:
             raise InvalidArticle(
                 "field 'category' is required (a category slug such as 'the-thao')"
             )
-        entry = entry_from_data(data)
+        entry = entry_from_data(data, self.fulltext.settings.site_timezone)
         cat = self.ensure_category(slug)
         now = self.clock()
         article = normalize_entry(entry, EntryContext(cat.slug, now, language=cat.language))
+        if entry.content_html:
+            # A push with a body is the article: its page is never fetched.
+            article = article.replace(fulltext=FullText("full", origin="push"))
+        else:
+            article = article.replace(fulltext=self.fulltext.decide(article, None, "push"))
         cand = Candidate(article, key=entry.guid or article.url, dated=entry.published is not None)
         plan = self._plan([cand], "cms", now, from_publisher=True)
         report = IngestReport(
@@ -248,6 +361,54 @@ class Ingestor:
         self._notify(report)
         stored = plan.articles[0] if plan.articles else self._resolve(cand)
         return stored
+
+    def ingest_records(
+        self, records: list[tuple[int, dict[str, Any], FullText | None]], origin: str = "import"
+    ) -> tuple[IngestReport, list[tuple[int, str]]]:
+        """Store articles given as data (a bulk import's rows: numbered, each with the full
+        text it brings, if any) in one batch; returns what was stored and the rows refused,
+        with why."""
+        now = self.clock()
+        problems: list[tuple[int, str]] = []
+        candidates: list[Candidate] = []
+        categories: dict[str, Category] = {}
+        tz = self.fulltext.settings.site_timezone
+        for number, data, fulltext in records:
+            try:
+                label = data.get("category")
+                if not isinstance(label, str) or not slugify(label):
+                    raise InvalidArticle("field 'category' must name a category")
+                cat = categories.get(label)
+                if cat is None:
+                    name = label if slugify(label) != label else None
+                    cat = categories[label] = self.ensure_category(label, name)
+                entry = entry_from_data({**data, "category": cat.slug}, tz)
+                context = EntryContext(cat.slug, now, language=cat.language)
+                article = normalize_entry(entry, context)
+            except InvalidArticle as exc:
+                problems.append((number, str(exc)))
+                continue
+            if fulltext is None:
+                fulltext = (
+                    FullText("full", origin=origin)
+                    if entry.content_html
+                    else self.fulltext.decide(article, None, origin)
+                )
+            article = article.replace(fulltext=fulltext)
+            key = entry.guid or article.url
+            candidates.append(Candidate(article, key=key, dated=entry.published is not None))
+        plan = self._plan(candidates, origin, now)
+        report = IngestReport(
+            target=origin,
+            new=[a.id for a in plan.new],
+            updated=[a.id for a in plan.updated],
+            unchanged=plan.unchanged + plan.taken_down,
+            duplicates=plan.duplicates,
+        )
+        if plan.articles or plan.aliases:
+            self.store.commit(IngestBatch(articles=plan.articles, aliases=plan.aliases))
+            self._notify(report)
+        return report, problems
 
     def _resolve(self, cand: Candidate) -> Article:
         found = self.store.lookup_aliases(cand.alias_keys("cms"))
@@ -283,9 +444,11 @@ class Ingestor:
         pairs: list[tuple[RawEntry, Article]] = []
         for entry in parsed.entries:
             try:
-                pairs.append((entry, normalize_entry(entry, ctx)))
+                article = normalize_entry(entry, ctx)
             except InvalidArticle:
                 report.skipped += 1
+                continue
+            pairs.append((entry, article.replace(fulltext=self.fulltext.decide(article, source))))
         current = source.id_policy if source else "guid"
         policy, reason = choose_policy([e for e, _ in pairs], [a.url for _, a in pairs], current)
         candidates = [
@@ -345,6 +508,15 @@ class Ingestor:
             # 304: the feed (and its ttl) is unchanged, so the interval it set still holds.
             interval = source.interval or poll_interval(self.schedule, None, result.max_age)
             skip_hours, skip_days = source.skip_hours, source.skip_days
+        due = next_due(now, interval, self.schedule, skip_hours, skip_days, self.rng)
+        if self.websub is not None and source.id is not None and self.websub.is_pushed(source.id):
+            # The hub pushes new entries: polling is the fallback, less often, but in time
+            # to renew the lease.
+            interval = max(interval, self.websub.poll_interval)
+            due = next_due(now, interval, self.schedule, skip_hours, skip_days, self.rng)
+            renew = self.websub.renew_at(source.id)
+            if renew is not None and renew < due:
+                due = max(renew, now)
         return source.replace(
             etag=result.etag or (source.etag if result.not_modified else None),
             last_modified=result.last_modified
@@ -357,7 +529,7 @@ class Ingestor:
             error_count=0,
             skip_hours=skip_hours,
             skip_days=skip_days,
-            next_due_at=next_due(now, interval, self.schedule, skip_hours, skip_days, self.rng),
+            next_due_at=due,
         )
 
     def _failed(

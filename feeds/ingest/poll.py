@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -39,14 +38,24 @@ class Poller:
         self,
         ingestor: Ingestor,
         workers: int = 4,
-        host_delay: float = 1.0,
+        host_delay: float | None = None,
         poll_source: Callable[[Source], IngestReport] | None = None,
     ):
         self.ingestor = ingestor
         self.workers = workers
-        # Pause between two requests to the same host within one round.
-        self.host_delay = host_delay
+        if host_delay is not None:
+            self.host_delay = host_delay
         self.poll_source = poll_source or ingestor.poll_source
+
+    @property
+    def host_delay(self) -> float:
+        """Pause between two requests to the same host: the fetcher's (`HostLocks.delay`), so
+        feed polls and the article pages fetched after them share it."""
+        return self.ingestor.fetcher.host_locks.delay
+
+    @host_delay.setter
+    def host_delay(self, seconds: float) -> None:
+        self.ingestor.fetcher.host_locks.delay = seconds
 
     def poll_once(self, force: bool = False) -> list[IngestReport]:
         store = self.ingestor.store
@@ -56,13 +65,25 @@ class Poller:
             return []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(groups))) as pool:
             results = pool.map(self._poll_host, groups)
-            return [report for reports in results for report in reports]
+            reports = [report for reports in results for report in reports]
+        self._read_leftover_pages()
+        return reports
+
+    def _read_leftover_pages(self) -> None:
+        """Pages still waiting after the sources' own turns: articles pushed without a body,
+        those left by a bound or a host's long Crawl-delay. As many as one source's share."""
+        if not self.ingestor.pages_per_poll:
+            return
+        try:
+            self.ingestor.extract_pending(limit=self.ingestor.pages_per_poll)
+        except StoreUnavailable:
+            raise
+        except Exception:  # a bug here must not stop polling
+            log.exception("reading waiting article pages failed")
 
     def _poll_host(self, sources: list[Source]) -> list[IngestReport]:
         reports = []
-        for i, source in enumerate(sources):
-            if i and self.host_delay:
-                time.sleep(self.host_delay)
+        for source in sources:
             try:
                 reports.append(self.poll_source(source))
             except StoreUnavailable as exc:

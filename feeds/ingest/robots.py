@@ -42,8 +42,11 @@ MAX_HOSTS = 10_000
 
 
 class RobotsResponse(Protocol):
-    status: int
-    body: bytes
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> bytes: ...
 
 
 class RobotsFetch(Protocol):

@@ -200,6 +200,7 @@ def render_json_feed(page: FeedPage) -> bytes:
 def render_opml(title: str, feeds: Sequence[FeedListing], created: datetime | None = None) -> bytes:
     """OPML 2.0 listing every category feed, one outline per category, readable by
     `feeds.ingest.opml.read_opml` (so a list exported here imports back as the same sources)."""
+    no_extra: dict[str, str] = {}
     groups = [
         (
             _text(f.category.name),
@@ -209,6 +210,7 @@ def render_opml(title: str, feeds: Sequence[FeedListing], created: datetime | No
                     _text(f.category.name),
                     to_uri(f.xml_url),
                     to_uri(f.html_url) if f.html_url else None,
+                    no_extra,
                 )
             ],
         )
@@ -276,7 +278,8 @@ def _entry(item: FeedItem) -> _Entry:
     item_id, is_permalink = _identity(article, url)
     published = _utc(article.published)
     updated = max(_utc(article.updated), published) if article.updated else published
-    content = _content(article.content_html, url) if article.content_html else ""
+    body = _body(item)
+    content = _content(body, url) if body else ""
     title = _text(article.title) or url
     summary = _text(article.summary) or _text(article.text)[:400] or title
     image = _image(article.image)
@@ -297,6 +300,16 @@ def _entry(item: FeedItem) -> _Entry:
         language=article.language or "vi",
         article_id=article.id,
     )
+
+
+def _body(item: FeedItem) -> str:
+    """The story's HTML: the full text read from its page when there is one and its category
+    wants it in feeds (the default), else what the feed or CMS gave."""
+    article, page = item.article, item.article.fulltext
+    wanted = item.category is None or item.category.feed_full_text
+    if wanted and page is not None and page.origin == "page" and page.status == "full":
+        return page.html or article.content_html
+    return article.content_html
 
 
 @functools.lru_cache(maxsize=4096)

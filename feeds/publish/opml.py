@@ -14,11 +14,12 @@ from datetime import datetime
 
 def write_opml(
     title: str,
-    groups: list[tuple[str, str, list[tuple[str, str, str | None]]]],
+    groups: list[tuple[str, str, list[tuple[str, str, str | None, dict[str, str]]]]],
     created: datetime | None = None,
     feed_type: str = "rss",
 ) -> bytes:
-    """groups: (category name, category slug, [(feed title, xml URL, html URL)])."""
+    """groups: (category name, category slug, [(feed title, xml URL, html URL, more
+    attributes)]); quantam's own attributes (`fullText`) go in the last."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
@@ -28,7 +29,7 @@ def write_opml(
     for name, slug, feeds in groups:
         # Only `text`: an outline with more attributes needs a `type` (W3C MissingOutlineType).
         group = ET.SubElement(body, "outline", text=name)
-        for feed_title, xml_url, html_url in feeds:
+        for feed_title, xml_url, html_url, extra in feeds:
             attrs = {
                 "type": feed_type,
                 "text": feed_title,
@@ -38,6 +39,7 @@ def write_opml(
             }
             if html_url:
                 attrs["htmlUrl"] = html_url
+            attrs.update(extra)
             ET.SubElement(group, "outline", attrs)
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)

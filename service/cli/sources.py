@@ -11,6 +11,8 @@ import click
 
 from feeds.common.errors import FeedError
 from feeds.ingest.opml import read_opml
+from feeds.ingest.text import clean_text, slugify
+from feeds.ingest.websub import Subscription
 from feeds.publish.opml import write_opml
 from service.cli.base import (
     Context,
@@ -19,9 +21,17 @@ from service.cli.base import (
     creates_store,
     pass_ctx,
 )
-from service.http.serialize import source_record, source_status
+from service.http.serialize import full_text_counts, source_record, source_status, websub_item
 from store.errors import SourceExists
-from store.models import Source, utcnow
+from store.models import FULL_TEXT_POLICIES, Source, utcnow
+
+FULL_TEXT_OPTION = click.option(
+    "--full-text",
+    "full_text",
+    type=click.Choice(FULL_TEXT_POLICIES),
+    help="When to read article pages for their full text: auto (when the feed's text is "
+    "shorter than QUANTAM_FULL_TEXT_MIN_WORDS), always, never.",
+)
 
 
 @cli.group()
@@ -34,18 +44,43 @@ def sources() -> None:
 @click.option("--category", required=True, help="Category slug, e.g. the-thao (or its name).")
 @click.option("--name", help='Display name of the category, e.g. "Thể thao".')
 @click.option("--title", default="", help="Display name of the source (default: the feed's).")
+@FULL_TEXT_OPTION
 @pass_ctx
 @creates_store
-def sources_add(ctx: Context, url: str, category: str, name: str | None, title: str) -> None:
+def sources_add(
+    ctx: Context, url: str, category: str, name: str | None, title: str, full_text: str | None
+) -> None:
     """Add a feed to poll."""
     slug = category_slug(ctx, category, name)
     try:
-        source = ctx.quantam.ingestor.add_source(url, slug, name=title)
+        source = ctx.quantam.ingestor.add_source(
+            url, slug, name=title, full_text=full_text or "auto"
+        )
     except SourceExists as exc:
         raise click.ClickException(str(exc)) from exc
     except FeedError as exc:
         raise click.BadParameter(str(exc), param_hint="URL") from exc
-    click.echo(f"added source {source.id}: {source.url} -> {source.category}")
+    click.echo(
+        f"added source {source.id}: {source.url} -> {source.category} (full text: "
+        f"{source.full_text})"
+    )
+
+
+@sources.command("edit")
+@click.argument("ident")
+@FULL_TEXT_OPTION
+@click.option("--title", help="Display name of the source.")
+@pass_ctx
+def sources_edit(ctx: Context, ident: str, full_text: str | None, title: str | None) -> None:
+    """Change a source (by id or URL): its full-text policy or display name."""
+    source = _find(ctx, ident)
+    assert source.id is not None  # a stored source
+    if full_text is None and title is None:
+        raise click.UsageError("nothing to change: give --full-text or --title")
+    edited = ctx.quantam.edit_source(source.id, full_text=full_text, title=title)
+    if edited is None:
+        raise click.ClickException(f"source {source.id} was removed meanwhile")
+    click.echo(f"source {edited.id}: full text {edited.full_text}, title {edited.name!r}")
 
 
 @sources.command("list")
@@ -55,6 +90,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
     """Each source's status: last fetch, HTTP status, last error in words, next due, articles."""
     store = ctx.quantam.store
     counts = store.count_articles_by_source()
+    fulltext = store.count_fulltext_by_source()
     now = utcnow()
     items = store.list_sources()
     if as_json:
@@ -62,6 +98,9 @@ def sources_list(ctx: Context, as_json: bool) -> None:
             d = source_record(source)
             d["articles"] = _articles(counts, source)
             d["status"] = source_status(source)
+            d["full_text_articles"] = full_text_counts(fulltext.get(source.id))
+            sub = ctx.quantam.websub.get(source.id) if source.id is not None else None
+            d["websub"] = websub_item(ctx.quantam.websub.describe(sub)) if sub else None
             click.echo(json.dumps(d, ensure_ascii=False))
         return
     if not items:
@@ -83,6 +122,34 @@ def sources_list(ctx: Context, as_json: bool) -> None:
             click.echo(f"      warning: {source.last_warning}")
         if source.id_policy != "guid":
             click.echo(f"      note: {source.id_policy_reason}")
+        click.echo(f"      {_full_text_line(source, fulltext.get(source.id))}")
+        if source.fulltext_error:
+            when = _ago(source.fulltext_error_at, now) if source.fulltext_error_at else ""
+            click.echo(f"      last page without text ({when}): {source.fulltext_error}")
+        subscription = ctx.quantam.websub.get(source.id) if source.id is not None else None
+        if subscription is not None:
+            click.echo(f"      {_websub_line(subscription, now)}")
+
+
+def _full_text_line(source: Source, counts: dict[str, int] | None) -> str:
+    c = full_text_counts(counts)
+    summary = c["summary"] + c["pending"]
+    waiting = f" ({c['pending']} waiting for their page)" if c["pending"] else ""
+    return (
+        f"full text ({source.full_text}): {c['full']} full, {summary} summary only{waiting}, "
+        f"{c['failed']} failed"
+    )
+
+
+def _websub_line(sub: Subscription, now: datetime) -> str:
+    line = f"websub: {sub.state} at {sub.hub}"
+    if sub.requested == "subscribe" and sub.state != "pending":
+        line += " (renewal asked)"
+    if sub.state == "subscribed" and sub.lease_until is not None:
+        line += f", lease ends in {_span((sub.lease_until - now).total_seconds())}"
+    if sub.error:
+        line += f" ({sub.error})"
+    return line
 
 
 def _articles(counts: dict[int, int], source: Source) -> int:
@@ -126,7 +193,7 @@ def sources_remove(ctx: Context, ident: str) -> None:
     """Stop polling a source (by id or URL). Its articles stay."""
     source = _find(ctx, ident)
     assert source.id is not None  # a stored source
-    ctx.quantam.store.remove_source(source.id)
+    ctx.quantam.remove_source(source.id)
     click.echo(f"removed source {source.id}: {source.url}")
 
 
@@ -169,7 +236,11 @@ def sources_import(ctx: Context, file: str, category: str | None) -> None:
     for item in outlines:
         try:
             ctx.quantam.ingestor.add_source(
-                item.url, item.category_slug, name=item.name, category_name=item.category_name
+                item.url,
+                item.category_slug,
+                name=item.name,
+                category_name=item.category_name,
+                full_text=item.full_text or "auto",
             )
             added += 1
         except SourceExists:
@@ -186,9 +257,13 @@ def sources_export(ctx: Context, output: str | None) -> None:
     """Write every source as OPML 2.0, grouped by category."""
     store = ctx.quantam.store
     names = {c.slug: c.name for c in store.list_categories()}
-    groups: dict[str, list[tuple[str, str, str | None]]] = {}
+    groups: dict[str, list[tuple[str, str, str | None, dict[str, str]]]] = {}
     for source in store.list_sources():
-        groups.setdefault(source.category, []).append((source.name or source.url, source.url, None))
+        # Only a policy other than the default is written: a file without it imports as auto.
+        extra = {"fullText": source.full_text} if source.full_text != "auto" else {}
+        groups.setdefault(source.category, []).append(
+            (source.name or source.url, source.url, None, extra)
+        )
     data = write_opml(
         "quantam sources",
         [(names.get(slug, slug), slug, feeds) for slug, feeds in groups.items()],
@@ -210,10 +285,38 @@ def categories() -> None:
 def categories_list(ctx: Context) -> None:
     store = ctx.quantam.store
     for category in store.list_categories():
+        feeds = "feeds carry full text" if category.feed_full_text else "feeds carry summaries"
         click.echo(
             f"{category.slug:<20} {category.name:<24} {category.language:<3} "
-            f"{store.count_articles(category.slug):>6} articles"
+            f"{store.count_articles(category.slug):>6} articles  {feeds}"
         )
+
+
+@categories.command("edit")
+@click.argument("slug")
+@click.option("--name", help="Display name.")
+@click.option(
+    "--feed-full-text/--no-feed-full-text",
+    default=None,
+    help="Whether the category's feeds carry extracted full text (content:encoded, Atom "
+    "content, JSON Feed content_html); the description stays the summary either way.",
+)
+@pass_ctx
+def categories_edit(ctx: Context, slug: str, name: str | None, feed_full_text: bool | None) -> None:
+    """Rename a category or choose what its feeds carry."""
+    store = ctx.quantam.store
+    category = store.get_category(slugify(slug))
+    if category is None:
+        raise click.ClickException(f"no category {slug!r} (`quantam categories list` names them)")
+    if name is None and feed_full_text is None:
+        raise click.UsageError("nothing to change: give --name or --feed-full-text/--no-...")
+    changed = category.replace(
+        name=clean_text(name) or category.name if name is not None else category.name,
+        feed_full_text=category.feed_full_text if feed_full_text is None else feed_full_text,
+    )
+    store.put_category(changed)
+    what = "full text" if changed.feed_full_text else "summaries"
+    click.echo(f"{changed.slug}: {changed.name} (feeds carry {what})")
 
 
 @categories.command("add")

@@ -6,7 +6,7 @@ from flask import Flask
 
 from service.config import Settings, load_settings
 from service.core import Quantam
-from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps
+from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
 from service.http.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_response
 from service.http.errors import register_error_handlers
 from service.http.related_fastpath import RelatedFastPath
@@ -35,7 +35,16 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     register_error_handlers(app)
     ops.install(app)
     quantam.ingestor.listeners.append(_count_ingested)
-    for blueprint in (api.bp, cms.bp, embed.bp, feed_routes.bp, ops.bp, openapi.bp, sitemaps.bp):
+    for blueprint in (
+        api.bp,
+        cms.bp,
+        embed.bp,
+        feed_routes.bp,
+        ops.bp,
+        openapi.bp,
+        sitemaps.bp,
+        websub_callback.bp,
+    ):
         app.register_blueprint(blueprint)
     app.after_request(gzip_response)
     # Outside in: metrics, whole answers again, the plain related requests, then Flask.

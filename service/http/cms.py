@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from feeds.ingest.fulltext import BadPolicy, check_policy
 from service.http.errors import NotFound, Problem
 from service.http.serialize import article_detail, source_item
 from store.urls import InvalidURL
@@ -110,9 +111,43 @@ def take_down(article_id: str) -> Response:
 
 @bp.get("/sources")
 def list_sources() -> Response:
-    store = _quantam().store
+    quantam = _quantam()
+    store = quantam.store
     counts = store.count_articles_by_source()
-    return jsonify({"sources": [source_item(s, counts.get(s.id, 0)) for s in store.list_sources()]})
+    fulltext = store.count_fulltext_by_source()
+    return jsonify(
+        {
+            "sources": [
+                source_item(s, counts.get(s.id, 0), fulltext.get(s.id), _websub(quantam, s.id))
+                for s in store.list_sources()
+            ]
+        }
+    )
+
+
+def _websub(quantam: Any, source_id: int | None) -> dict[str, Any] | None:
+    if source_id is None:
+        return None
+    return quantam.websub.describe(quantam.websub.get(source_id))
+
+
+def _string_field(data: dict[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise Problem(400, "Bad request", f"field '{field}' must be a string", parameter=field)
+    return value
+
+
+def _policy_field(data: dict[str, Any]) -> str | None:
+    value = _string_field(data, "full_text")
+    if value is None:
+        return None
+    try:
+        return check_policy(value)
+    except BadPolicy as exc:
+        raise Problem(
+            400, "Bad request", f"field 'full_text': {exc}", parameter="full_text"
+        ) from None
 
 
 @bp.post("/sources")
@@ -123,19 +158,56 @@ def add_source() -> Response:
         raise Problem(400, "Bad request", "field 'url' is required", parameter="url")
     if not isinstance(category, str) or not category.strip():
         raise Problem(400, "Bad request", "field 'category' is required", parameter="category")
-    title, name = data.get("title"), data.get("name")
-    for field, value in (("title", title), ("name", name)):
-        if value is not None and not isinstance(value, str):
-            raise Problem(400, "Bad request", f"field '{field}' must be a string", parameter=field)
-    source = _quantam().ingestor.add_source(url, category, name=title or "", category_name=name)
+    title, name = _string_field(data, "title"), _string_field(data, "name")
+    policy = _policy_field(data) or "auto"
+    source = _quantam().ingestor.add_source(
+        url, category, name=title or "", category_name=name, full_text=policy
+    )
     response = jsonify(source_item(source, 0))
     response.status_code = 201
     response.headers["Location"] = f"/api/sources/{source.id}"
     return response
 
 
-@bp.delete(f"/sources/<int(max={MAX_SOURCE_ID}):source_id>")
+# One rule for both methods: with two, werkzeug answers an id above the converter's maximum
+# with 405 for one of them instead of 404.
+@bp.route(f"/sources/<int(max={MAX_SOURCE_ID}):source_id>", methods=["PATCH", "DELETE"])
+def source(source_id: int) -> Response:
+    if request.method == "DELETE":
+        return remove_source(source_id)
+    return edit_source(source_id)
+
+
+def edit_source(source_id: int) -> Response:
+    """Change a source's full-text policy or display name; other fields are refused."""
+    data = _json_body()
+    unknown = sorted(set(data) - {"full_text", "title"})
+    if unknown:
+        raise Problem(
+            400,
+            "Bad request",
+            f"only 'full_text' and 'title' can be changed, not {', '.join(unknown)}",
+            parameter=unknown[0],
+        )
+    quantam = _quantam()
+    source = quantam.edit_source(
+        source_id, full_text=_policy_field(data), title=_string_field(data, "title")
+    )
+    if source is None:
+        raise NotFound(f"no source with id {source_id}")
+    store = quantam.store
+    articles = store.count_articles_by_source().get(source_id, 0)
+    return jsonify(
+        source_item(
+            source,
+            articles,
+            store.count_fulltext_by_source().get(source_id),
+            _websub(quantam, source_id),
+        )
+    )
+
+
 def remove_source(source_id: int) -> Response:
-    if not _quantam().store.remove_source(source_id):
+    if not _quantam().remove_source(source_id):
         raise NotFound(f"no source with id {source_id}")
     return Response(status=204)

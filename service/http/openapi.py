@@ -18,6 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from feeds.ingest.pipeline import MAX_CATEGORY_LENGTH
+from feeds.ingest.websub import SIGNATURE_HEADER
+from feeds.ingest.websub import STATES as WEBSUB_STATES
 from feeds.publish import formats
 from service.core import LISTS_WAIT
 from service.http import api, cms, embed, feed_routes
@@ -29,7 +31,7 @@ from service.http.params import (
     MAX_LIST_VALUES,
     MAX_TEXT_LENGTH,
 )
-from store.models import ID_POLICIES
+from store.models import FULL_TEXT_POLICIES, FULL_TEXT_STATUSES, ID_POLICIES
 
 bp = Blueprint("openapi", __name__)
 
@@ -40,6 +42,8 @@ WRITE_SECURITY: list[dict[str, list[str]]] = [{BEARER: []}]
 METRICS_MEDIA_TYPE = "text/plain"
 JAVASCRIPT_MEDIA_TYPE = "text/javascript"
 HTML_MEDIA_TYPE = "text/html"
+PLAIN_MEDIA_TYPE = "text/plain"
+XML_MEDIA_TYPE = "application/xml"
 
 DESCRIPTION = """\
 quantam syndicates Vietnamese news: per-category feeds (RSS 2.0, Atom 1.0, JSON Feed 1.1, OPML),
@@ -84,6 +88,16 @@ def _object(properties: dict[str, Any], description: str | None = None) -> dict[
 
 DATE_TIME = {"type": "string", "format": "date-time"}
 NULLABLE_DATE_TIME = _nullable("string", format="date-time")
+# A pushed date: a date-time with its zone, or a date alone (midnight in QUANTAM_TIMEZONE).
+PUSHED_DATE = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "null"},
+    ],
+    "description": "ISO 8601 with a zone (`2026-12-06T08:00:00+07:00`), or a date alone "
+    "(`2026-12-06`: midnight in the site's time zone, QUANTAM_TIMEZONE).",
+}
 URL = {"type": "string", "description": "An absolute http(s) URL."}
 XML = {"type": "string", "contentMediaType": "application/xml"}
 
@@ -109,6 +123,11 @@ ARTICLE_DETAIL = {
     "image": {"oneOf": [_ref("Image"), {"type": "null"}]},
     "language": {"type": "string", "description": "ISO 639 code, e.g. `vi`."},
     "source_id": _nullable("integer", description="The feed it came from; null when pushed."),
+    "full_text": {
+        "oneOf": [_ref("FullText"), {"type": "null"}],
+        "description": "Whether `text` is the whole article; null for articles stored before "
+        "quantam read article pages.",
+    },
 }
 
 RELATED_ITEM = {
@@ -141,6 +160,28 @@ SCHEMAS: dict[str, Any] = {
         "The article as stored, and what became of the related lists.",
     ),
     "RelatedItem": _object(RELATED_ITEM, "A related story, with why it was chosen."),
+    "FullText": _object(
+        {
+            "status": {
+                "enum": list(FULL_TEXT_STATUSES),
+                "description": "`pending`: its page is still to be read; `full`: `text` is the "
+                "whole article; `summary`: only the feed's summary (the source's policy); "
+                "`failed`: the page gave no article (`reason` says why), the summary is kept.",
+            },
+            "origin": {
+                "enum": ["feed", "push", "page"],
+                "description": "Where the text came from: the feed entry, the CMS push, or the "
+                "article's own page.",
+            },
+            "html": _nullable(
+                "string", description="The page's main text as sanitised HTML (origin `page`)."
+            ),
+            "reason": _nullable("string", description="Why there is no full text, in words."),
+            "fetched_at": {**NULLABLE_DATE_TIME, "description": "When the page was read."},
+            "page_url": _nullable("string", description="The page read, after redirects."),
+        },
+        "Whether an article's text is the whole article, and where it came from.",
+    ),
     "Image": {
         "type": "object",
         "required": ["url"],
@@ -159,6 +200,12 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": "string"},
             "articles": {"type": "integer", "minimum": 0},
             "feeds": _object({fmt: URL for fmt in ("rss", "atom", "json")}),
+            "feed_full_text": {
+                "type": "boolean",
+                "description": "Whether the category's feeds carry articles' extracted full "
+                "text (`quantam categories edit --feed-full-text`); the description stays the "
+                "summary.",
+            },
         }
     ),
     "CategoryList": _object({"categories": {"type": "array", "items": _ref("Category")}}),
@@ -201,6 +248,33 @@ SCHEMAS: dict[str, Any] = {
                 "description": "How the feed's entries are told apart.",
             },
             "id_policy_reason": _nullable("string"),
+            "full_text": {
+                "enum": list(FULL_TEXT_POLICIES),
+                "description": "When article pages are read: `auto` when the feed's text is "
+                "short (QUANTAM_FULL_TEXT_MIN_WORDS), `always`, `never`.",
+            },
+            "full_text_articles": _object(
+                {status: {"type": "integer", "minimum": 0} for status in FULL_TEXT_STATUSES},
+                "How many of the source's articles have each full-text status.",
+            ),
+            "full_text_error": _nullable(
+                "string", description="Why the last article page that failed gave no text."
+            ),
+            "full_text_error_at": NULLABLE_DATE_TIME,
+            "websub": _object(
+                {
+                    "state": {
+                        "enum": [*WEBSUB_STATES, None],
+                        "description": "The subscription to the hub the feed names; null when "
+                        "it names none.",
+                    },
+                    "hub": _nullable("string"),
+                    "topic": _nullable("string", description="The feed's self URL."),
+                    "lease_until": NULLABLE_DATE_TIME,
+                    "error": _nullable("string", description="The last problem, in words."),
+                },
+                "WebSub: pushed by the feed's hub (polling continues, less often).",
+            ),
         },
         "A feed quantam polls, and how polling it went.",
     ),
@@ -231,8 +305,8 @@ SCHEMAS: dict[str, Any] = {
                 "none, means the category's language.",
             ),
             "guid": _nullable("string", description="Defaults to the URL."),
-            "published": NULLABLE_DATE_TIME,
-            "updated": NULLABLE_DATE_TIME,
+            "published": PUSHED_DATE,
+            "updated": PUSHED_DATE,
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
             "image": _nullable("string", description="The lead image's http(s) URL."),
         },
@@ -252,6 +326,22 @@ SCHEMAS: dict[str, Any] = {
             },
             "title": _nullable("string", description="The source's display name."),
             "name": _nullable("string", description="Names (or renames) the category."),
+            "full_text": {
+                "enum": [*FULL_TEXT_POLICIES, None],
+                "description": "When article pages are read (default `auto`).",
+            },
+        },
+    },
+    "SourceEdit": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "What can be changed about a source; fields left out stay as they are.",
+        "properties": {
+            "full_text": {
+                "enum": [*FULL_TEXT_POLICIES, None],
+                "description": "When article pages are read.",
+            },
+            "title": _nullable("string", description="The source's display name."),
         },
     },
     "Problem": {
@@ -591,6 +681,80 @@ def _sitemap(operation: str, summary: str, *parameters: dict[str, Any]) -> dict[
     }
 
 
+def _plain(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PLAIN_MEDIA_TYPE: {"schema": {"type": "string"}}},
+    }
+
+
+def _websub_callback() -> dict[str, Any]:
+    """The WebSub subscriber's callback: hubs verify intent and deliver here (W3C WebSub)."""
+    return {
+        "parameters": [
+            _path("token", "The subscription's random token (the callback's only secret)."),
+        ],
+        "get": {
+            "operationId": "websub_verify",
+            "tags": ["websub"],
+            "summary": "A hub verifies a subscription request (or denies it)",
+            "parameters": [
+                _query(
+                    "hub.mode",
+                    "What the hub verifies, or `denied`.",
+                    {"enum": ["subscribe", "unsubscribe", "denied"]},
+                ),
+                _query("hub.topic", "The feed subscribed to.", {"type": "string"}),
+                _query("hub.challenge", "Echoed when the request is pending.", {"type": "string"}),
+                _query(
+                    "hub.lease_seconds", "The lease granted.", {"type": "integer", "minimum": 0}
+                ),
+                _query("hub.reason", "Why the hub denied it.", {"type": "string"}),
+            ],
+            "responses": {
+                "200": _plain("The challenge, for a pending request of this mode and topic."),
+                "404": _plain("No such subscription, or no such request pending."),
+                "503": _ref("StoreUnavailable", "responses"),
+            },
+        },
+        "post": {
+            "operationId": "websub_deliver",
+            "tags": ["websub"],
+            "summary": "A hub delivers the feed's new entries",
+            "description": "Signed with the subscription's secret: `X-Hub-Signature: "
+            "sha256=<hex HMAC of the body>` (sha1, sha384 and sha512 too). The entries are "
+            "stored as a poll would store them; pages and related lists follow off the request.",
+            "parameters": [
+                {
+                    "name": SIGNATURE_HEADER,
+                    "in": "header",
+                    "description": "`<method>=<hex HMAC>` of the raw body.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    media: {"schema": {"type": "string"}}
+                    for media in (
+                        formats.RSS_MEDIA_TYPE,
+                        formats.ATOM_MEDIA_TYPE,
+                        "application/xml",
+                    )
+                },
+            },
+            "responses": {
+                "202": _plain("Received (and stored, when the body is a feed)."),
+                "403": _plain("The signature is missing or wrong: nothing was stored."),
+                "404": _plain("No such subscription."),
+                "410": _plain("The subscription has ended (its source was removed)."),
+                "413": _ref("PayloadTooLarge", "responses"),
+                "503": _ref("StoreUnavailable", "responses"),
+            },
+        },
+    }
+
+
 ARTICLE_LINKS = _links("article_id", "get_article", "related", "take_down_article")
 
 
@@ -606,6 +770,11 @@ def _paths() -> dict[str, Any]:
         "lower-cased).",
         {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH},
         required=True,
+    )
+    source_id = _path(
+        "source_id",
+        "The source's id.",
+        {"type": "integer", "format": "int64", "minimum": 0, "maximum": cms.MAX_SOURCE_ID},
     )
     return {
         "/api/categories": {
@@ -706,7 +875,7 @@ def _paths() -> dict[str, Any]:
                 {
                     "201": {
                         **_json_ok("Added.", "Source", "Location"),
-                        "links": _links("source_id", "remove_source"),
+                        "links": _links("source_id", "edit_source", "remove_source"),
                     },
                     "409": _ref("Conflict", "responses"),
                 },
@@ -714,27 +883,27 @@ def _paths() -> dict[str, Any]:
             ),
         },
         "/api/sources/{source_id}": {
+            "patch": _write(
+                "edit_source",
+                "Change a source's full-text policy or display name",
+                {
+                    "200": _json_ok("The source as changed.", "Source"),
+                    "404": _ref("NotFound", "responses"),
+                },
+                parameters=[source_id],
+                body="SourceEdit",
+            ),
             "delete": _write(
                 "remove_source",
                 "Stop polling a source (its articles stay)",
                 {
-                    "204": {"description": "Removed."},
+                    "204": {"description": "Removed (and unsubscribed from its WebSub hub)."},
                     "404": _ref("NotFound", "responses"),
                 },
-                parameters=[
-                    _path(
-                        "source_id",
-                        "The source's id.",
-                        {
-                            "type": "integer",
-                            "format": "int64",
-                            "minimum": 0,
-                            "maximum": cms.MAX_SOURCE_ID,
-                        },
-                    )
-                ],
-            )
+                parameters=[source_id],
+            ),
         },
+        "/websub/callback/{token}": _websub_callback(),
         "/feeds/{slug}.rss": _feed("rss", formats.RSS_MEDIA_TYPE, "RSS 2.0 feed", XML),
         "/feeds/{slug}.atom": _feed("atom", formats.ATOM_MEDIA_TYPE, "Atom 1.0 feed", XML),
         "/feeds/{slug}.json": _feed(
@@ -912,6 +1081,7 @@ def document(base_url: str) -> dict[str, Any]:
             {"name": "feeds", "description": "RSS, Atom, JSON Feed and OPML"},
             {"name": "embed", "description": "The embeddable related-stories box"},
             {"name": "operations", "description": "Health, metrics and this document"},
+            {"name": "websub", "description": "The WebSub subscriber's callback, for hubs"},
         ],
         "paths": _paths(),
         "components": {

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from store.base import Store
-from store.models import Article, Category, Image, Source, Teaser, ts
+from store.models import FULL_TEXT_STATUSES, Article, Category, FullText, Image, Source, Teaser, ts
 
 
 def iso(moment: Any) -> str | None:
@@ -64,8 +64,23 @@ def article_detail(a: Article) -> dict[str, Any]:
         image=_image(a.image),
         language=a.language,
         source_id=a.source_id,
+        full_text=full_text_item(a.fulltext),
     )
     return item
+
+
+def full_text_item(f: FullText | None) -> dict[str, Any] | None:
+    """Whether `text` is the whole article; with the page's HTML when it was extracted."""
+    if f is None:
+        return None
+    return {
+        "status": f.status,
+        "origin": f.origin,
+        "html": f.html or None,
+        "reason": f.reason,
+        "fetched_at": iso(f.at),
+        "page_url": f.page_url,
+    }
 
 
 def _image(image: Image | None) -> dict[str, Any] | None:
@@ -83,6 +98,7 @@ def category_item(c: Category, store: Store, base_url: str) -> dict[str, Any]:
         "language": c.language,
         "articles": store.count_articles(c.slug),
         "feeds": {fmt: f"{base}/feeds/{c.slug}.{fmt}" for fmt in ("rss", "atom", "json")},
+        "feed_full_text": c.feed_full_text,
     }
 
 
@@ -101,7 +117,28 @@ def source_record(s: Source) -> dict[str, Any]:
     return {k: ts(v) if isinstance(v, datetime) else v for k, v in vars(s).items()}
 
 
-def source_item(s: Source, articles: int) -> dict[str, Any]:
+def full_text_counts(counts: dict[str, int] | None) -> dict[str, int]:
+    """How many of a source's articles have each full-text status (all four, zeros too)."""
+    return {status: (counts or {}).get(status, 0) for status in FULL_TEXT_STATUSES}
+
+
+NO_SUBSCRIPTION = {"state": None, "hub": None, "topic": None, "lease_until": None, "error": None}
+
+
+def websub_item(described: dict[str, Any] | None) -> dict[str, Any]:
+    """A source's WebSub subscription (its state, hub, topic, lease, last problem; never its
+    callback token or secret)."""
+    if not described:
+        return dict(NO_SUBSCRIPTION)
+    return {**described, "lease_until": iso(described.get("lease_until"))}
+
+
+def source_item(
+    s: Source,
+    articles: int,
+    fulltext: dict[str, int] | None = None,
+    websub: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "id": s.id,
         "url": s.url,
@@ -119,4 +156,9 @@ def source_item(s: Source, articles: int) -> dict[str, Any]:
         "next_due_at": iso(s.next_due_at),
         "id_policy": s.id_policy,
         "id_policy_reason": s.id_policy_reason,
+        "full_text": s.full_text,
+        "full_text_articles": full_text_counts(fulltext),
+        "full_text_error": s.fulltext_error,
+        "full_text_error_at": iso(s.fulltext_error_at),
+        "websub": websub_item(websub),
     }

@@ -22,6 +22,7 @@ from store.redis import RedisStore
 from tests.support.env import REDIS_URL
 from tests.support.feedbuilder import rss, story
 from tests.support.feedserver import FeedServer, Reply
+from tests.support.newssite import BUS, NewsSite, Page
 from tests.support.redisproc import RedisProcess, require_redis_server
 
 
@@ -287,3 +288,28 @@ def test_poller_waits_out_a_redis_outage_and_loses_nothing(
     assert quantam.store.count_articles() == 2
     assert quantam.store.get_source(first.id).last_status == 200
     quantam.close()
+
+
+def test_an_rq_poll_job_reads_the_new_articles_pages(
+    redis_store_url: str, feed_server: FeedServer
+) -> None:
+    """Full text in the RQ workers too, on the Redis store: the job that stores a feed reads
+    its articles' pages, and queues the index job for the lists."""
+    site = NewsSite(feed_server)
+    urls = [site.page(Page(f"bai-{n}", f"Bài {n}", BUS, summary=f"Tin {n}.")) for n in range(2)]
+    jobs.configure(
+        load_settings(
+            environ={}, store=redis_store_url, allow_private_fetch=True, poll_host_delay=0
+        )
+    )
+    jobs._worker_quantam = None
+    quantam = jobs.worker_quantam()
+    try:
+        source = quantam.ingestor.add_source(site.feed("/rss", urls), "thoi-su")
+        summary = poll_source_job(source.id)
+        assert "2 new" in summary and "pages: 2 full text, 0 failed" in summary
+        assert quantam.store.count_fulltext_by_source() == {source.id: {"full": 2}}
+        assert BUS[3] in quantam.store.get_article(quantam.store.article_id_at(urls[0])).text
+    finally:
+        quantam.close()
+        jobs._worker_quantam = None

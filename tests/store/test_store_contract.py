@@ -18,7 +18,9 @@ from store.base import Store
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound
 from store.models import (
     Alias,
+    Article,
     Category,
+    FullText,
     Image,
     IngestBatch,
     RelatedItem,
@@ -413,3 +415,100 @@ def test_sqlite_migration_gives_stored_articles_their_teasers(tmp_path) -> None:
     assert store.schema_version() == len(MIGRATIONS)
     assert store.get_teasers(["a0001", "a0002"]) == [Teaser.of(a) for a in articles]
     store.close()
+
+
+# -- full text ------------------------------------------------------------------------------------
+
+
+def _with_status(n: int, status: str | None, source_id: int | None = 3, **kw) -> Article:
+    fulltext = None if status is None else FullText(status=status, origin="feed")
+    return make_article(n, source_id=source_id, fulltext=fulltext, **kw)
+
+
+def test_an_articles_full_text_is_stored_whole(store: Store) -> None:
+    extracted = FullText(
+        status="full",
+        origin="page",
+        html="<p>Toàn văn <b>bài</b></p>",
+        at=T0 + timedelta(hours=1),
+        page_url="https://news.example/bai-1.html?ref=rss",
+        filled=("image", "author"),
+    )
+    failed = FullText(status="failed", origin="page", reason="the page is not there (404)", at=T0)
+    store.commit(
+        IngestBatch(
+            articles=[
+                make_article(1, fulltext=extracted),
+                make_article(2, fulltext=failed),
+                make_article(3),
+            ]
+        )
+    )
+    assert store.get_article("a0001") == make_article(1, fulltext=extracted)
+    assert store.get_article("a0002").fulltext == failed
+    assert store.get_article("a0003").fulltext is None
+
+
+def test_full_text_counts_by_source_follow_edits_and_takedowns(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[
+                _with_status(1, "full"),
+                _with_status(2, "pending"),
+                _with_status(3, "pending"),
+                _with_status(4, "failed", source_id=4),
+                _with_status(5, "summary", source_id=None),
+                _with_status(6, None),  # stored before there were statuses: not counted
+            ]
+        )
+    )
+    assert store.count_fulltext_by_source() == {
+        3: {"full": 1, "pending": 2},
+        4: {"failed": 1},
+        None: {"summary": 1},
+    }
+    store.commit(IngestBatch(articles=[_with_status(2, "full"), _with_status(4, "full", 4)]))
+    store.delete_article("a0003")
+    counts = store.count_fulltext_by_source()
+    assert counts == {3: {"full": 2}, 4: {"full": 1}, None: {"summary": 1}}
+
+
+def test_the_full_text_queue_is_newest_first_by_source_and_pages(store: Store) -> None:
+    store.commit(
+        IngestBatch(
+            articles=[
+                _with_status(n, "pending" if n % 3 else "failed", source_id=3 if n < 7 else 30)
+                for n in range(1, 10)
+            ]
+            + [_with_status(10, "full"), _with_status(11, "pending", source_id=None)]
+        )
+    )
+    ids = [a.id for a in store.fulltext_queue()]
+    assert ids == ["a0011", "a0008", "a0007", "a0005", "a0004", "a0002", "a0001"]
+    assert [a.id for a in store.fulltext_queue(source_id=3)] == ["a0005", "a0004", "a0002", "a0001"]
+    assert [a.id for a in store.fulltext_queue("failed")] == ["a0009", "a0006", "a0003"]
+    assert [a.id for a in store.fulltext_queue("failed", source_id=30)] == ["a0009"]
+    assert store.fulltext_queue(source_id=99) == []
+    first = store.fulltext_queue(source_id=3, limit=2)
+    assert [a.id for a in first] == ["a0005", "a0004"]
+    rest = store.fulltext_queue(source_id=3, before=(first[-1].published, first[-1].id))
+    assert [a.id for a in rest] == ["a0002", "a0001"]
+    recent = store.fulltext_queue(since=T0 + timedelta(minutes=5))
+    assert [a.id for a in recent] == ["a0011", "a0008", "a0007"]
+    store.commit(IngestBatch(articles=[_with_status(8, "full", source_id=30)]))
+    store.delete_article("a0007")
+    assert [a.id for a in store.fulltext_queue(limit=2)] == ["a0011", "a0005"]
+
+
+def test_categories_and_sources_keep_their_full_text_settings(store: Store) -> None:
+    store.put_category(Category("the-thao", "Thể thao", feed_full_text=False))
+    assert store.get_category("the-thao").feed_full_text is False
+    source = store.add_source(Source(url="https://a.example/rss", category="the-thao"))
+    assert source.full_text == "auto"
+    changed = source.replace(
+        full_text="always",
+        fulltext_error="robots.txt disallows it",
+        fulltext_error_at=T0,
+    )
+    store.update_source(changed)
+    assert store.get_source(source.id) == changed

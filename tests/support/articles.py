@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from store.base import Store
-from store.models import Alias, Article, Category, Image, IngestBatch, RelatedItem, Source
+from store.models import (
+    Alias,
+    Article,
+    Category,
+    FullText,
+    Image,
+    IngestBatch,
+    RelatedItem,
+    Source,
+)
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -39,7 +48,10 @@ def fill_every_kind(s: Store) -> None:
     src = s.add_source(Source(url="https://a.example/rss", category="the-thao"))
     s.commit(
         IngestBatch(
-            articles=[make_article(1, source_id=src.id), make_article(2)],
+            articles=[
+                make_article(1, source_id=src.id, fulltext=FullText("pending")),
+                make_article(2),
+            ],
             aliases=[Alias("url", "https://news.example/bai-1.html", "a0001")],
             source=src.replace(etag='"x"'),
             category=Category("the-thao", "Thể thao"),

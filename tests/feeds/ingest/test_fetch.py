@@ -22,7 +22,9 @@ from feeds.common.errors import (
     TooLarge,
     TooManyRedirects,
 )
-from feeds.ingest.fetch import Fetcher, FetchLimits, parse_max_age, parse_retry_after
+from feeds.common.netguard import USER_AGENT
+from feeds.ingest.fetch import Fetcher, FetchLimits, HostLocks, parse_max_age, parse_retry_after
+from feeds.ingest.fulltext import PageReader
 from tests.support.compression import MIB, bomb, encode
 from tests.support.env import ROOT, fixture_bytes
 from tests.support.feedserver import FeedServer, RawServer, Reply
@@ -309,3 +311,53 @@ def test_dripped_headers_hit_the_total_timeout(raw_server: RawServer) -> None:
         fetcher.fetch(url)
     assert time.monotonic() - started < 2.5
     fetcher.close()
+
+
+def test_requests_to_one_host_are_paced_and_a_host_can_ask_for_more(
+    feed_server: FeedServer,
+) -> None:
+    fetcher = Fetcher(FetchLimits(allow_private=True), HostLocks(delay=0.3))
+    url = feed_server.route("/rss", Reply(body=FEED))
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            fetcher.fetch(url)
+        assert time.monotonic() - started >= 0.6  # two pauses of 0.3 s
+        fetcher.host_locks.slow_down("127.0.0.1", 0.8)
+        fetcher.fetch(url)
+        assert 0.6 <= fetcher.host_locks.ready_in("127.0.0.1") <= 0.8
+        assert fetcher.host_locks.ready_in("other.example") == 0
+    finally:
+        fetcher.close()
+
+
+def test_truncate_reads_at_most_the_cap_and_keeps_the_prefix(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    text = b"User-agent: *\nDisallow: /a\n" + b"# comment line\n" * 50_000  # 750 KB
+    for name, reply in (
+        ("declared", Reply(body=text, content_type="text/plain")),
+        ("chunked", Reply(body=text, content_type="text/plain", chunk=8192)),
+        ("gzip", Reply(body=text, content_type="text/plain", gzip=True)),
+    ):
+        url = feed_server.route(f"/robots-{name}.txt", reply)
+        result = fetcher.fetch(url, accept="text/plain", max_bytes=1000, truncate=True)
+        assert result.body == text[:1000], name
+        with pytest.raises(TooLarge):
+            fetcher.fetch(url, max_bytes=1000)
+    assert feed_server.requests_to("/robots-declared.txt")[0].headers["accept"] == "text/plain"
+
+
+def test_robots_txt_is_read_through_the_fetcher_within_500_kib(
+    feed_server: FeedServer,
+) -> None:
+    big = b"User-agent: *\nDisallow: /cam/\n" + b"#" * (600 * 1024) + b"\nDisallow: /sau/\n"
+    feed_server.route("/robots.txt", Reply(body=big, content_type="text/plain"))
+    fetcher = Fetcher(FetchLimits(allow_private=True))
+    robots = PageReader(fetcher).robots
+    try:
+        assert not robots.allowed(feed_server.url("/cam/bai.html"), USER_AGENT)
+        # the rule past the first 500 KiB is never read
+        assert robots.allowed(feed_server.url("/sau/bai.html"), USER_AGENT)
+    finally:
+        fetcher.close()

@@ -43,7 +43,7 @@ from feeds.publish.formats import (
     render_opml,
     render_rss,
 )
-from store.models import Article, Category, Image
+from store.models import Article, Category, FullText, Image
 from store.sqlite import SQLiteStore
 from tests.support.env import SHARED, TESTS, fixture_bytes
 from tests.support.feedrules import check_feed, check_json_feed, problems
@@ -546,3 +546,53 @@ def test_real_vietnamese_feeds_publish_clean_in_every_format(sqlite_store: SQLit
             assert parsed.bozo == 0
             titles = {entry.link: entry.title for entry in parsed.entries}
             assert titles == {a.url: a.title for a in articles}
+
+
+# -- full text --------------------------------------------------------------------------------
+
+PAGE_HTML = (
+    '<p>Toàn văn bài viết với <a href="/lien-ket.html">một liên kết</a> và nhiều đoạn.</p>'
+    "<p>Đoạn thứ hai của bài viết đầy đủ.</p>"
+)
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_feeds_carry_the_full_text_and_keep_the_summary_as_description(
+    articles: list[Article], fmt: str
+) -> None:
+    full = [
+        a.replace(
+            fulltext=FullText(
+                "full", origin="page", html=PAGE_HTML, at=datetime(2024, 1, 1, tzinfo=UTC)
+            )
+        )
+        for a in articles
+    ]
+    page = page_for(full, fmt)
+    body = RENDER[fmt](page)
+    assert validate(fmt, body, page.self_url) == []
+    if fmt == "json":
+        entries = [(i["content_html"], i["summary"]) for i in json.loads(body)["items"]]
+    else:
+        entries = [(e.content[0].value, e.summary) for e in feedparser.parse(body).entries]
+    assert len(entries) == len(full)
+    for content, summary in entries:
+        assert "Toàn văn bài viết" in content and "Toàn văn" not in summary
+        # relative links inside the full text are made absolute against the article's URL
+        assert "/lien-ket.html" in content and 'href="/lien-ket' not in content
+    # the category can turn it off: the feed's own content again
+    off = RENDER[fmt](
+        page_for(full, fmt, category=dataclasses.replace(CATEGORY, feed_full_text=False))
+    )
+    assert "Toàn văn bài viết" not in off.decode()
+    assert off == RENDER[fmt](
+        page_for(articles, fmt, category=dataclasses.replace(CATEGORY, feed_full_text=False))
+    )
+
+
+def test_a_failed_or_pending_page_leaves_the_feed_content(articles: list[Article]) -> None:
+    for status in ("failed", "pending", "summary"):
+        marked = [
+            a.replace(fulltext=FullText(status, origin="page", html=PAGE_HTML)) for a in articles
+        ]
+        assert render_rss(page_for(marked, "rss")) == render_rss(page_for(articles, "rss"))

@@ -15,31 +15,13 @@ from pathlib import Path
 import pytest
 
 from store.sqlite import SQLiteStore
+from tests.support.cli import quantam
 from tests.support.compression import bomb
 from tests.support.env import FIXTURES, ROOT
 from tests.support.feedbuilder import rss, story
 from tests.support.feedserver import FeedServer, Reply
 
 FEEDS = FIXTURES / "feeds"
-
-
-def quantam(db: Path, *args: str, env: dict[str, str] | None = None, check: bool = True):
-    full_env = {
-        **os.environ,
-        "QUANTAM_STORE": f"sqlite:///{db}",
-        "QUANTAM_POLL_HOST_DELAY": "0",
-        **(env or {}),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"quantam {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def test_help_documents_the_settings(tmp_path: Path) -> None:

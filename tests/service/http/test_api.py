@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from feeds.common.errors import InvalidArticle
 from service.config import load_settings
 from service.http.app import create_app
+from store.models import FullText, IngestBatch
 from tests.support.env import fixture_bytes
 
 TOKEN = "s3cret-token"
@@ -244,6 +245,126 @@ def test_sources_crud(client) -> None:
     assert client.delete(f"/api/sources/{source_id}", headers=AUTH).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("image", "https://cms.example.vn/anh/moi.jpg", "https://cms.example.vn/anh/moi.jpg"),
+        ("tags", ["AFF Cup", "Xuân Son"], ["AFF Cup", "Xuân Son"]),
+        ("author", "Trần Minh", "Trần Minh"),
+        ("summary", "Tóm tắt đã sửa.", "Tóm tắt đã sửa."),
+    ],
+)
+def test_a_push_changing_one_field_applies_it(client, field: str, value, shown) -> None:
+    """Issue 14: a push that changed only the image (or only tags, author or summary) was
+    answered 200 "updated" and kept the old value."""
+    data = {
+        "url": "https://cms.example.vn/bong-da/tin-9",
+        "title": "Tuyển Việt Nam thắng",
+        "category": "the-thao",
+        "summary": "Tóm tắt.",
+        "content_html": "<p>Nội dung bài.</p>",
+        "image": "https://cms.example.vn/anh/cu.jpg",
+        "tags": ["bóng đá"],
+        "author": "Nguyễn Văn A",
+    }
+    created = client.post("/api/articles", json=data, headers=AUTH).get_json()
+    etag = client.get(f"/api/articles/{created['id']}").headers["ETag"]
+    updated = client.post("/api/articles", json={**data, field: value}, headers=AUTH)
+    assert updated.status_code == 200
+    stored = client.get(f"/api/articles/{created['id']}").get_json()
+    got = stored[field]["url"] if field == "image" else stored[field]
+    assert got == shown and updated.get_json()[field] == stored[field]
+    assert client.get(f"/api/articles/{created['id']}").headers["ETag"] != etag
+    # the same push again changes nothing
+    assert (
+        client.post("/api/articles", json={**data, field: value}, headers=AUTH).status_code == 200
+    )
+    assert client.get(f"/api/articles/{created['id']}").get_json() == stored
+
+
+def test_a_date_alone_is_midnight_in_the_sites_time_zone(tmp_path: Path) -> None:
+    def pushed(timezone: str | None) -> str:
+        environ = {"QUANTAM_TIMEZONE": timezone} if timezone else {}
+        settings = load_settings(
+            environ=environ, store=f"sqlite:///{tmp_path / f'{timezone}.db'}", api_token=TOKEN
+        )
+        app = create_app(settings)
+        try:
+            body = {
+                "url": "https://cms.example.vn/tin-ngay",
+                "title": "Tin có ngày",
+                "category": "thoi-su",
+                "published": "2024-05-01",
+                "updated": "2024-05-02",
+            }
+            answer = app.test_client().post("/api/articles", json=body, headers=AUTH)
+            assert answer.status_code == 201, answer.get_json()
+            return answer.get_json()["published"], answer.get_json()["updated"]
+        finally:
+            app.extensions["quantam"].close()
+
+    assert pushed(None) == ("2024-04-30T17:00:00Z", "2024-05-01T17:00:00Z")  # UTC+7
+    assert pushed("Europe/Paris") == ("2024-04-30T22:00:00Z", "2024-05-01T22:00:00Z")  # summer
+
+
+@pytest.mark.parametrize(
+    ("published", "words"),
+    [
+        ("2026-02-30", "'published' is not a date"),
+        ("2026-12-06T08:00:00", "needs a time zone"),
+        ("06/12/2026", "not an ISO 8601"),
+    ],
+)
+def test_dates_that_are_not_one_are_refused_in_words(client, published: str, words: str) -> None:
+    body = {"url": "https://x.vn/1", "title": "x", "category": "a", "published": published}
+    response = client.post("/api/articles", json=body, headers=AUTH)
+    assert response.status_code == 400 and words in response.get_json()["detail"]
+
+
+def test_sources_api_sets_and_shows_full_text(client) -> None:
+    created = client.post(
+        "/api/sources",
+        json={
+            "url": "https://tuoitre.vn/rss/the-thao.rss",
+            "category": "the-thao",
+            "full_text": "never",
+        },
+        headers=AUTH,
+    ).get_json()
+    assert created["full_text"] == "never"
+    assert created["full_text_articles"] == {"pending": 0, "full": 0, "summary": 0, "failed": 0}
+    assert created["websub"] == {
+        "state": None,
+        "hub": None,
+        "topic": None,
+        "lease_until": None,
+        "error": None,
+    }
+    path = f"/api/sources/{created['id']}"
+    edited = client.patch(path, json={"full_text": "always", "title": "Tuổi Trẻ"}, headers=AUTH)
+    assert edited.status_code == 200
+    assert edited.get_json()["full_text"] == "always" and edited.get_json()["name"] == "Tuổi Trẻ"
+    listed = client.get("/api/sources", headers=AUTH).get_json()["sources"]
+    assert listed[0]["full_text"] == "always"
+    for body, parameter in (
+        ({"full_text": "sometimes"}, "full_text"),
+        ({"full_text": 1}, "full_text"),
+        ({"url": "https://x.vn/rss"}, "url"),
+    ):
+        bad = client.patch(path, json=body, headers=AUTH)
+        assert bad.status_code == 400 and bad.get_json()["parameter"] == parameter
+    bad = client.post(
+        "/api/sources",
+        json={"url": "https://x.vn/rss", "category": "a", "full_text": "AUTO"},
+        headers=AUTH,
+    )
+    assert (
+        bad.status_code == 400 and "must be one of auto, always, never" in bad.get_json()["detail"]
+    )
+    assert client.patch("/api/sources/999", json={}, headers=AUTH).status_code == 404
+    assert client.patch(path, json={"full_text": "auto"}).status_code == 401
+
+
 def test_healthz_and_metrics(client) -> None:
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok" and health["articles"] == 5
@@ -434,3 +555,20 @@ def test_metrics_declare_their_charset_once(client) -> None:
     """Issue 12: `text/plain; version=...; charset=utf-8; charset=utf-8`."""
     content_type = client.get("/metrics").headers["Content-Type"]
     assert content_type.startswith("text/plain; version=") and content_type.count("charset") == 1
+
+
+def test_category_feeds_carry_extracted_full_text_unless_the_category_says_not(client, app) -> None:
+    quantam = app.extensions["quantam"]
+    store = quantam.store
+    article = store.latest_articles("the-thao", limit=1)[0]
+    page = FullText("full", origin="page", html="<p>Toàn văn từ trang bài viết.</p>")
+    store.commit(IngestBatch(articles=[article.replace(fulltext=page)]))
+    rss = client.get("/feeds/the-thao.rss").get_data(as_text=True)
+    assert "Toàn văn từ trang bài viết." in rss
+    assert client.get("/api/categories").get_json()["categories"][0]["feed_full_text"] is True
+    detail = client.get(f"/api/articles/{article.id}").get_json()
+    assert detail["full_text"]["status"] == "full" and detail["full_text"]["origin"] == "page"
+    store.put_category(store.get_category("the-thao").replace(feed_full_text=False))
+    rss = client.get("/feeds/the-thao.rss").get_data(as_text=True)
+    assert "Toàn văn từ trang bài viết." not in rss
+    assert "Toàn văn" not in client.get("/feeds/all.json").get_data(as_text=True)
