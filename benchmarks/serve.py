@@ -20,7 +20,7 @@ Prints one table: req/s, p50 and p99 latency, mean response bytes, gunicorn's CP
 the ratio to the trivial Flask endpoint (each run against the two trivial runs beside it, median
 over rounds) and nginx's figures for the same bytes. Goal: every quantam endpoint reaches at
 least 0.7 of the trivial endpoint's req/s. Needs `wrk` and `nginx` (Debian packages; benchmark
-only, not dependencies of quantam). docs/serve-benchmark.md has the method and the figures.
+only, not dependencies of quantam). docs/benchmarks/serve.md has the method and the figures.
 """
 
 from __future__ import annotations

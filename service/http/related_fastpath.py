@@ -2,7 +2,7 @@
 
 Right after an ingest every cache is dropped and each embed's request builds its answer again.
 Building one (a list read, a few teasers, JSON) costs about as much as a trivial Flask request;
-Flask's request handling around it cost as much again (measured in docs/serve-benchmark.md).
+Flask's request handling around it cost as much again (measured in docs/benchmarks/serve.md).
 This WSGI middleware answers the embed's usual requests itself: `GET
 /api/articles/<id>/related` without a query, and `GET /api/related?url=...` with only the page
 URL. The body is `service.http.api.related_answer`, the headers and entity tag the ones Flask's
