@@ -524,7 +524,10 @@ def gram(rows: sp.csr_matrix | Rows) -> Similarities:
     owner = np.repeat(np.arange(n), np.diff(rows.indptr))
     dense = np.zeros((n, int(np.count_nonzero(standing))), dtype=np.float32)
     dense[owner[picked], number[first[picked]]] = rows.data[picked]
-    out = dense @ dense.T
+    # numpy's own loop, not BLAS: an add's product (28 x ~3,000) is too small for BLAS's
+    # threads, which on a busy machine waited for a core: 130 ms per add on average at 10k
+    # articles (load 10), against 0.6 ms here
+    out: Similarities = np.einsum("ik,jk->ij", dense, dense)
     out[np.diag_indices(n)] = np.bincount(
         owner, weights=np.square(rows.data, dtype=np.float64), minlength=n
     )
