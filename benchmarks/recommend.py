@@ -134,6 +134,9 @@ def quantam_worker(data: Path, size: int, max_age_days: float) -> dict:
         del batch
         settings = RelatedSettings(k=10, max_age_days=max_age_days, auto_reindex_max=0)
         engine = RelatedEngine(store, settings)
+        # a windowed build keeps every neighbour row for the recall below (360 bytes an article
+        # of its peak memory; not kept in production)
+        engine.keep_neighbours = True
         started = time.perf_counter()
         report = engine.reindex()
         build = time.perf_counter() - started

@@ -130,11 +130,11 @@ class Spill:
 
 @dataclass
 class Built:
-    """A windowed build: the engine's state (the last window), every article's neighbours by
-    time-ordered position with the ids at those positions (for measurement), lists written."""
+    """A windowed build: the engine's state (the last window), every article's neighbour row
+    by time-ordered position (with `keep`), the ids at those positions, lists written."""
 
     state: IndexState
-    neighbours: Neighbours
+    neighbours: Neighbours | None
     ids: list[str]
     lists: int
 
@@ -150,9 +150,11 @@ def rebuild(
     seq: int,
     block_rows: int,
     progress: bool = False,
+    keep: bool = False,
 ) -> Built | None:
     """Fit the model on every stored article and write every list, a window's rows in memory
-    at a time (the module's docstring). None for an empty store."""
+    at a time (the module's docstring). None for an empty store. keep: every article's
+    neighbour row is kept for `Built.neighbours` (measurement), not only the blocks' in use."""
     columns = Columns()
     with tempfile.TemporaryDirectory(prefix="quantam-reindex-") as folder:
         spill = Spill(Path(folder), vectorizer.n_features)
@@ -168,7 +170,7 @@ def rebuild(
         vectorizer.fit_df(df, n)
         del df
         latent = _fit_latent(spill, vectorizer, settings)
-        walk = _Walk(spill, vectorizer, settings, names, plan, columns, latent, version, seq)
+        walk = _Walk(spill, vectorizer, settings, names, plan, columns, latent, version, seq, keep)
         blocks = time_blocks(np.asarray(columns.published, dtype=np.float64), seconds(settings))
         bounds = [(int(b[0]), int(b[-1]) + 1) for b in blocks]
         written = 0
@@ -180,7 +182,7 @@ def rebuild(
         newest = columns.published[-1] - seconds(settings)
         first = int(np.searchsorted(np.asarray(columns.published), newest, side="left"))
         state = walk.state_of(first, n, vectorizer.weigh(spill.rows(first, n)), block_rows)
-    return Built(state, walk.found, columns.ids, written)
+    return Built(state, walk.neighbours() if keep else None, columns.ids, written)
 
 
 def _fit_latent(
@@ -214,6 +216,7 @@ class _Walk:
         latent: LatentSpace | None,
         version: str,
         seq: int,
+        keep: bool,
     ):
         self.spill, self.vectorizer, self.settings, self.names = spill, vectorizer, settings, names
         self.plan, self.columns, self.latent, self.version, self.seq = (
@@ -223,14 +226,13 @@ class _Walk:
             version,
             seq,
         )
-        n = len(columns.ids)
         self.published = np.asarray(columns.published, dtype=np.float64)
-        self.found = Neighbours(
-            np.full((n, settings.pool), -1, dtype=np.int64),
-            np.zeros((n, settings.pool), dtype=np.float32),
-        )
+        # each searched block's neighbour rows (global positions), dropped once no list needs
+        # them unless `keep` (measurement: 360 bytes an article)
+        self.found: dict[int, Neighbours] = {}
+        self.keep = keep
         self.weighed: dict[int, sp.csr_matrix] = {}
-        self.searched = 0  # blocks whose neighbours are in `found`
+        self.searched = 0  # blocks searched so far
 
     def _block(self, bounds: list[tuple[int, int]], k: int) -> sp.csr_matrix:
         if k not in self.weighed:
@@ -260,8 +262,19 @@ class _Walk:
         )
         lo, hi = bounds[c]
         got = out.positions[lo - base : hi - base]
-        self.found.positions[lo:hi] = np.where(got >= 0, got + base, -1)
-        self.found.scores[lo:hi] = out.scores[lo - base : hi - base]
+        self.found[c] = Neighbours(
+            np.where(got >= 0, got + base, -1), out.scores[lo - base : hi - base].copy()
+        )
+
+    def neighbours(self) -> Neighbours:
+        """Every kept block's neighbour rows, in position order (`keep`: all of them)."""
+        if not self.found:
+            pool = self.settings.pool
+            return Neighbours(np.zeros((0, pool), np.int64), np.zeros((0, pool), np.float32))
+        parts = [self.found[k] for k in sorted(self.found)]
+        return Neighbours(
+            np.vstack([p.positions for p in parts]), np.vstack([p.scores for p in parts])
+        )
 
     def state_of(self, lo: int, hi: int, vectors: sp.csr_matrix, block_rows: int) -> IndexState:
         """An engine state of the rows lo .. hi - 1."""
@@ -286,13 +299,16 @@ class _Walk:
             self.searched += 1
         for gone in [k for k in self.weighed if k < b - 2]:
             del self.weighed[gone]
+        for gone in [k for k in self.found if k < b - 2 and not self.keep]:
+            del self.found[gone]
         near = range(max(0, b - 2), min(len(bounds), b + 3))
         lo, hi = bounds[near.start][0], bounds[near.stop - 1][1]
         matrix = sp.vstack([self._block(bounds, k) for k in near], format="csr")
         state = self.state_of(lo, hi, matrix, block_rows)
-        positions = self.found.positions[lo:hi]
+        positions = np.vstack([self.found[k].positions for k in near])
+        scores = np.vstack([self.found[k].scores for k in near])
         inside = (positions >= lo) & (positions < hi)
-        found = Neighbours(np.where(inside, positions - lo, -1), self.found.scores[lo:hi])
+        found = Neighbours(np.where(inside, positions - lo, -1), scores)
         start, stop = bounds[b][0] - lo, bounds[b][1] - lo
         latest = self._fill(state, start, stop)
         job = partial(

@@ -84,6 +84,7 @@ def built(tmp_path, monkeypatch) -> tuple[SQLiteStore, RelatedEngine]:
     store = SQLiteStore(f"sqlite:///{tmp_path / 'window.db'}")
     store.commit(IngestBatch(articles=corpus()))
     engine = RelatedEngine(store, settings())
+    engine.keep_neighbours = True
     engine.reindex(processes=1)
     return store, engine
 
