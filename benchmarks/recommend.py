@@ -273,10 +273,10 @@ def tantivy_worker(data: Path, size: int, query_all_up_to: int, window_days: flo
             else random.Random(SEED).sample(address, query_all_up_to)
         )
         # each queried article's date, read before the clock starts
-        when = {a: searcher.doc(a)["n"][0] * step for a in queried} if reach else {}
+        when = [searcher.doc(a)["n"][0] * step if reach else 0 for a in queried]
         started = time.perf_counter()
-        for a in queried:
-            searcher.search(windowed(tantivy.Query.more_like_this_query(a), when.get(a, 0)), 11)
+        for a, t in zip(queried, when, strict=True):
+            searcher.search(windowed(tantivy.Query.more_like_this_query(a), t), 11)
         per_query = (time.perf_counter() - started) / len(queried)
         timings = []
         for j, a in enumerate(late):
