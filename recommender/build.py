@@ -10,7 +10,7 @@ and decoded one list at a time as the store writes them (`BuiltLists`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,15 +20,14 @@ import scipy.sparse as sp
 from tqdm import tqdm
 
 from recommender.analyzer import PiecesMemo, pieces_mark, pieces_since, remember_pieces
-from recommender.index import IndexArray, Neighbours, PairLookup, windowed_neighbours
+from recommender.index import IndexArray, Neighbours, PairLookup
 from recommender.lists import PairMatrix, ranked, reason_buckets
 from recommender.pool import fork_map
-from recommender.rank import DAY
 from recommender.settings import RelatedSettings
 from recommender.state import Columns, IndexState
 from recommender.vectorize import Analysed, ArticleText, ArticleVectorizer, Names, TermNames
 from store.base import Store
-from store.models import RelatedItem
+from store.models import Article, RelatedItem
 
 # Rows searched at a time for every article's neighbours.
 SEARCH_ROWS = 5000
@@ -50,31 +49,20 @@ def read_vectors(
     names: TermNames | None,
     plan: Plan,
     progress: bool = False,
+    articles: Iterable[Article] | None = None,
 ) -> tuple[sp.csr_matrix, Columns] | None:
-    """Every stored article's vector, read and vectorised batch by batch; with `names`,
-    the model is fitted on them first (and the buckets named). None for an empty store.
-
-    Only a few batches' text is in memory at a time (at most two per worker read ahead: one in
-    work and one waiting, so no worker waits for the reader); of the articles, ids, dates and
-    categories stay."""
+    """Every stored article's vector (or those of `articles`), read and vectorised batch by
+    batch; with `names`, the model is fitted on them first (and the buckets named). None for an
+    empty store."""
     columns = Columns()
-    job = partial(vectorise_batch, vectorizer, plan.workers > 1)
     df = np.zeros(vectorizer.n_features, dtype=np.int64) if names is not None else None
     blocks: list[sp.csr_matrix | None] = []
     pending: list[sp.csr_matrix] = []
-    batches = text_batches(store, columns, vectorizer.batch_size, progress)
-    for analysed, memo in tqdm(
-        fork_map(job, batches, plan.workers, ahead=2 * plan.workers),
-        desc="vectorising",
-        unit=" batches",
-        disable=not progress,
-    ):
-        if names is not None:
-            names.learn(analysed.terms, analysed.buckets, analysed.spellings)
+    source = store.iter_articles() if articles is None else articles
+    for counts in count_batches(source, columns, vectorizer, names, plan, progress):
         if df is not None:
-            df += np.bincount(analysed.vectors.indices, minlength=vectorizer.n_features)
-        pending.append(analysed.vectors)
-        remember_pieces(memo)
+            df += np.bincount(counts.indices, minlength=vectorizer.n_features)
+        pending.append(counts)
         if sum(p.shape[0] for p in pending) >= plan.stack_rows:
             blocks.append(sp.vstack(pending, format="csr"))
             pending = []
@@ -88,16 +76,42 @@ def read_vectors(
     return weighed(vectorizer, blocks), columns
 
 
+def count_batches(
+    articles: Iterable[Article],
+    columns: Columns,
+    vectorizer: ArticleVectorizer,
+    names: TermNames | None,
+    plan: Plan,
+    progress: bool = False,
+) -> Iterator[sp.csr_matrix]:
+    """The articles' term counts, batch by batch, in order (vectorised in `plan.workers` forked
+    processes); with `names`, the batches' buckets are named as they come.
+
+    Only a few batches' text is in memory at a time (at most two per worker read ahead: one in
+    work and one waiting, so no worker waits for the reader); of the articles, ids, dates and
+    categories stay (`columns`)."""
+    job = partial(vectorise_batch, vectorizer, plan.workers > 1)
+    batches = text_batches(articles, columns, vectorizer.batch_size, progress)
+    for analysed, memo in tqdm(
+        fork_map(job, batches, plan.workers, ahead=2 * plan.workers),
+        desc="vectorising",
+        unit=" batches",
+        disable=not progress,
+    ):
+        if names is not None:
+            names.learn(analysed.terms, analysed.buckets, analysed.spellings)
+        remember_pieces(memo)
+        yield analysed.vectors
+
+
 def text_batches(
-    store: Store, columns: Columns, size: int, progress: bool = False
+    articles: Iterable[Article], columns: Columns, size: int, progress: bool = False
 ) -> Iterator[list[ArticleText]]:
-    """The store's articles as batches of vectoriser text; their ids, dates and categories go
-    to `columns` as they are read."""
+    """Articles as batches of vectoriser text; their ids, dates and categories go to `columns`
+    as they are read."""
     batch: list[ArticleText] = []
     seen: dict[str, str] = {}
-    for article in tqdm(
-        store.iter_articles(), desc="reading", unit=" articles", disable=not progress
-    ):
+    for article in tqdm(articles, desc="reading", unit=" articles", disable=not progress):
         columns.ids.append(article.id)
         columns.published.append(article.published.timestamp())
         columns.category.append(seen.setdefault(article.category, article.category))
@@ -150,21 +164,10 @@ def weighed(vectorizer: ArticleVectorizer, blocks: list[sp.csr_matrix | None]) -
 
 
 def neighbours(state: IndexState, settings: RelatedSettings, progress: bool = False) -> Neighbours:
-    """Every article's `pool` most similar live articles: by recency window when
-    `max_age_days` is set, else over the whole index."""
+    """Every article's `pool` most similar live articles over the whole index (a recency
+    window builds in `recommender.window` instead)."""
     n = len(state.ids)
-    window = settings.max_age_days * DAY
     with tqdm(total=n, desc="similarities", unit=" articles", disable=not progress) as bar:
-        if window > 0:
-            found = windowed_neighbours(
-                state.index.matrix(),
-                np.asarray(state.published),
-                window,
-                settings.pool,
-                settings.threads,
-            )
-            bar.update(n)
-            return found
         positions = np.full((n, settings.pool), -1, dtype=np.int64)
         scores = np.zeros((n, settings.pool), dtype=np.float32)
         for start in range(0, n, SEARCH_ROWS):
@@ -272,20 +275,7 @@ class BuiltLists(Mapping[str, list[RelatedItem]]):
         row = pos - c.start
         if not 0 <= row < len(c.positions):
             raise KeyError(owner)
-        ids, spelled = self._state.ids, self._names.spelled
-        out = []
-        for p, score, fill, reason in zip(
-            c.positions[row].tolist(),
-            c.scores[row].tolist(),
-            c.fill[row].tolist(),
-            c.reasons[row].tolist(),
-            strict=True,
-        ):
-            if p < 0:
-                break
-            terms = tuple(spelled(b) or "" for b in reason if b >= 0)
-            out.append(RelatedItem(ids[p], score, fill, terms))
-        return out
+        return decoded(c, row, self._state.ids, self._names)
 
     def remember(self) -> None:
         """Record every list in the engine's state, as `IndexState.remember` does list by
@@ -303,3 +293,20 @@ class BuiltLists(Mapping[str, list[RelatedItem]]):
                     len(real),
                     real[-1] if real else 0.0,
                 )
+
+
+def decoded(chunk: ListChunk, row: int, ids: Sequence[str], names: Names) -> list[RelatedItem]:
+    """One list of a chunk as items; ids: the article id at each position."""
+    out = []
+    for p, score, fill, reason in zip(
+        chunk.positions[row].tolist(),
+        chunk.scores[row].tolist(),
+        chunk.fill[row].tolist(),
+        chunk.reasons[row].tolist(),
+        strict=True,
+    ):
+        if p < 0:
+            break
+        terms = tuple(names.spelled(b) or "" for b in reason if b >= 0)
+        out.append(RelatedItem(ids[p], score, fill, terms))
+    return out

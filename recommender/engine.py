@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import scipy.sparse as sp
 
-from recommender import build
+from recommender import build, window
 from recommender import model as stored_model
 from recommender.index import Neighbours, empty_rows
 from recommender.latent import LatentSpace
@@ -128,6 +128,10 @@ class RelatedEngine:
         self._lock = threading.RLock()
         # The raw neighbour table of the last full build, by index position (for measurement).
         self.last_neighbours: Neighbours | None = None
+        # a windowed build's: the article id at each of its (time-ordered) positions; it keeps
+        # every neighbour row only if asked (measurement: 360 bytes an article)
+        self.last_ids: list[str] | None = None
+        self.keep_neighbours = False
 
     def reindex(self, progress: bool = False, processes: int | None = None) -> ReindexReport:
         """Refit the model on every stored article and recompute every list, then swap.
@@ -143,6 +147,8 @@ class RelatedEngine:
             names = TermNames(vectorizer)
             wanted = self.settings.threads if processes is None else processes
             plan = _plan(_processes(self.store.count_articles(), wanted))
+            if window.seconds(self.settings) > 0:
+                return self._rebuild_windowed(vectorizer, names, plan, seq, started, progress)
             read = build.read_vectors(self.store, vectorizer, names, plan, progress)
             if read is None:
                 self._state = None
@@ -179,6 +185,46 @@ class RelatedEngine:
                 _settle()
                 ChangeApplier(self.store, self.settings, state).apply()
             return ReindexReport(len(state.ids), count, time.perf_counter() - started, seq)
+
+    def _rebuild_windowed(
+        self,
+        vectorizer: ArticleVectorizer,
+        names: TermNames,
+        plan: build.Plan,
+        seq: int,
+        started: float,
+        progress: bool,
+    ) -> ReindexReport:
+        """`reindex` with a recency window: lists written block by block, the last window kept
+        (`recommender.window`)."""
+        built = window.rebuild(
+            self.store,
+            self.settings,
+            vectorizer,
+            names,
+            plan,
+            version=uuid.uuid4().hex,
+            seq=seq,
+            block_rows=STACK_ROWS,
+            progress=progress,
+            keep=self.keep_neighbours,
+        )
+        if built is None:
+            self._state = None
+            return ReindexReport(0, 0, time.perf_counter() - started, seq)
+        self.last_neighbours, self.last_ids = built.neighbours, built.ids
+        state = built.state
+        with self._writing() as held:
+            if not held:
+                raise RuntimeError(_BUSY)
+            self.store.set_meta(APPLIED_KEY, str(seq).encode())
+            self._remember_stored(state)
+            self._save_model(state)
+            state.index.prepare()
+            self._state = state
+            _settle()
+            ChangeApplier(self.store, self.settings, state).apply()
+        return ReindexReport(len(built.ids), built.lists, time.perf_counter() - started, seq)
 
     def sync(self) -> int:
         """Apply every change logged since this engine's index; returns how many."""
@@ -283,7 +329,13 @@ class RelatedEngine:
                 f"the stored related-articles model cannot be read ({exc}): run `quantam reindex`"
             ) from exc
         vectorizer = loaded.vectorizer
-        read = build.read_vectors(self.store, vectorizer, None, _plan(workers=1))
+        # with a recency window only the newest window matters to an add (recommender/window.py)
+        articles = (
+            window.last_window(self.store, self.settings)
+            if window.seconds(self.settings) > 0
+            else None
+        )
+        read = build.read_vectors(self.store, vectorizer, None, _plan(workers=1), articles=articles)
         vectors, columns = read or (empty_rows(vectorizer.n_features), Columns())
         state = IndexState.of(
             vectorizer,
@@ -296,15 +348,19 @@ class RelatedEngine:
             block_rows=STACK_ROWS,
         )
         del vectors, columns, read
+        self._remember_stored(state)
+        # the inverted lists now: the first add would otherwise wait for them (1.6 s at 100k)
+        state.index.prepare()
+        _settle()
+        return state
+
+    def _remember_stored(self, state: IndexState) -> None:
+        """Record the stored lists of the state's articles in it."""
         for start in range(0, len(state.ids), LOAD_LISTS):
             chunk = state.ids[start : start + LOAD_LISTS]
             stored = self.store.get_related_many(chunk)
             for aid in chunk:
                 state.remember(aid, stored.get(aid, []))
-        # the inverted lists now: the first add would otherwise wait for them (1.6 s at 100k)
-        state.index.prepare()
-        _settle()
-        return state
 
     def _writing(self) -> AbstractContextManager[bool]:
         """The store-wide lock every engine holds while it changes lists."""

@@ -66,6 +66,10 @@ class Terms:
         self.stopwords = stopwords
         self._reason_idf = _idf_at(max(REASON_MAX_SHARE * n_docs, floor), n_docs)
         self._idf = lru_cache(maxsize=100_000)(idf_of)
+        # a pure function of the term, asked 2.1M times in a full build of 10k articles (16
+        # shared terms of every listed item) for far fewer distinct terms: 41 s of a 595-s
+        # profiled build
+        self.reason = lru_cache(maxsize=200_000)(self._reason)
 
     def informative(self, term: str) -> bool:
         """No function word at either edge ("mạng và", "bạn đang" say nothing of their own;
@@ -74,7 +78,7 @@ class Terms:
         words = term.split()
         return bool(words) and words[0] not in self.stopwords and words[-1] not in self.stopwords
 
-    def reason(self, term: str) -> bool:
+    def _reason(self, term: str) -> bool:
         """Informative and specific: what a reader would accept as why two stories relate."""
         return self.informative(term) and self._idf(term) >= self._reason_idf
 

@@ -66,13 +66,16 @@ def list_for(
     fill: Sequence[str],
     pair_matrix: PairMatrix | None = None,
     explain: bool = True,
+    shared: Shared | None = None,
 ) -> list[RelatedItem]:
     """The article's ranked list; explain=False leaves the reasons to the caller.
 
     cand_sim: the candidates' TF-IDF cosines, best first; they are ranked by the blend with
     the latent space (`blended`), copies told by the cosine. pair_matrix: the candidates'
     similarities between them (default: computed from their vectors)."""
-    items, shared = ranked(state, settings, pos, cand_pos, cand_sim, names, fill, pair_matrix)
+    items, shared = ranked(
+        state, settings, pos, cand_pos, cand_sim, names, fill, pair_matrix, shared
+    )
     if not explain:
         return items
     real = [i for i in items if not i.fill]
@@ -89,13 +92,15 @@ def ranked(
     names: Names,
     fill: Sequence[str],
     pair_matrix: PairMatrix | None = None,
+    shared: Shared | None = None,
 ) -> tuple[list[RelatedItem], Shared]:
     """`list_for` without reasons, and the terms each candidate shares with the article (for
-    the reasons)."""
+    the reasons); `shared`: those terms already found for every candidate (an add's)."""
     cand_pos, cand_sim, cand_cos = blended(state, settings, pos, cand_pos, cand_sim)
     window = min(len(cand_pos), 2 * settings.stored_k)  # MMR looks this deep
     cand_pos = cand_pos[:window]
-    shared = shared_with(state, pos, cand_pos)
+    if shared is None:
+        shared = shared_with(state, pos, cand_pos)
     weights = evidence(state, settings, pos, cand_pos, names, shared)
     candidates = [
         Candidate(state.ids[p], s, state.published[p], state.category[p], c, e)

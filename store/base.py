@@ -149,6 +149,35 @@ class Store(ABC):
     def iter_articles(self, batch_size: int = 1000, after: str | None = None) -> Iterator[Article]:
         """Every stored article in id order, starting after the id `after` (to resume)."""
 
+    def iter_articles_by_time(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = False,
+        batch_size: int = 1000,
+    ) -> Iterator[Article]:
+        """Articles published in [since, until), in (published, id) order, oldest first or
+        newest first, read batch by batch: a recency window of a large archive is read without
+        the rest (the recommender's windowed build and load)."""
+        after: Cursor | None = None
+        while True:
+            page = self._time_page(since, until, newest_first, after, batch_size)
+            yield from page
+            if len(page) < batch_size:
+                return
+            after = (page[-1].published, page[-1].id)
+
+    @abstractmethod
+    def _time_page(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        newest_first: bool,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Article]:
+        """One page of `iter_articles_by_time`: the next `limit` articles past `after`."""
+
     @abstractmethod
     def count_articles(self, category: str | None = None) -> int: ...
 

@@ -794,6 +794,24 @@ class RedisStore(Store):
                 return
             low = "(" + last
 
+    def _time_page(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        newest_first: bool,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Article]:
+        # along the "<published> <id>" index; a member sorts after "<since>" from that instant
+        low = "[" + _ts(since) if since is not None else "-"
+        high = "(" + _ts(until) if until is not None else "+"
+        if after is not None:
+            # the last article read lies inside the window: strictly past it is the new bound
+            past = "(" + _ts(after[0]) + " " + after[1]
+            high, low = (past, low) if newest_first else (high, past)
+        first, second = (high, low) if newest_first else (low, high)
+        return self._range(self._k.latest, newest_first, first, second, limit, "ts")[1]
+
     @_guard(retry=True)
     def count_articles(self, category: str | None = None) -> int:
         if category is None:

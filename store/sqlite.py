@@ -511,6 +511,35 @@ class SQLiteStore(Store):
                 yield codec.article_from_dict(codec.loads(data))
             last = rows[-1][0]
 
+    def _time_page(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        newest_first: bool,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Article]:
+        # keyset paging on the articles_by_time index: each page is one indexed range read
+        step, order = ("<", "DESC") if newest_first else (">", "ASC")
+        where: list[str] = []
+        args: list[object] = []
+        if since is not None:
+            where.append("published >= ?")
+            args.append(ts(since))
+        if until is not None:
+            where.append("published < ?")
+            args.append(ts(until))
+        if after is not None:
+            where.append(f"(published {step} ? OR (published = ? AND id {step} ?))")
+            stamp = ts(after[0])
+            args += [stamp, stamp, after[1]]
+        sql = "SELECT data FROM articles"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY published {order}, id {order} LIMIT ?"
+        rows = self._db.execute(sql, (*args, limit)).fetchall()
+        return [codec.article_from_dict(codec.loads(r[0])) for r in rows]
+
     def count_articles(self, category: str | None = None) -> int:
         if category is None:
             return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])

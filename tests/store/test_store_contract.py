@@ -141,6 +141,28 @@ def test_latest_articles_order_filter_and_paging(store: Store) -> None:
     assert {a.id for a in recent} == {"a0009", "a0010", "a0011"}
 
 
+def test_iter_articles_by_time_reads_a_window_in_time_order_both_ways(store: Store) -> None:
+    articles = [make_article(n) for n in range(1, 10)]
+    # same instant: ordered by id, in both directions, across a batch boundary
+    articles.append(make_article(10, published=articles[4].published))
+    store.commit(IngestBatch(articles=articles))
+    store.delete_article("a0007")
+    oldest = [a.id for a in store.iter_articles_by_time(batch_size=2)]
+    assert oldest == [f"a00{n:02d}" for n in (1, 2, 3, 4, 5, 10, 6, 8, 9)]
+    newest = [a.id for a in store.iter_articles_by_time(newest_first=True, batch_size=2)]
+    assert newest == oldest[::-1]
+    since, until = articles[2].published, articles[7].published
+    window = store.iter_articles_by_time(since=since, until=until, batch_size=3)
+    # since is inclusive, until exclusive
+    assert [a.id for a in window] == ["a0003", "a0004", "a0005", "a0010", "a0006"]
+    back = store.iter_articles_by_time(since=since, until=until, newest_first=True, batch_size=1)
+    assert [a.id for a in back] == ["a0006", "a0010", "a0005", "a0004", "a0003"]
+    assert list(store.iter_articles_by_time(since=until, until=since)) == []
+    edited = articles[0].replace(published=articles[8].published + timedelta(minutes=1))
+    store.commit(IngestBatch(articles=[edited]))
+    assert [a.id for a in store.iter_articles_by_time(newest_first=True)][:2] == ["a0001", "a0009"]
+
+
 def test_articles_dated_before_year_1000_order_as_oldest(store: Store) -> None:
     ancient = [
         make_article(1, published=datetime(1, 1, 1, tzinfo=UTC)),
