@@ -41,8 +41,10 @@ Cursor = tuple[datetime, str]
 # cache keyed by the versions of what an answer read drops that answer, and only that answer.
 # Moves with every change a reader could see: for answers that read more than can be named.
 ANY = "*"
-# Which articles any category has, in order, and the categories themselves (the `all` feed).
+# Which articles any category has, in order (the `all` feed).
 EVERY_CATEGORY = "c:*"
+# The categories' records (their names and settings): moved by put_category.
+CATEGORIES = "categories"
 
 
 def article_resource(article_id: str) -> str:

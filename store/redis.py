@@ -179,7 +179,7 @@ end
 if ARGV[2] ~= '' then
   redis.call('HSET', K_CAT, ARGV[1], ARGV[2])
   touch('c:' .. ARGV[1])
-  touch('c:*')
+  touch('categories')
 end
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
@@ -233,7 +233,7 @@ return 1
 _PUT_CATEGORY = r"""
 redis.call('HSET', K_CAT, ARGV[1], ARGV[2])
 touch('c:' .. ARGV[1])
-touch('c:*')
+touch('categories')
 bump()
 return 1
 """

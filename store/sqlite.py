@@ -18,6 +18,7 @@ from pathlib import Path
 from store import codec
 from store.base import (
     ANY,
+    CATEGORIES,
     AliasKey,
     Cursor,
     Store,
@@ -246,7 +247,7 @@ class SQLiteStore(Store):
     def put_category(self, category: Category) -> None:
         with self._tx() as db:
             self._put_category(db, category)
-            self._bump(db, [category_resource(category.slug), category_resource(None)])
+            self._bump(db, [category_resource(category.slug), CATEGORIES])
 
     @staticmethod
     def _put_category(db: sqlite3.Connection, category: Category) -> None:
@@ -353,7 +354,7 @@ class SQLiteStore(Store):
             changed: list[str] = []
             if batch.category is not None:
                 self._put_category(db, batch.category)
-                changed += [category_resource(batch.category.slug), category_resource(None)]
+                changed += [category_resource(batch.category.slug), CATEGORIES]
             for article in batch.articles:
                 before = db.execute(
                     "SELECT category FROM articles WHERE id = ?", (article.id,)

@@ -16,6 +16,7 @@ import pytest
 from store import codec
 from store.base import (
     ANY,
+    CATEGORIES,
     EVERY_CATEGORY,
     Store,
     article_resource,
@@ -296,7 +297,7 @@ def test_version_grows_with_every_visible_change(store: Store) -> None:
 def test_a_write_moves_the_versions_of_what_it_changed_and_nothing_else(store: Store) -> None:
     a1, a2, a3 = (article_resource(f"a000{n}") for n in (1, 2, 3))
     sport, news = category_resource("the-thao"), category_resource("thoi-su")
-    watched = [ANY, a1, a2, a3, sport, news, EVERY_CATEGORY]
+    watched = [ANY, a1, a2, a3, sport, news, EVERY_CATEGORY, CATEGORIES]
 
     def moved(write) -> set[str]:
         before = dict(zip(watched, store.versions(watched), strict=True))
@@ -323,7 +324,7 @@ def test_a_write_moves_the_versions_of_what_it_changed_and_nothing_else(store: S
     assert moved(lambda: store.delete_article("a0002")) == {a2, sport, EVERY_CATEGORY}
     assert moved(lambda: store.put_category(Category("thoi-su", "Thời sự"))) == {
         news,
-        EVERY_CATEGORY,
+        CATEGORIES,
     }
     # A URL that led to a0001 and now leads to a0003 changes what a0001's page shows.
     url = Alias("url", "https://news.example/bai-1.html", "a0001")
