@@ -258,9 +258,13 @@ class ResponseCache:
             entry = self._items.get(key)
             if entry is not None:
                 self._items.move_to_end(key)
+        version = None
         try:
             if entry is None:
-                version = self.store.version()
+                # A request seen for the first time is only remembered (see _put): its answer
+                # is not kept, so the version it was built at is not needed here.
+                if key in self._seen:
+                    version = self.store.version()
             else:
                 now = self.store.versions(entry.resources)
                 if entry.current(now):
@@ -270,7 +274,8 @@ class ResponseCache:
                 self._forget(key, entry, replaced=now[-1] < entry.versions[-1])
         except StoreUnavailable:  # Flask turns it into the error answer clients know
             return self.app(environ, start_response)
-        environ[VERSION] = version
+        if version is not None:
+            environ[VERSION] = version
         return self._build(environ, start_response, key, version, inm)
 
     def _send(
@@ -293,7 +298,7 @@ class ResponseCache:
         environ: Environ,
         start_response: StartResponse,
         key: Key,
-        version: int,
+        version: int | None,
         inm: str | None,
     ) -> Iterable[bytes]:
         """Flask answers as if unconditional, so the whole answer can be kept; If-None-Match is
@@ -334,8 +339,19 @@ class ResponseCache:
         headers: list[tuple[str, str]],
         data: bytes,
         reads: set[str],
-        version: int,
+        version: int | None,
     ) -> None:
+        """Keep the answer, or only remember its request when seen for the first time
+        (`version` None: the version was not read)."""
+        if version is None:
+            with self._lock:
+                size = key_size(key)
+                if self.seen_bytes + size > self.max_bytes // SEEN_SHARE:
+                    self._seen.clear()
+                    self.seen_bytes = 0
+                self._seen.add(key)
+                self.seen_bytes += size
+            return
         resources = (*sorted(reads or (ANY,)), ANY)
         try:
             versions = self.store.versions(resources)
@@ -344,14 +360,6 @@ class ResponseCache:
         if versions[-1] != version:
             return  # something was written while this answer was built: it may mix the two
         with self._lock:
-            if key not in self._items and key not in self._seen:
-                size = key_size(key)
-                if self.seen_bytes + size > self.max_bytes // SEEN_SHARE:
-                    self._seen.clear()
-                    self.seen_bytes = 0
-                self._seen.add(key)
-                self.seen_bytes += size
-                return
             old = self._items.pop(key, None)
             if old is not None:
                 self.bytes -= old.size
