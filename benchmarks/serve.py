@@ -280,6 +280,19 @@ def gunicorn_args(app: str, port: int, opts: argparse.Namespace) -> list[str]:
     ]
 
 
+def server_env(db: Path, port: int, work: Path, **extra: str) -> dict[str, str]:
+    """The environment both gunicorn servers run in (production settings, quiet logs)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
+        "QUANTAM_STORE": f"sqlite:///{db}",
+        "QUANTAM_BASE_URL": f"http://127.0.0.1:{port}",
+        "QUANTAM_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        **extra,
+    }
+
+
 def nginx_conf(root: Path, port: int, workers: int) -> str:
     return f"""
 worker_processes {workers};
@@ -551,14 +564,7 @@ def run(opts: argparse.Namespace) -> None:
         ports = {"quantam": free_port(), "trivial": free_port(), "nginx": free_port()}
         (work / "metrics").mkdir()
         pids: dict[str, int] = {}
-        env = dict(os.environ)
-        env.update(
-            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
-            QUANTAM_STORE=f"sqlite:///{db}",
-            QUANTAM_BASE_URL=f"http://127.0.0.1:{ports['quantam']}",
-            QUANTAM_LOG_LEVEL="WARNING",
-            PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
-        )
+        env = server_env(db, ports["quantam"], work)
         for name, app in (
             ("quantam", "service.app:create_app()"),
             ("trivial", "serve:trivial_app()"),
@@ -829,15 +835,7 @@ def run_mix(opts: argparse.Namespace) -> None:
     try:
         ports = {"quantam": free_port(), "trivial": free_port()}
         (work / "metrics").mkdir()
-        env = dict(os.environ)
-        env.update(
-            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
-            QUANTAM_STORE=f"sqlite:///{run_db}",
-            QUANTAM_BASE_URL=f"http://127.0.0.1:{ports['quantam']}",
-            QUANTAM_LOG_LEVEL="WARNING",
-            QUANTAM_API_TOKEN=MIX_TOKEN,
-            PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
-        )
+        env = server_env(run_db, ports["quantam"], work, QUANTAM_API_TOKEN=MIX_TOKEN)
         pids = {
             name: servers.start(gunicorn_args(app, ports[name], opts), env, work / f"{name}.log")
             for name, app in (

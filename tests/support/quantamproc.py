@@ -15,6 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from store.base import Store
+from store.models import Alias, Category, IngestBatch, RelatedItem
+from tests.support.articles import make_article
 from tests.support.env import ROOT
 
 TOKEN = "w0rker-t0ken"
@@ -104,3 +107,16 @@ def _wait_listening(proc: subprocess.Popen, log, seconds: float = 60) -> int:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'quantam.db'}"
+
+
+def seed_stories(store: Store, count: int = 8) -> list[str]:
+    """Sports stories titled "Story <n>" at https://news.example/bai-<n>.html; the first's
+    related list shows the next five."""
+    store.put_category(Category("the-thao", "Thể thao"))
+    articles = [make_article(n, title=f"Story {n}") for n in range(count)]
+    store.commit(
+        IngestBatch(articles=articles, aliases=[Alias("url", a.url, a.id) for a in articles])
+    )
+    ids = [a.id for a in articles]
+    store.put_related({ids[0]: [RelatedItem(i, 0.9 - n / 10) for n, i in enumerate(ids[1:6])]})
+    return ids

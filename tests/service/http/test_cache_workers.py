@@ -14,11 +14,9 @@ import redis
 
 from store import open_store
 from store.base import Store
-from store.models import Alias, Category, IngestBatch, RelatedItem
 from store.redis import RedisStore
-from tests.support.articles import make_article
 from tests.support.env import REDIS_URL
-from tests.support.quantamproc import TOKEN, gunicorn, request, sqlite_url
+from tests.support.quantamproc import TOKEN, gunicorn, request, seed_stories, sqlite_url
 
 WORKERS = 3
 STORIES = 8
@@ -34,18 +32,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     store = RedisStore(url)
     store.destroy()
     store.close()
-
-
-def _seed(store: Store) -> list[str]:
-    """Eight sports stories; the first's related list shows the next five."""
-    store.put_category(Category("the-thao", "Thể thao"))
-    articles = [make_article(n, title=f"Story {n}") for n in range(STORIES)]
-    store.commit(
-        IngestBatch(articles=articles, aliases=[Alias("url", a.url, a.id) for a in articles])
-    )
-    ids = [a.id for a in articles]
-    store.put_related({ids[0]: [RelatedItem(i, 0.9 - n / 10) for n, i in enumerate(ids[1:6])]})
-    return ids
 
 
 def _edit_title_behind_the_caches(store_url: str, store: Store, article_id: str) -> None:
@@ -67,7 +53,7 @@ def test_a_takedown_is_gone_at_once_from_every_cached_answer_of_every_worker(
     store_url: str,
 ) -> None:
     store = open_store(store_url)
-    ids = _seed(store)
+    ids = seed_stories(store)
     page = quote("https://news.example/bai-0.html", safe="")
     paths = [
         f"/api/articles/{ids[0]}/related",
