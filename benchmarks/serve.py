@@ -803,7 +803,9 @@ class Pusher:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every):
+        # On a fixed schedule, however long a push takes: a slow push is not a slower writer.
+        due = time.monotonic()
+        while not self._stop.wait(max(0.0, (due := due + self.every) - time.monotonic())):
             body = json.dumps(next(self.articles), ensure_ascii=False).encode()
             started = time.perf_counter()
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -860,6 +862,17 @@ def run_mix(opts: argparse.Namespace) -> None:
         script.write_text(WRK_SCRIPT, encoding="utf-8")
         mix_run = (ports["quantam"], requests, pids["quantam"])
         trivial_run = (ports["trivial"], trivial, pids["trivial"])
+        # The same reads without writes first: what the pushes cost the readers.
+        for run in (trivial_run, mix_run):
+            wrk(run, script, opts, opts.warmup)
+        quiet: dict[str, list[Result]] = {"trivial": [], "mix": []}
+        quiet_ratios = []
+        for _ in range(opts.rounds):
+            before = wrk(trivial_run, script, opts, opts.duration)
+            measured = wrk(mix_run, script, opts, opts.duration)
+            quiet["mix"].append(measured)
+            quiet["trivial"].append(before)
+            quiet_ratios.append(measured.rps / before.rps)
         pusher = Pusher(
             ports["quantam"],
             fresh_articles(opts.data, opts.articles // VNTC_CATEGORIES),
@@ -888,7 +901,7 @@ def run_mix(opts: argparse.Namespace) -> None:
         servers.stop()
         if not opts.keep:
             shutil.rmtree(work, ignore_errors=True)
-    report_mix(results, rps_ratios, p99_ratios, pusher, opts, load)
+    report_mix(results, rps_ratios, p99_ratios, pusher, opts, load, quiet, quiet_ratios)
 
 
 def report_mix(
@@ -898,8 +911,11 @@ def report_mix(
     pusher: Pusher,
     opts: argparse.Namespace,
     load: tuple[str, str],
+    quiet: dict[str, list[Result]],
+    quiet_ratios: list[float],
 ) -> None:
     trivial, mix = median_result(results["trivial"]), median_result(results["mix"])
+    still = median_result(quiet["mix"])
     rps_ratio, p99_ratio = statistics.median(rps_ratios), statistics.median(p99_ratios)
     print(
         f"gunicorn: {opts.workers} workers, {opts.worker_class} worker class; wrk: 1 thread, "
@@ -912,7 +928,8 @@ def report_mix(
     print("-" * len(header))
     for label, r in (
         (f"trivial Flask {TRIVIAL_PATH}", trivial),
-        ("related by id and URL, pushes every 2 s", mix),
+        ("related by id and URL, no pushes", still),
+        (f"related by id and URL, push every {opts.push_every:g} s", mix),
     ):
         print(f"{label:<40} {r.rps:>7,.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.cpu_us:>6,.0f}")
     pushes = sorted(pusher.seconds)
@@ -924,6 +941,10 @@ def report_mix(
             if pushes
             else ""
         )
+    )
+    print(
+        f"without pushes: req/s {statistics.median(quiet_ratios):.3f} of trivial Flask "
+        "(per round: " + " ".join(f"{r:.2f}" for r in quiet_ratios) + ")"
     )
     print("req/s ratio per round: " + " ".join(f"{r:.2f}" for r in rps_ratios))
     print("p99 ratio per round: " + " ".join(f"{r:.2f}" for r in p99_ratios))
