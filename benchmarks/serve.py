@@ -41,6 +41,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -737,13 +738,30 @@ MIX_MODEL_MARK = "benchmark:serve:mix"
 MIX_TOKEN = "benchmark-token"
 
 
+def copy_db(source: Path, target: Path) -> None:
+    """SQLite's online backup: a plain file copy would miss what the log still holds."""
+    for old in target.parent.glob(target.name + "*"):
+        old.unlink()
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
 def mix_store(opts: argparse.Namespace, db: Path) -> Path:
     """A copy of the store with the model fitted (`quantam reindex`), made once and kept beside
-    it; each run pushes into a fresh copy of that."""
+    it; each run pushes into a fresh copy of that (with --no-lists, of the store without a
+    model: pushes are stored, and enter no list)."""
+    run_db = opts.workdir / "mix-run.db"
+    if opts.no_lists:
+        copy_db(db, run_db)
+        return run_db
     fitted = opts.workdir / "mix.db"
     if not (opts.reuse and fitted.exists()):
         partial = fitted.with_suffix(".partial")
-        shutil.copyfile(db, partial)
+        copy_db(db, partial)
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "service", "reindex"],
@@ -753,10 +771,7 @@ def mix_store(opts: argparse.Namespace, db: Path) -> Path:
         )
         print(f"fitted the model on a copy of the store in {time.perf_counter() - started:.0f} s")
         partial.rename(fitted)
-    run_db = opts.workdir / "mix-run.db"
-    for old in opts.workdir.glob("mix-run.db*"):
-        old.unlink()
-    shutil.copyfile(fitted, run_db)
+    copy_db(fitted, run_db)
     return run_db
 
 
@@ -838,6 +853,8 @@ def run_mix(opts: argparse.Namespace) -> None:
         ports = {"quantam": free_port(), "trivial": free_port()}
         (work / "metrics").mkdir()
         env = server_env(run_db, ports["quantam"], work, QUANTAM_API_TOKEN=MIX_TOKEN)
+        if opts.no_lists:  # no model, and none fitted on the fly
+            env["QUANTAM_RELATED_AUTO_REINDEX_MAX"] = "0"
         pids = {
             name: servers.start(gunicorn_args(app, ports[name], opts), env, work / f"{name}.log")
             for name, app in (
@@ -921,7 +938,8 @@ def report_mix(
         f"gunicorn: {opts.workers} workers, {opts.worker_class} worker class; wrk: 1 thread, "
         f"{opts.connections} connections, {opts.duration} s x {opts.rounds} rounds (medians), "
         f"{opts.ids} Zipf draws, half by id and half by URL; one push every {opts.push_every:g} "
-        f"s; load average before {load[0]}, after {load[1]}"
+        f"s{', entering no related list' if opts.no_lists else ''}; "
+        f"load average before {load[0]}, after {load[1]}"
     )
     header = f"{'endpoint':<40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6}"
     print(header)
@@ -987,6 +1005,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, files)")
     parser.add_argument(
         "--mix", action="store_true", help="reads by id and URL while articles are pushed"
+    )
+    parser.add_argument(
+        "--no-lists",
+        action="store_true",
+        help="with --mix: pushed articles enter no related list (no model), so only the "
+        "serving side's cost of writes is measured",
     )
     parser.add_argument(
         "--push-every", type=float, default=2.0, help="seconds between pushes with --mix"
