@@ -16,6 +16,13 @@ ids by popularity (Zipf's law, as real traffic), and one makes every request uni
 Accept-Encoding of its own: gzip and a made-up coding), so no cache answers it and every answer
 is built: the cost right after an ingest, when the caches have just been dropped.
 
+With --mix it measures instead what an aggregator's readers see while news arrives: reads by id
+and by URL (half each, ids drawn by popularity, Zipf's law) while one new VNTC article (one not
+in the store) is pushed every --push-every seconds through the write API, which stores it, adds
+it to the older lists where it ranks (the model is fitted once, `quantam reindex`, on a copy of
+the store) and so drops the cached answers that read what changed. Goal: req/s at least 0.7 of
+trivial Flask's and p99 at most 3 times its p99, both from runs beside each other.
+
 Prints one table: req/s, p50 and p99 latency, mean response bytes, gunicorn's CPU per request,
 the ratio to the trivial Flask endpoint (each run against the two trivial runs beside it, median
 over rounds) and nginx's figures for the same bytes. Goal: every quantam endpoint reaches at
@@ -34,10 +41,12 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -270,6 +279,19 @@ def gunicorn_args(app: str, port: int, opts: argparse.Namespace) -> list[str]:
         "2048",
         app,
     ]
+
+
+def server_env(db: Path, port: int, work: Path, **extra: str) -> dict[str, str]:
+    """The environment both gunicorn servers run in (production settings, quiet logs)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
+        "QUANTAM_STORE": f"sqlite:///{db}",
+        "QUANTAM_BASE_URL": f"http://127.0.0.1:{port}",
+        "QUANTAM_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        **extra,
+    }
 
 
 def nginx_conf(root: Path, port: int, workers: int) -> str:
@@ -543,14 +565,7 @@ def run(opts: argparse.Namespace) -> None:
         ports = {"quantam": free_port(), "trivial": free_port(), "nginx": free_port()}
         (work / "metrics").mkdir()
         pids: dict[str, int] = {}
-        env = dict(os.environ)
-        env.update(
-            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
-            QUANTAM_STORE=f"sqlite:///{db}",
-            QUANTAM_BASE_URL=f"http://127.0.0.1:{ports['quantam']}",
-            QUANTAM_LOG_LEVEL="WARNING",
-            PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"),
-        )
+        env = server_env(db, ports["quantam"], work)
         for name, app in (
             ("quantam", "service.app:create_app()"),
             ("trivial", "serve:trivial_app()"),
@@ -716,6 +731,250 @@ def report(
         print(f"goal met: every quantam endpoint >= {GOAL} of trivial Flask's req/s")
 
 
+# -- the mix: reads while articles are pushed ------------------------------------------------------
+
+MIX_GOAL_P99 = 3.0
+MIX_MODEL_MARK = "benchmark:serve:mix"
+MIX_TOKEN = "benchmark-token"
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """SQLite's online backup: a plain file copy would miss what the log still holds."""
+    for old in target.parent.glob(target.name + "*"):
+        old.unlink()
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def mix_store(opts: argparse.Namespace, db: Path) -> Path:
+    """A copy of the store with the model fitted (`quantam reindex`), made once and kept beside
+    it; each run pushes into a fresh copy of that (with --no-lists, of the store without a
+    model: pushes are stored, and enter no list)."""
+    run_db = opts.workdir / "mix-run.db"
+    if opts.no_lists:
+        copy_db(db, run_db)
+        return run_db
+    fitted = opts.workdir / "mix.db"
+    if not (opts.reuse and fitted.exists()):
+        partial = fitted.with_suffix(".partial")
+        copy_db(db, partial)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "service", "reindex"],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "QUANTAM_STORE": f"sqlite:///{partial}"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"fitted the model on a copy of the store in {time.perf_counter() - started:.0f} s")
+        partial.rename(fitted)
+    copy_db(fitted, run_db)
+    return run_db
+
+
+def fresh_articles(data: Path, skip_per_category: int) -> Iterator[dict[str, Any]]:
+    """Push bodies of VNTC articles the store does not hold (past the first `skip_per_category`
+    of each category), dated now, round-robin over the categories."""
+    seen: dict[str, int] = {}
+    with gzip.open(data / "vi-news" / "articles.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            n = seen[record["category"]] = seen.get(record["category"], 0) + 1
+            paragraphs = [p for p in record["text"].split("\n") if p.strip()]
+            if n <= skip_per_category or not record["title"] or not paragraphs:
+                continue
+            slug = slugify(record["category"])
+            yield {
+                "url": f"https://{_host(record)}/{slug}/{record['id'].lower()}-moi.html",
+                "title": record["title"],
+                "summary": paragraphs[0],
+                "content_html": "".join(f"<p>{p}</p>" for p in paragraphs),
+                "category": slug,
+                "published": datetime.now(UTC).isoformat(),
+            }
+
+
+@dataclass
+class Pusher:
+    """Pushes one article every `every` seconds on its own thread, and times each push."""
+
+    port: int
+    articles: Iterator[dict[str, Any]]
+    every: float
+    seconds: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    _stop: Any = None
+
+    def start(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        # On a fixed schedule, however long a push takes: a slow push is not a slower writer.
+        due = time.monotonic()
+        while not self._stop.wait(max(0.0, (due := due + self.every) - time.monotonic())):
+            body = json.dumps(next(self.articles), ensure_ascii=False).encode()
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                conn.request(
+                    "POST",
+                    "/api/articles",
+                    body,
+                    {"Authorization": f"Bearer {MIX_TOKEN}", "Content-Type": "application/json"},
+                )
+                response = conn.getresponse()
+                answer = response.read()
+                if response.status not in (200, 201):
+                    self.failures.append(f"HTTP {response.status}: {answer[:200]!r}")
+            except OSError as exc:
+                self.failures.append(str(exc))
+            finally:
+                conn.close()
+            self.seconds.append(time.perf_counter() - started)
+
+
+def run_mix(opts: argparse.Namespace) -> None:
+    opts.wrk = tool("wrk")
+    db = prepare_store(opts)
+    pairs = article_sample(db, opts.ids)
+    run_db = mix_store(opts, db)
+    work = Path(tempfile.mkdtemp(prefix="quantam-serve-mix-"))
+    servers = Servers()
+    try:
+        ports = {"quantam": free_port(), "trivial": free_port()}
+        (work / "metrics").mkdir()
+        env = server_env(run_db, ports["quantam"], work, QUANTAM_API_TOKEN=MIX_TOKEN)
+        if opts.no_lists:  # no model, and none fitted on the fly
+            env["QUANTAM_RELATED_AUTO_REINDEX_MAX"] = "0"
+        pids = {
+            name: servers.start(gunicorn_args(app, ports[name], opts), env, work / f"{name}.log")
+            for name, app in (
+                ("quantam", "service.app:create_app()"),
+                ("trivial", "serve:trivial_app()"),
+            )
+        }
+        wait_ready(ports["quantam"], "/healthz", servers)
+        wait_ready(ports["trivial"], TRIVIAL_PATH, servers)
+        by_url = dict(pairs)
+        lines = []
+        for n, article_id in enumerate(popular(pairs, opts.ids)):
+            if n % 2:
+                lines.append(f"/api/related?url={quote(by_url[article_id], safe='')}\t")
+            else:
+                lines.append(f"/api/articles/{article_id}/related\t")
+        requests = work / "mix.requests"
+        requests.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        trivial = work / "trivial.requests"
+        trivial.write_text(f"{TRIVIAL_PATH}\t\n", encoding="utf-8")
+        script = work / "cycle.lua"
+        script.write_text(WRK_SCRIPT, encoding="utf-8")
+        mix_run = (ports["quantam"], requests, pids["quantam"])
+        trivial_run = (ports["trivial"], trivial, pids["trivial"])
+        # The same reads without writes first: what the pushes cost the readers.
+        for run in (trivial_run, mix_run):
+            wrk(run, script, opts, opts.warmup)
+        quiet: dict[str, list[Result]] = {"trivial": [], "mix": []}
+        quiet_ratios = []
+        for _ in range(opts.rounds):
+            before = wrk(trivial_run, script, opts, opts.duration)
+            measured = wrk(mix_run, script, opts, opts.duration)
+            quiet["mix"].append(measured)
+            quiet["trivial"].append(before)
+            quiet_ratios.append(measured.rps / before.rps)
+        pusher = Pusher(
+            ports["quantam"],
+            fresh_articles(opts.data, opts.articles // VNTC_CATEGORIES),
+            opts.push_every,
+        )
+        pusher.start()
+        try:
+            for run in (trivial_run, mix_run):
+                wrk(run, script, opts, opts.warmup)
+            load_before = load_average()
+            results: dict[str, list[Result]] = {"trivial": [], "mix": []}
+            rps_ratios, p99_ratios = [], []
+            before = wrk(trivial_run, script, opts, opts.duration)
+            for _ in range(opts.rounds):
+                measured = wrk(mix_run, script, opts, opts.duration)
+                after = wrk(trivial_run, script, opts, opts.duration)
+                results["mix"].append(measured)
+                results["trivial"] += [before, after]
+                rps_ratios.append(measured.rps / ((before.rps + after.rps) / 2))
+                p99_ratios.append(measured.p99_ms / ((before.p99_ms + after.p99_ms) / 2))
+                before = after
+            load = (load_before, load_average())
+        finally:
+            pusher.stop()
+    finally:
+        servers.stop()
+        if not opts.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report_mix(results, rps_ratios, p99_ratios, pusher, opts, load, quiet, quiet_ratios)
+
+
+def report_mix(
+    results: dict[str, list[Result]],
+    rps_ratios: list[float],
+    p99_ratios: list[float],
+    pusher: Pusher,
+    opts: argparse.Namespace,
+    load: tuple[str, str],
+    quiet: dict[str, list[Result]],
+    quiet_ratios: list[float],
+) -> None:
+    trivial, mix = median_result(results["trivial"]), median_result(results["mix"])
+    still = median_result(quiet["mix"])
+    rps_ratio, p99_ratio = statistics.median(rps_ratios), statistics.median(p99_ratios)
+    print(
+        f"gunicorn: {opts.workers} workers, {opts.worker_class} worker class; wrk: 1 thread, "
+        f"{opts.connections} connections, {opts.duration} s x {opts.rounds} rounds (medians), "
+        f"{opts.ids} Zipf draws, half by id and half by URL; one push every {opts.push_every:g} "
+        f"s{', entering no related list' if opts.no_lists else ''}; "
+        f"load average before {load[0]}, after {load[1]}"
+    )
+    header = f"{'endpoint':<40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>6}"
+    print(header)
+    print("-" * len(header))
+    for label, r in (
+        (f"trivial Flask {TRIVIAL_PATH}", trivial),
+        ("related by id and URL, no pushes", still),
+        (f"related by id and URL, push every {opts.push_every:g} s", mix),
+    ):
+        print(f"{label:<40} {r.rps:>7,.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.cpu_us:>6,.0f}")
+    pushes = sorted(pusher.seconds)
+    print(
+        f"pushes: {len(pushes)}, {len(pusher.failures)} failed"
+        + (f" ({pusher.failures[0]})" if pusher.failures else "")
+        + (
+            f"; median {statistics.median(pushes) * 1000:.0f} ms, max {pushes[-1] * 1000:.0f} ms"
+            if pushes
+            else ""
+        )
+    )
+    print(
+        f"without pushes: req/s {statistics.median(quiet_ratios):.3f} of trivial Flask "
+        "(per round: " + " ".join(f"{r:.2f}" for r in quiet_ratios) + ")"
+    )
+    print("req/s ratio per round: " + " ".join(f"{r:.2f}" for r in rps_ratios))
+    print("p99 ratio per round: " + " ".join(f"{r:.2f}" for r in p99_ratios))
+    ok_rps, ok_p99 = rps_ratio >= GOAL, p99_ratio <= MIX_GOAL_P99
+    print(
+        f"req/s {rps_ratio:.3f} of trivial Flask "
+        f"(goal >= {GOAL}: {'met' if ok_rps else 'MISSED'}); "
+        f"p99 {p99_ratio:.2f} times trivial Flask's (goal <= {MIX_GOAL_P99:g}: "
+        f"{'met' if ok_p99 else 'MISSED'})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -744,13 +1003,28 @@ def main() -> None:
         help=f"comma-separated targets to measure beside trivial Flask: {','.join(TARGETS)}",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, files)")
+    parser.add_argument(
+        "--mix", action="store_true", help="reads by id and URL while articles are pushed"
+    )
+    parser.add_argument(
+        "--no-lists",
+        action="store_true",
+        help="with --mix: pushed articles enter no related list (no model), so only the "
+        "serving side's cost of writes is measured",
+    )
+    parser.add_argument(
+        "--push-every", type=float, default=2.0, help="seconds between pushes with --mix"
+    )
     opts = parser.parse_args()
     if opts.articles < VNTC_CATEGORIES * (RELATED_ITEMS + 1):
         parser.error(f"--articles: at least {VNTC_CATEGORIES * (RELATED_ITEMS + 1)}")
     unknown = opts.only - set(TARGETS)
     if unknown:
         parser.error(f"--only: unknown target(s) {', '.join(sorted(unknown))}")
-    run(opts)
+    if opts.mix:
+        run_mix(opts)
+    else:
+        run(opts)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -35,6 +35,32 @@ log = logging.getLogger(__name__)
 AliasKey = tuple[str, str]
 # Keyset-paging cursor over articles ordered newest first: (published, id) of the last item seen.
 Cursor = tuple[datetime, str]
+
+# -- resources: what a write changes and a cached answer depends on ----------------------------
+# Every write gives the resources it changed the store's new version (Store.versions), so a
+# cache keyed by the versions of what an answer read drops that answer, and only that answer.
+# Moves with every change a reader could see: for answers that read more than can be named.
+ANY = "*"
+# Which articles any category has, in order (the `all` feed).
+EVERY_CATEGORY = "c:*"
+# The categories' records (their names and settings): moved by put_category.
+CATEGORIES = "categories"
+
+
+def article_resource(article_id: str) -> str:
+    """An article: its fields, its teaser, its related list, whether it is taken down, and the
+    URLs that lead to it."""
+    return "a:" + article_id
+
+
+def category_resource(slug: str | None) -> str:
+    """Which articles a category has, newest first, and its record; None: every category."""
+    return EVERY_CATEGORY if slug is None else "c:" + slug
+
+
+def article_change(article_id: str, *categories: str | None) -> list[str]:
+    """What a change to an article changes: it, and the categories it leaves or enters."""
+    return [article_resource(article_id), EVERY_CATEGORY, *map(category_resource, categories)]
 
 
 class Store(ABC):
@@ -225,7 +251,28 @@ class Store(ABC):
     @abstractmethod
     def version(self) -> int:
         """A number that grows whenever anything readers see changes (articles, takedowns,
-        related lists, categories): caches of rendered feeds and API answers key on it."""
+        related lists, categories): the version of ANY."""
+
+    @abstractmethod
+    def versions(self, resources: Sequence[str]) -> list[int]:
+        """The version of each resource (ANY, `article_resource`, `category_resource`), in
+        order, all read at one moment; 0 for one never changed. A write gives each resource it
+        changes the store's new version(), so a resource's version never repeats: an answer
+        cached with the versions of what it read is current while they are."""
+
+    def changed(self, article_ids: Iterable[str] = (), categories: Iterable[str] = ()) -> None:
+        """Tell caches that answers showing these articles (their fields, related lists) or
+        these categories' article lists must be rebuilt. The store's own writes say so
+        themselves; this is for changes it cannot see (an editorial override applied at read
+        time, say)."""
+        resources = [article_resource(a) for a in article_ids]
+        resources += [category_resource(c) for c in categories]
+        if resources:
+            self._touch(resources)
+
+    @abstractmethod
+    def _touch(self, resources: Iterable[str]) -> None:
+        """Give these resources (and ANY) the store's next version, in one transaction."""
 
     # -- small named values (index state, versions) -----------------------------------------
     @abstractmethod

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -86,6 +86,22 @@ local K_ALIAS, K_TAKEDOWN, K_SEQ, K_CHANGES, K_RELATED = KEYS[7], KEYS[8], KEYS[
 local K_SRC, K_SRCURL, K_SRCNEXT, K_CAT, K_REV = KEYS[12], KEYS[13], KEYS[14], KEYS[15],
   KEYS[16]
 local K_TEASER, K_FT, K_FTSRC, K_FTCOUNT = KEYS[17], KEYS[18], KEYS[19], KEYS[20]
+local K_VER = KEYS[21]
+
+-- The resources this script changed (store.base), given the store's next version by bump().
+local changed = {}
+local function touch(resource) changed[resource] = true end
+local function touch_article(id, cat)
+  touch('a:' .. id)
+  touch('c:*')
+  if cat then touch('c:' .. cat) end
+end
+local function bump()
+  if next(changed) == nil then return end
+  local v = redis.call('INCR', K_REV)
+  redis.call('HSET', K_VER, '*', v)
+  for resource in pairs(changed) do redis.call('HSET', K_VER, resource, v) end
+end
 
 -- Full-text statuses kept in the queues `fulltext_queue` reads (the others are only counted).
 local QUEUED = {pending = true, failed = true}
@@ -115,7 +131,7 @@ local function log_change(id, op)
   redis.call('XADD', K_CHANGES, string.format('%d-0', seq), 'a', id, 'o', op)
 end
 
--- Drop an article's index entries; false if it was not stored.
+-- Drop an article's index entries; its category, or false if it was not stored.
 local function unindex(id)
   local ix = redis.call('HGET', K_IX, id)
   if not ix then return false end
@@ -130,7 +146,7 @@ local function unindex(id)
     redis.call('HDEL', K_BYSRC, src)
   end
   redis.call('HDEL', K_IX, id)
-  return true
+  return cat
 end
 
 -- Why a source cannot be saved under this id and URL, or nil if it can.
@@ -160,14 +176,19 @@ if src_id ~= '' then
   local problem = source_problem(src_id, src_url)
   if problem then return problem end
 end
-if ARGV[2] ~= '' then redis.call('HSET', K_CAT, ARGV[1], ARGV[2]) end
+if ARGV[2] ~= '' then
+  redis.call('HSET', K_CAT, ARGV[1], ARGV[2])
+  touch('c:' .. ARGV[1])
+  touch('categories')
+end
 local n = tonumber(ARGV[6])
 for i = 0, n - 1 do
   local b = 6 + i * 7
   local id, ts, cat, src, doc = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local ft = ARGV[b + 7]
   log_change(id, 'upsert')
-  unindex(id)
+  touch_article(id, unindex(id))
+  touch('c:' .. cat)
   redis.call('HSET', K_ART, id, doc)
   redis.call('HSET', K_TEASER, id, ARGV[b + 6])
   redis.call('HSET', K_IX, id, src .. '\t' .. ts .. '\t' .. cat .. '\t' .. ft)
@@ -180,11 +201,41 @@ for i = 0, n - 1 do
 end
 local a = 7 + n * 7
 for i = 0, tonumber(ARGV[a]) - 1 do
-  redis.call('HSET', K_ALIAS, ARGV[a + 1 + i * 2], ARGV[a + 2 + i * 2])
+  local alias, id = ARGV[a + 1 + i * 2], ARGV[a + 2 + i * 2]
+  -- A URL (or guid) that led to another article leads there no more.
+  local before = redis.call('HGET', K_ALIAS, alias)
+  if before and before ~= id then touch('a:' .. before) end
+  redis.call('HSET', K_ALIAS, alias, id)
 end
 if src_id ~= '' then save_source(src_id, src_url, src_doc) end
-if n > 0 or ARGV[2] ~= '' then redis.call('INCR', K_REV) end
+bump()
 return {'OK'}
+"""
+
+# ARGV: pairs of article id and related list JSON.
+_PUT_RELATED = r"""
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', K_RELATED, ARGV[i], ARGV[i + 1])
+  touch('a:' .. ARGV[i])
+end
+bump()
+return 1
+"""
+
+# ARGV: resources.
+_TOUCH = r"""
+for i = 1, #ARGV do touch(ARGV[i]) end
+bump()
+return 1
+"""
+
+# ARGV: category slug, category JSON.
+_PUT_CATEGORY = r"""
+redis.call('HSET', K_CAT, ARGV[1], ARGV[2])
+touch('c:' .. ARGV[1])
+touch('categories')
+bump()
+return 1
 """
 
 # ARGV: article id, takedown time.
@@ -200,7 +251,8 @@ redis.call('HDEL', K_RELATED, id)
 redis.call('HSETNX', K_TAKEDOWN, id, ARGV[2])
 if gone then
   log_change(id, 'delete')
-  redis.call('INCR', K_REV)
+  touch_article(id, gone)
+  bump()
   return 1
 end
 return 0
@@ -339,6 +391,7 @@ class _Keys:
         self.ft = f"{t}:art:ft"
         self.ftsrc = f"{t}:art:ftsrc"
         self.ftcount = f"{t}:art:ftcount"
+        self.versions = f"{t}:versions"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
         self.write = [
             self.art,
@@ -361,6 +414,7 @@ class _Keys:
             self.ft,
             self.ftsrc,
             self.ftcount,
+            self.versions,
         ]
         self.all = [*self.write, self.version, self.meta]
 
@@ -551,10 +605,8 @@ class RedisStore(Store):
     # -- categories -------------------------------------------------------------------------
     @_guard(retry=False)
     def put_category(self, category: Category) -> None:
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(self._k.cat, category.slug, codec.dumps(codec.category_to_dict(category)))
-        pipe.incr(self._k.rev)
-        pipe.execute()
+        doc = codec.dumps(codec.category_to_dict(category))
+        self._write("put_category", _PUT_CATEGORY, [category.slug, doc])
 
     @_guard(retry=True)
     def get_category(self, slug: str) -> Category | None:
@@ -842,13 +894,8 @@ class RedisStore(Store):
     @_guard(retry=False)
     def put_related(self, lists: dict[str, list[RelatedItem]]) -> None:
         if lists:
-            pipe = self._r.pipeline(transaction=True)
-            pipe.hset(
-                self._k.related,
-                mapping={aid: codec.related_to_json(items) for aid, items in lists.items()},
-            )
-            pipe.incr(self._k.rev)
-            pipe.execute()
+            args = [x for aid, items in lists.items() for x in (aid, codec.related_to_json(items))]
+            self._write("put_related", _PUT_RELATED, args)
 
     @_guard(retry=True)
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
@@ -923,6 +970,16 @@ class RedisStore(Store):
     @_guard(retry=True)
     def version(self) -> int:
         return int(self._r.get(self._k.rev) or 0)
+
+    @_guard(retry=True)
+    def versions(self, resources: Sequence[str]) -> list[int]:
+        if not resources:
+            return []
+        return [int(v or 0) for v in self._r.hmget(self._k.versions, list(resources))]
+
+    @_guard(retry=False)
+    def _touch(self, resources: Iterable[str]) -> None:
+        self._write("touch", _TOUCH, list(resources))
 
     # -- meta -------------------------------------------------------------------------------
     @_guard(retry=True)

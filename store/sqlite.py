@@ -10,13 +10,22 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from store import codec
-from store.base import AliasKey, Cursor, Store
+from store.base import (
+    ANY,
+    CATEGORIES,
+    AliasKey,
+    Cursor,
+    Store,
+    article_change,
+    article_resource,
+    category_resource,
+)
 from store.checkpoint import BACKSTOP_PAGES, Checkpointer
 from store.errors import (
     SchemaTooNew,
@@ -109,9 +118,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS articles_by_fulltext
         ON articles (fulltext, source_id, published DESC, id DESC)
     """,
+    # Each resource's version (store.base: "*" is the store's, which `counters` held before),
+    # so caches drop only the answers that read what a write changed.
+    """
+    CREATE TABLE IF NOT EXISTS versions (
+        resource TEXT PRIMARY KEY, version INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO versions (resource, version)
+    SELECT '*', value FROM counters WHERE name = 'version'
+    """,
 ]
 
 _CHUNK = 500
+_VERSIONS_CHUNK = 32_000
 
 
 def path_from_url(url: str) -> str:
@@ -228,7 +247,7 @@ class SQLiteStore(Store):
     def put_category(self, category: Category) -> None:
         with self._tx() as db:
             self._put_category(db, category)
-            self._bump(db)
+            self._bump(db, [category_resource(category.slug), CATEGORIES])
 
     @staticmethod
     def _put_category(db: sqlite3.Connection, category: Category) -> None:
@@ -332,9 +351,15 @@ class SQLiteStore(Store):
 
     def commit(self, batch: IngestBatch) -> None:
         with self._tx() as db:
+            changed: list[str] = []
             if batch.category is not None:
                 self._put_category(db, batch.category)
+                changed += [category_resource(batch.category.slug), CATEGORIES]
             for article in batch.articles:
+                before = db.execute(
+                    "SELECT category FROM articles WHERE id = ?", (article.id,)
+                ).fetchone()
+                changed += article_change(article.id, article.category, before and before[0])
                 cur = db.execute(
                     "INSERT INTO changes (article_id, op) VALUES (?, 'upsert')", (article.id,)
                 )
@@ -373,6 +398,13 @@ class SQLiteStore(Store):
                     "DELETE FROM takedowns WHERE article_id = ?",
                     [(a.id,) for a in batch.articles],
                 )
+            # A URL (or guid) that led to another article leads there no more.
+            pointed = self.lookup_aliases((a.kind, a.value) for a in batch.aliases)
+            changed += [
+                article_resource(pointed[(a.kind, a.value)])
+                for a in batch.aliases
+                if pointed.get((a.kind, a.value), a.article_id) != a.article_id
+            ]
             db.executemany(
                 "INSERT INTO aliases (kind, value, article_id) VALUES (?, ?, ?) "
                 "ON CONFLICT (kind, value) DO UPDATE SET article_id = excluded.article_id",
@@ -380,8 +412,8 @@ class SQLiteStore(Store):
             )
             if batch.source is not None:
                 self._update_source(db, batch.source)
-            if batch.articles or batch.category is not None:
-                self._bump(db)
+            if changed:
+                self._bump(db, changed)
 
     def get_article(self, article_id: str) -> Article | None:
         row = self._db.execute("SELECT data FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -425,7 +457,10 @@ class SQLiteStore(Store):
 
     def delete_article(self, article_id: str) -> bool:
         with self._tx() as db:
-            gone = db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+            row = db.execute(
+                "DELETE FROM articles WHERE id = ? RETURNING category", (article_id,)
+            ).fetchone()
+            gone = row is not None
             db.execute("DELETE FROM teasers WHERE article_id = ?", (article_id,))
             db.execute("DELETE FROM related WHERE article_id = ?", (article_id,))
             db.execute(
@@ -436,7 +471,7 @@ class SQLiteStore(Store):
                 db.execute(
                     "INSERT INTO changes (article_id, op) VALUES (?, 'delete')", (article_id,)
                 )
-                self._bump(db)
+                self._bump(db, article_change(article_id, row[0]))
         return gone
 
     def taken_down(self, article_ids: Iterable[str]) -> set[str]:
@@ -569,7 +604,7 @@ class SQLiteStore(Store):
                 "ON CONFLICT (article_id) DO UPDATE SET items = excluded.items",
                 ((aid, codec.related_to_json(items)) for aid, items in lists.items()),
             )
-            self._bump(db)
+            self._bump(db, map(article_resource, lists))
 
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         row = self._db.execute(
@@ -669,12 +704,40 @@ class SQLiteStore(Store):
 
     # -- versions and meta ------------------------------------------------------------------
     @staticmethod
-    def _bump(db: sqlite3.Connection) -> None:
-        db.execute("UPDATE counters SET value = value + 1 WHERE name = 'version'")
+    def _bump(db: sqlite3.Connection, resources: Iterable[str]) -> None:
+        """Move the store's version and give it to each resource changed (store.base)."""
+        (version,) = db.execute(
+            "UPDATE versions SET version = version + 1 WHERE resource = ? RETURNING version",
+            (ANY,),
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO versions (resource, version) VALUES (?, ?) "
+            "ON CONFLICT (resource) DO UPDATE SET version = excluded.version",
+            [(r, version) for r in set(resources)],
+        )
+
+    def _touch(self, resources: Iterable[str]) -> None:
+        with self._tx() as db:
+            self._bump(db, resources)
 
     def version(self) -> int:
-        row = self._db.execute("SELECT value FROM counters WHERE name = 'version'").fetchone()
-        return int(row[0])
+        return self.versions([ANY])[0]
+
+    def versions(self, resources: Sequence[str]) -> list[int]:
+        # One statement is read from one snapshot: up to 32,766 resources (SQLite's limit on
+        # parameters), where an answer reads a few (a feed page of 200 items with 3 related
+        # stories each, ~800).
+        found: dict[str, int] = {}
+        wanted = list(dict.fromkeys(resources))
+        for i in range(0, len(wanted), _VERSIONS_CHUNK):
+            chunk = wanted[i : i + _VERSIONS_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self._db.execute(
+                    f"SELECT resource, version FROM versions WHERE resource IN ({marks})", chunk
+                ).fetchall()
+            )
+        return [found.get(r, 0) for r in resources]
 
     def get_meta(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

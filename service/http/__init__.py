@@ -1,4 +1,4 @@
 """The web service: the Flask application factory (`app`), its blueprints by concern (`api` read
 API, `cms` write API, `feed_routes` feeds, `embed` the box, `ops` health and metrics, `openapi`),
-the HTTP contract's helpers (`params`, `serialize`, `errors`) and the layers that answer without
-Flask or from cache (`caching`, `response_cache`, `related_fastpath`)."""
+the HTTP contract's helpers (`params`, `serialize`, `errors`) and the caches (`caching`, and
+`response_cache`: whole answers kept while what they read is unchanged)."""

@@ -1,12 +1,11 @@
 """The read API: articles, categories and their latest items, as JSON.
 
-Public and cacheable: CORS is open, responses carry Cache-Control and an ETag derived from the
-store's version, so browsers, CDNs and the embed box revalidate cheaply.
+Public and cacheable: CORS is open, responses carry Cache-Control and an ETag from their bytes,
+so browsers, CDNs and the embed box revalidate cheaply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -23,7 +22,6 @@ from service.http.params import (
     str_param,
 )
 from service.http.serialize import article_detail, article_item, category_item, related_item
-from store.base import Store
 from store.models import Article, Teaser
 from store.urls import InvalidURL, canonical_url
 
@@ -154,17 +152,10 @@ def _related_params() -> tuple[int, set[str], set[str]]:
 
 
 def related_answer(
-    article: Teaser,
-    k: int,
-    exclude: set[str],
-    exclude_categories: set[str],
-    store: Store | None = None,
-    teasers: Callable[[Iterable[str]], list[Teaser]] | None = None,
+    article: Teaser, k: int, exclude: set[str], exclude_categories: set[str]
 ) -> dict[str, Any]:
-    """The related answer's body; `store` and `teasers` default to this request's (the fast
-    path, which answers without Flask, passes its own)."""
-    store = store or _quantam().store
-    found = related_for(store, article, k, exclude, exclude_categories, teasers or get_teasers)
+    """The related answer's body."""
+    found = related_for(_quantam().store, article, k, exclude, exclude_categories, get_teasers)
     return {
         "article": article_item(article),
         "items": [related_item(r.article, r.item.score, r.item.reason, r.item.fill) for r in found],

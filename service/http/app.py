@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask
 
 from service.config import Settings, load_settings
 from service.core import Quantam
 from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
-from service.http.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_response
+from service.http.caching import TeaserCache, gzip_response
 from service.http.errors import register_error_handlers
-from service.http.related_fastpath import RelatedFastPath
-from service.http.response_cache import ResponseCache
+from service.http.response_cache import ReadRecorder, ResponseCache
+from store.base import Store
 
 
 def create_app(settings: Settings | None = None, quantam: Quantam | None = None) -> Flask:
@@ -20,10 +22,11 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     settings = settings or (quantam.settings if quantam else load_settings())
     quantam = quantam or Quantam(settings)
     app.extensions["quantam"] = quantam
-    app.extensions["quantam.render_cache"] = RenderCache()
-    # Feeds apart: a few pages that take tens of milliseconds to render, which the long tail of
-    # cheap API answers would otherwise evict.
-    app.extensions["quantam.feed_cache"] = RenderCache(max_entries=FEED_CACHE_ENTRIES)
+    store = quantam.store
+    if isinstance(store, ReadRecorder):  # a second app over the same Quantam
+        store = store.store
+    # Views read through the recorder, so the response cache knows what each answer read.
+    quantam.store = cast(Store, ReadRecorder(store))
     app.extensions["quantam.teaser_cache"] = TeaserCache()
     app.config["QUANTAM_SETTINGS"] = settings
     # Request bodies are never read past this (a chunked one stops a byte over cms.MAX_BODY,
@@ -47,11 +50,8 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     ):
         app.register_blueprint(blueprint)
     app.after_request(gzip_response)
-    # Outside in: metrics, whole answers again, the plain related requests, then Flask.
-    fastpath = RelatedFastPath(
-        app.wsgi_app, quantam.store, app.extensions["quantam.teaser_cache"], settings.base_url
-    )
-    cache = ResponseCache(fastpath, quantam.store, settings.response_cache_mb * 1024 * 1024)
+    # Outside in: metrics, whole answers again, then Flask.
+    cache = ResponseCache(app.wsgi_app, store, settings.response_cache_mb * 1024 * 1024)
     app.extensions["quantam.response_cache"] = cache
     app.wsgi_app = ops.Metrics(cache)  # type: ignore[method-assign]
     return app

@@ -1,10 +1,9 @@
-"""HTTP caching for the read side: ETags from the store's version, 304s, an in-process cache.
+"""HTTP caching for the read side: entity tags from the bytes, 304s, caching headers, gzip.
 
-The store's `version()` grows with every change a reader could see, so an answer computed at
-version v stays right until the version moves; a takedown moves it, so nothing is served stale
-after one. Every worker process checks the version (one cheap read) per request and keeps its
-own small caches of rendered answers and of the teasers related answers show, so several
-gunicorn workers stay consistent without talking to each other.
+Whole answers are kept by the response cache (service/http/response_cache.py), which checks the
+versions of what each answer read; here are the pieces the views share, and the teasers related
+answers show, kept per worker for one store version (`store.version()` moves with every write,
+so a takedown or edit is never served from here stale).
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ from typing import Any
 import orjson
 from flask import Response, current_app, request
 
-from service.http.response_cache import VERSION, cache_query, mark_cacheable
-from store.base import Store
+from service.http.response_cache import VERSION, depends_on, mark_cacheable
+from store.base import Store, article_resource
 from store.models import Teaser
 
 JSON = "application/json"
@@ -36,8 +35,6 @@ API_GZIP_MIN_BYTES = 8192
 # often compressed per request, where level 1 costs a quarter less CPU for 5% more bytes.
 FEED_GZIP_LEVEL = 6
 API_GZIP_LEVEL = 1
-# Rendered feed pages each worker keeps (categories x formats, and the pages readers page to).
-FEED_CACHE_ENTRIES = 128
 # Teasers each worker keeps (about 1.4 KB each): the stories that related answers show.
 TEASER_CACHE_ENTRIES = 20_000
 
@@ -77,29 +74,6 @@ def body_response(
         all_headers["Content-Encoding"] = "gzip"
         return Response(rendered.gzipped(), mimetype=mimetype, headers=all_headers)
     return Response(rendered.body, mimetype=mimetype, headers=all_headers)
-
-
-class RenderCache:
-    """A bounded LRU of rendered bodies, keyed by request and store version."""
-
-    def __init__(self, max_entries: int = 2048):
-        self.max_entries = max_entries
-        self._items: OrderedDict[tuple[str, int], Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[str, int], value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
 
 
 class TeaserCache:
@@ -145,46 +119,33 @@ class TeaserCache:
         return [found[i] for i in ids if i in found]
 
 
-def _cache() -> RenderCache:
-    return current_app.extensions["quantam.render_cache"]
-
-
 def store_version() -> int:
     """The store's version, read once per request (by the response cache, when it saw the
-    request first), so the request's caches all agree on it."""
+    request first): the teaser cache's key."""
     version = request.environ.get(VERSION)
     if version is None:
         version = request.environ[VERSION] = current_app.extensions["quantam"].store.version()
     return version
 
 
-def offer(version: int, etag: str) -> None:
+def offer(etag: str) -> None:
     """Offer this request's final answer to the response cache (service/http/response_cache.py)."""
     rule = request.url_rule
-    mark_cacheable(request.environ, version, etag, rule.rule if rule else "")
+    mark_cacheable(request.environ, etag, rule.rule if rule else "")
 
 
 def get_teasers(article_ids: Iterable[str]) -> list[Teaser]:
     """The store's teasers of these articles, through this worker's teaser cache."""
+    ids = list(article_ids)
+    depends_on(map(article_resource, ids))
     cache: TeaserCache = current_app.extensions["quantam.teaser_cache"]
-    return cache.get_many(current_app.extensions["quantam"].store, article_ids, store_version())
+    return cache.get_many(current_app.extensions["quantam"].store, ids, store_version())
 
 
-def request_key() -> str:
-    """The request's path and query as answers are tagged and cached by (a related answer by
-    page URL under the canonical page URL: service/response_cache.cache_query)."""
-    return f"{request.path}?{cache_query(request.path, request.query_string.decode('latin-1'))}"
-
-
-def entity_tag(base_url: str, version: int, key: str) -> str:
-    """The (unquoted) entity tag of the answer to `key` (the request's path and query) at store
-    version `version`."""
-    salt = hashlib.blake2b(f"{base_url}|{key}".encode(), digest_size=6).hexdigest()
-    return f"v{version}-{salt}"
-
-
-def version_etag(version: int, key: str) -> str:
-    return entity_tag(current_app.config["QUANTAM_SETTINGS"].base_url, version, key)
+def content_tag(body: bytes) -> str:
+    """The (unquoted) entity tag of an answer: a hash of its bytes, so an answer rebuilt after
+    an unrelated write still matches the copy a client or proxy holds."""
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
 def read_headers(etag: str, max_age: int = READ_MAX_AGE) -> dict[str, str]:
@@ -203,20 +164,11 @@ def not_modified(etag: str) -> bool:
 
 
 def cached_json(build: Callable[[], dict[str, Any]], max_age: int = READ_MAX_AGE) -> Response:
-    """Answer from cache, or with 304, or by calling build(); always with caching headers."""
-    version = store_version()
-    key = request_key()
-    etag = version_etag(version, key)
+    """build()'s answer, or 304, with caching headers, offered to the response cache."""
+    rendered = Rendered(encode_json(build()), API_GZIP_LEVEL)
+    etag = content_tag(rendered.body)
     headers = read_headers(etag, max_age)
-    # "If-None-Match: *" matches only a resource that exists, so that must be known first.
-    if not_modified(etag) and not request.if_none_match.star_tag:
-        offer(version, etag)
-        return Response(status=304, headers=headers)
-    rendered = _cache().get((key, version))
-    if rendered is None:
-        rendered = Rendered(encode_json(build()), API_GZIP_LEVEL)
-        _cache().put((key, version), rendered)
-    offer(version, etag)
+    offer(etag)
     if not_modified(etag):
         return Response(status=304, headers=headers)
     return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)

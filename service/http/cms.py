@@ -3,8 +3,8 @@
 A push is stored and in feeds when the request returns, and in related lists too unless they
 took longer than a short bound (service.core.LISTS_WAIT): the answer's `related_lists` says
 "updated" or "pending" (pending lists follow on a background thread). A takedown is gone from
-feeds, related answers and caches when it returns (caches key on the store's version, which the
-takedown moves).
+feeds, related answers and caches when it returns (the takedown moves the versions of the
+article and its category, which every cached answer that showed them is checked against).
 """
 
 from __future__ import annotations

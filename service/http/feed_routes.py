@@ -2,9 +2,9 @@
 
 Rendering is `feeds.publish.formats`; this module adds what HTTP clients rely on: absolute self and
 paging URLs (RFC 5005, `?before=` is a keyset cursor so pages never shift), a bounded `?limit=`,
-strong ETags over the bytes and Last-Modified from the newest item, 304s, Cache-Control, gzip,
-and a cache of rendered pages keyed by the store's version (so a takedown is never served
-stale).
+strong ETags over the bytes and Last-Modified from the newest item, 304s, Cache-Control, gzip;
+the response cache keeps a rendered page until what it read changes (its category's articles,
+their related lists and stories), so a takedown is never served stale.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from service.http.caching import (
     get_teasers,
     not_modified,
     offer,
-    store_version,
 )
 from service.http.errors import NotFound
 from service.http.params import cursor_param, encode_cursor, int_param
@@ -77,15 +76,9 @@ def feed(slug: str, fmt: str) -> Response:
         raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
     limit = int_param("limit", DEFAULT_ITEMS, 1, MAX_ITEMS)
     before = cursor_param("before")
-    version = store_version()
-    key = (request.full_path, version)
-    cache = current_app.extensions["quantam.feed_cache"]
-    cached: RenderedFeed | None = cache.get(key)
-    if cached is None:
-        cached = _render(slug, fmt, limit, before)
-        cache.put(key, cached)
-    response = _conditional(cached)
-    offer(version, cached.etag)
+    rendered = _render(slug, fmt, limit, before)
+    response = _conditional(rendered)
+    offer(rendered.etag)
     return response
 
 

@@ -26,28 +26,8 @@ def article_item(a: Article | Teaser) -> dict[str, Any]:
     }
 
 
-_FIELDS_MAX = 20_000
-# id(teaser) -> (teaser, its fields). Keyed by identity, not by the teaser's hash (which hashes
-# every field, a cost each item paid): the teaser caches hand out the same objects, and holding
-# the teaser keeps its id from being reused while cached.
-_fields: dict[int, tuple[Teaser, dict[str, Any]]] = {}
-
-
-def _teaser_fields(t: Teaser) -> dict[str, Any]:
-    """A teaser's item fields, built once: related answers show the same stories over and over
-    (teasers are immutable; articles, with their bodies, are not cached here)."""
-    hit = _fields.get(id(t))
-    if hit is not None and hit[0] is t:
-        return hit[1]
-    fields = article_item(t)
-    if len(_fields) >= _FIELDS_MAX:
-        _fields.clear()
-    _fields[id(t)] = (t, fields)
-    return fields
-
-
 def related_item(t: Teaser, score: float, reason: tuple[str, ...], fill: bool) -> dict[str, Any]:
-    return {**_teaser_fields(t), "score": round(score, 4), "reason": list(reason), "fill": fill}
+    return {**article_item(t), "score": round(score, 4), "reason": list(reason), "fill": fill}
 
 
 def article_detail(a: Article) -> dict[str, Any]:

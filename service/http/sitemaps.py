@@ -3,8 +3,8 @@
 category, 50,000 a page).
 
 Rendering is `feeds.publish.sitemap`; this module reads the store and answers with the read side's
-caching: an ETag from the store's version, 304s, and the response cache (a category sitemap of
-50,000 articles reads them in pages of 1,000 and is then served again until the store changes).
+caching: an ETag from the bytes, 304s, and the response cache (a category sitemap of 50,000
+articles reads them in pages of 1,000 and is then served again until its category changes).
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from feeds.publish import sitemap
 from service.http.caching import (
     Rendered,
     body_response,
+    content_tag,
     not_modified,
     offer,
     read_headers,
-    request_key,
-    store_version,
-    version_etag,
 )
 from service.http.errors import NotFound
 from service.http.params import int_param
@@ -131,19 +129,13 @@ def _newest(slug: str | None) -> datetime | None:
 
 
 def _answer(build: Callable[[], bytes]) -> Response:
-    """The sitemap, or 304 when the client's copy is of this store version."""
-    version = store_version()
-    key = request_key()
-    etag = version_etag(version, key)
+    """The sitemap, or 304 when the client's copy has the same bytes."""
+    rendered = Rendered(build())
+    etag = content_tag(rendered.body)
     headers = read_headers(etag, SITEMAP_MAX_AGE)
-    offer(version, etag)
+    offer(etag)
     if not_modified(etag):
         return Response(status=304, headers=headers)
-    cache = current_app.extensions["quantam.feed_cache"]
-    rendered: Rendered | None = cache.get((key, version))
-    if rendered is None:
-        rendered = Rendered(build())
-        cache.put((key, version), rendered)
     response = body_response(rendered, "application/xml", headers)
     response.headers["Content-Type"] = sitemap.CONTENT_TYPE
     return response

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from store import codec
-from store.base import Store
+from store.base import (
+    ANY,
+    CATEGORIES,
+    EVERY_CATEGORY,
+    Store,
+    article_resource,
+    category_resource,
+)
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound
 from store.models import (
     Alias,
@@ -307,6 +314,53 @@ def test_version_grows_with_every_visible_change(store: Store) -> None:
     store.set_meta("unrelated", b"x")
     store.update_source(store.add_source(Source(url="https://x.example/rss", category="x")))
     assert store.version() == seen[-1]
+
+
+def test_a_write_moves_the_versions_of_what_it_changed_and_nothing_else(store: Store) -> None:
+    a1, a2, a3 = (article_resource(f"a000{n}") for n in (1, 2, 3))
+    sport, news = category_resource("the-thao"), category_resource("thoi-su")
+    watched = [ANY, a1, a2, a3, sport, news, EVERY_CATEGORY, CATEGORIES]
+
+    def moved(write) -> set[str]:
+        before = dict(zip(watched, store.versions(watched), strict=True))
+        write()
+        after = dict(zip(watched, store.versions(watched), strict=True))
+        assert after[ANY] == store.version() > before[ANY]
+        # Every resource a write changed gets the store's new version: versions never repeat.
+        assert all(after[r] in (before[r], after[ANY]) for r in watched)
+        return {r for r in watched if after[r] != before[r]} - {ANY}
+
+    assert store.versions([]) == [] and store.versions([a1, "a:unknown"]) == [0, 0]
+    batch = IngestBatch(articles=[make_article(1), make_article(2)])
+    assert moved(lambda: store.commit(batch)) == {a1, a2, sport, EVERY_CATEGORY}
+    # An article stored in the sports section, then moved to the news one.
+    assert moved(lambda: store.commit(IngestBatch(articles=[make_article(3)]))) == {
+        a3,
+        sport,
+        EVERY_CATEGORY,
+    }
+    edit = IngestBatch(articles=[make_article(3, category="thoi-su")])
+    assert moved(lambda: store.commit(edit)) == {a3, sport, news, EVERY_CATEGORY}
+    # A related list is its article's: the articles it shows have their own versions.
+    assert moved(lambda: store.put_related({"a0001": [RelatedItem("a0002", 0.5)]})) == {a1}
+    assert moved(lambda: store.delete_article("a0002")) == {a2, sport, EVERY_CATEGORY}
+    assert moved(lambda: store.put_category(Category("thoi-su", "Thời sự"))) == {
+        news,
+        CATEGORIES,
+    }
+    # A URL that led to a0001 and now leads to a0003 changes what a0001's page shows.
+    url = Alias("url", "https://news.example/bai-1.html", "a0001")
+    before = store.version()
+    store.commit(IngestBatch(aliases=[url]))  # a new way to a0001: no page showed it yet
+    assert store.version() == before
+    moved_url = IngestBatch(aliases=[Alias("url", url.value, "a0003")])
+    assert moved(lambda: store.commit(moved_url)) == {a1}
+    # The one call for changes the store cannot see (an editorial override).
+    assert moved(lambda: store.changed(["a0003"], ["the-thao"])) == {a3, sport}
+    before = store.version()
+    store.changed()  # nothing named, nothing moves
+    store.set_meta("unrelated", b"x")
+    assert store.version() == before
 
 
 def test_sqlite_schema_is_migrated_forward_and_newer_is_refused(tmp_path) -> None:

@@ -13,7 +13,8 @@ from feeds.publish import formats
 from service.config import load_settings
 from service.http import feed_routes
 from service.http.app import create_app
-from store.models import RelatedItem
+from store.models import IngestBatch, RelatedItem
+from tests.support.articles import make_article
 from tests.support.env import fixture_bytes
 from tests.support.feedbuilder import rss, story
 from tests.support.feedrules import check_feed, check_json_feed, problems
@@ -121,19 +122,30 @@ def test_conditional_get_and_gzip(client) -> None:
     assert client.get("/feeds/the-thao.rss").headers["ETag"] == etag
 
 
-def test_many_api_answers_do_not_evict_rendered_feeds(client, app, monkeypatch) -> None:
+def test_a_feed_is_rendered_again_only_when_what_it_shows_changes(client, app, monkeypatch) -> None:
     renders = []
     monkeypatch.setitem(
         feed_routes._FORMATS,
         "rss",
         (lambda page: renders.append(page) or formats.render_rss(page), formats.RSS_CONTENT_TYPE),
     )
-    app.extensions["quantam.render_cache"].max_entries = 2
+    for _ in range(3):
+        assert client.get("/feeds/the-thao.rss").status_code == 200
+    assert len(renders) == 2  # kept from the second request on
+    store = app.extensions["quantam"].store
+    # News arrives in another section, and a list changes there: the sports feed stays.
+    store.commit(IngestBatch(articles=[make_article(100, category="thoi-su")]))
+    news = [a.id for a in store.latest_articles("thoi-su")]
+    store.put_related({news[0]: [RelatedItem(news[1], 0.5)]})
+    for _ in range(5):
+        assert client.get(f"/api/categories/the-thao/latest?k={_ + 1}").status_code == 200
     assert client.get("/feeds/the-thao.rss").status_code == 200
-    for k in range(1, 6):
-        assert client.get(f"/api/categories/the-thao/latest?k={k}").status_code == 200
-    assert client.get("/feeds/the-thao.rss").status_code == 200
-    assert len(renders) == 1
+    assert len(renders) == 2
+    # A sports story's related list changes: the sports feed shows it, so it is rendered again.
+    sport = [a.id for a in store.latest_articles("the-thao")]
+    store.put_related({sport[0]: [RelatedItem(sport[1], 0.5)]})
+    answer = client.get("/feeds/the-thao.rss")
+    assert len(renders) == 3 and answer.status_code == 200
 
 
 def test_takedown_is_never_served_stale(client, app) -> None:

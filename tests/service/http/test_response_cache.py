@@ -159,7 +159,7 @@ def test_the_cache_stays_within_its_bytes_and_drops_the_oldest(tmp_path: Path) -
 
     def wsgi(environ, start_response):
         built.append(environ["PATH_INFO"])
-        mark_cacheable(environ, store.version(), "e", "/x")
+        mark_cacheable(environ, "e", "/x")
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"x" * 1000]
 
@@ -231,7 +231,7 @@ def test_the_budget_bounds_what_the_cache_really_holds(tmp_path: Path) -> None:
         assert len(cache._items) < len(articles), "the budget should have been reached"
         held = tracemalloc.get_traced_memory()[0]
         accounted = cache.bytes + cache.seen_bytes
-        cache._drop(store.version())
+        cache._drop()
         held -= tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
