@@ -26,7 +26,7 @@ from service.http.caching import (
     entity_tag,
     read_headers,
 )
-from service.http.params import MAX_TEXT_LENGTH
+from service.http.contract.query import MAX_TEXT_LENGTH
 from service.http.response_cache import ROUTE, VERSION, cache_query, mark_cacheable
 from store.base import Store
 from store.errors import StoreUnavailable
