@@ -10,14 +10,13 @@ takedown moves).
 from __future__ import annotations
 
 import hmac
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import BaseModel, ValidationError
 
-from feeds.ingest.push import MAX_CATEGORY_LENGTH, ArticlePush
+from feeds.ingest.push import ArticlePush
 from service.http.contract import models
+from service.http.contract.body import body_as, json_body
 from service.http.contract.models import MAX_SOURCE_ID, SourceCreate, SourceEdit
 from service.http.contract.operations import Reply, write
 from service.http.contract.shapes import article_detail, source_item
@@ -26,8 +25,6 @@ from store.urls import InvalidURL
 
 bp = Blueprint("cms", __name__, url_prefix="/api")
 
-MAX_BODY = 2 * 1024 * 1024
-B = TypeVar("B", bound=BaseModel)
 ARTICLE_LINKS = {op: "article_id" for op in ("get_article", "related", "take_down_article")}
 
 
@@ -50,68 +47,6 @@ def require_token() -> None:
         raise Problem(403, "Forbidden", "the API token is wrong")
 
 
-def _json_body() -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
-    if not request.is_json:
-        raise Problem(415, "Unsupported media type", "send the body as application/json")
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY:
-        # A chunked body has no Content-Length: the app reads at most one byte past the limit.
-        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
-    try:
-        # orjson, not the json module: it stops at 1,024 levels of nesting (json recursed until
-        # RecursionError on 100,000 "[", a 500) and refuses lone surrogates ("\ud800"), which
-        # are not text and failed later, when hashed or stored.
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Bad request", f"the body is not valid JSON: {_why(exc)}") from None
-    if not isinstance(data, dict):
-        raise Problem(400, "Bad request", "the body must be a JSON object")
-    return data
-
-
-def _why(exc: orjson.JSONDecodeError) -> str:
-    message = str(exc)
-    if message.startswith("depth limit exceeded"):
-        return "it nests arrays and objects more than 1,024 levels deep"
-    if "surrogate" in message:
-        return f"a string holds a lone UTF-16 surrogate, which is not Unicode text ({message})"
-    return message
-
-
-def _checked(model: type[B], data: dict[str, Any]) -> B:
-    """The body as `model`; a bad field is a 400 naming it."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
-    if unknown:
-        allowed = " and ".join(f"'{name}'" for name in model.model_fields)
-        detail = f"only {allowed} can be changed, not {', '.join(unknown)}"
-        raise Problem(400, "Bad request", detail, parameter=unknown[0])
-    error = errors[0]
-    name, kind, ctx = str(error["loc"][0]), error["type"], error.get("ctx", {})
-    if kind in ("missing", "string_too_short"):
-        why = "is required"
-    elif kind == "string_type":
-        why = "must be a string"
-    elif kind == "literal_error":
-        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
-        why = f": must be one of {expected}"
-    elif kind == "string_too_long" and name == "category":
-        why = (
-            f"has {len(data[name]):,} characters; a category slug or name has at most "
-            f"{MAX_CATEGORY_LENGTH}"
-        )
-    else:
-        message = error["msg"].removeprefix("Value error, ")
-        why = message if message.startswith("is ") else f": {message}"
-    detail = f"field '{name}'{'' if why.startswith(':') else ' '}{why}"
-    raise Problem(400, "Bad request", detail, parameter=name)
-
-
 @bp.post("/articles")
 @write(
     "Push an article (create or update); it is in feeds on return, and in related lists unless "
@@ -129,7 +64,7 @@ def _checked(model: type[B], data: dict[str, Any]) -> B:
 )
 def push_article() -> Response:
     quantam = _quantam()
-    data = _json_body()
+    data = json_body()
     existed = _known(quantam, data)
     article, lists_updated = quantam.push_article(data)
     body = article_detail(article)
@@ -200,7 +135,7 @@ SOURCE_LINKS = {"edit_source": "source_id", "remove_source": "source_id"}
     body=SourceCreate,
 )
 def add_source() -> Response:
-    body = _checked(SourceCreate, _json_body())
+    body = body_as(SourceCreate)
     source = _quantam().ingestor.add_source(
         body.url,
         body.category,
@@ -238,7 +173,7 @@ def source(source_id: int) -> Response:
 
 def edit_source(source_id: int) -> Response:
     """Change a source's full-text policy or display name; other fields are refused."""
-    body = _checked(SourceEdit, _json_body())
+    body = body_as(SourceEdit)
     quantam = _quantam()
     source = quantam.edit_source(source_id, full_text=body.full_text, title=body.title)
     if source is None:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from feeds.ingest.websub import SIGNATURE_HEADER
 from feeds.publish import formats
-from service.http import cms
+from service.http.contract.body import MAX_BODY
 from service.http.contract.operations import Reply, operation, text
 from service.http.contract.query import Query
 from service.http.errors import Problem
@@ -97,11 +97,11 @@ def verify(token: str) -> Response:
     answers=WEBSUB_DELIVERY,
 )
 def deliver(token: str) -> Response:
-    if request.content_length is not None and request.content_length > cms.MAX_BODY:
-        raise Problem(413, "Payload too large", f"the body must be at most {cms.MAX_BODY:,} bytes")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
     body = request.get_data(cache=False)
-    if len(body) > cms.MAX_BODY:
-        raise Problem(413, "Payload too large", f"the body must be at most {cms.MAX_BODY:,} bytes")
+    if len(body) > MAX_BODY:
+        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
     quantam = _quantam()
     answer = quantam.websub.receive(token, body, request.headers.get(SIGNATURE_HEADER))
     if answer.source is not None:
