@@ -42,16 +42,17 @@ MAX_K = 20
 LATEST_MAX_K = 50
 
 
-EXCLUDE: Any = Field(
-    [],
-    description=f"Article ids never to return: comma-separated (or the parameter repeated), at "
-    f"most {MAX_LIST_VALUES} values in all; blank ones count, then are ignored.",
-)
+def _exclude() -> Any:
+    return Field(
+        [],
+        description=f"Article ids never to return: comma-separated (or the parameter repeated), "
+        f"at most {MAX_LIST_VALUES} values in all; blank ones count, then are ignored.",
+    )
 
 
 class LatestQuery(Query):
     k: WholeNumber = Int(DEFAULT_K, 1, LATEST_MAX_K, "How many articles.")
-    exclude: Ids = EXCLUDE
+    exclude: Ids = _exclude()
 
 
 class ArticlesQuery(Query):
@@ -68,7 +69,7 @@ class ArticlesQuery(Query):
 
 class RelatedQuery(Query):
     k: WholeNumber = Int(DEFAULT_K, 1, MAX_K, "How many related stories.")
-    exclude: Ids = EXCLUDE
+    exclude: Ids = _exclude()
     exclude_category: Ids = Field(
         [], description="Category slugs never to return, given like `exclude`."
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import typing
 from datetime import UTC, datetime
@@ -135,18 +136,27 @@ def is_list(annotation: Any) -> bool:
     return typing.get_origin(annotation) is list
 
 
+@functools.cache
+def _plan(model: type[Query]) -> tuple[tuple[str, bool], ...]:
+    """Each parameter's name as sent and whether it is a list, worked out once per model."""
+    return tuple(
+        (info.alias or name, is_list(info.annotation)) for name, info in model.model_fields.items()
+    )
+
+
 def parse(model: type[Q]) -> Q:
     """This request's query parameters as `model`; a bad one is a 400 naming it."""
+    args = request.args
     raw: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        values = request.args.getlist(name)
-        if is_list(field.annotation):
-            if values:
-                raw[name] = [v.strip() for value in values for v in value.split(",")]
+    for name, listed in _plan(model):
+        values = args.getlist(name)
+        if not values:
             continue
-        if len(values) > 1:
+        if listed:
+            raw[name] = [v.strip() for value in values for v in value.split(",")]
+        elif len(values) > 1:
             raise BadParameter(name, "must be given once")
-        if values and values[0].strip():
+        elif values[0].strip():
             raw[name] = values[0]  # as sent: its length is checked, then text is stripped
     try:
         return model.model_validate(raw)
