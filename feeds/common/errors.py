@@ -66,4 +66,9 @@ class NotAFeed(FeedError):
 
 
 class InvalidArticle(FeedError):
-    """A pushed article lacks what every article needs (a URL, a title) or has a bad field."""
+    """A pushed article lacks what every article needs (a URL, a title) or has a bad field
+    (`field` names it, for the API's `parameter`)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field

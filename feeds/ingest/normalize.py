@@ -7,7 +7,6 @@ or impossible date becomes the first-seen time), lead image, language and conten
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -15,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 from feeds.common.errors import BadURL, InvalidArticle
 from feeds.ingest.parse import Media, RawEntry
+from feeds.ingest.push import ArticlePush, parse_push
 from feeds.ingest.sanitize import extract_texts, first_image, sanitize_html
 from feeds.ingest.text import clean_text
 from store.language import guess_language, language_code
-from store.models import Article, Image, as_utc
+from store.models import Article, Image
 from store.urls import InvalidURL, article_id_for, canonical_url
 
 SUMMARY_CHARS = 400
@@ -192,91 +192,29 @@ def _sha1(text: str) -> str:
 
 # -- the CMS path ------------------------------------------------------------------------------
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_PUSH_FIELDS = {
-    "url",
-    "title",
-    "summary",
-    "content_html",
-    "author",
-    "published",
-    "updated",
-    "tags",
-    "image",
-    "language",
-    "category",
-    "guid",
-}
-
 
 def entry_from_data(data: dict[str, Any], site_timezone: tzinfo = SITE_TIMEZONE) -> RawEntry:
     """A pushed article (JSON from a CMS) as a RawEntry, so it is normalised like feed entries.
 
-    A date without a time ("2026-12-06") is midnight in `site_timezone`. Raises InvalidArticle
-    naming the field that is missing or wrong."""
-    if not isinstance(data, dict):
-        raise InvalidArticle("the article must be a JSON object")
-    unknown = sorted(set(data) - _PUSH_FIELDS)
-    if unknown:
-        raise InvalidArticle(f"unknown field(s): {', '.join(unknown)}")
-    for name in ("url", "title"):
-        if not isinstance(data.get(name), str) or not data[name].strip():
-            raise InvalidArticle(f"field '{name}' is required and must be a non-empty string")
-    for name in ("summary", "content_html", "author", "language", "guid"):
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise InvalidArticle(f"field '{name}' must be a string")
-    tags = data.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise InvalidArticle("field 'tags' must be a list of strings")
-    for name, value in data.items():
-        texts = tags if name == "tags" else [value]
-        if any(isinstance(t, str) and _SURROGATE.search(t) for t in texts):
-            # JSON escapes can spell one ("\ud800"); it is not text and cannot be stored.
-            raise InvalidArticle(f"field '{name}' holds a lone UTF-16 surrogate: not Unicode text")
-    image = data.get("image")
-    if image is not None and not isinstance(image, str):
-        raise InvalidArticle("field 'image' must be an image URL string")
-    try:
-        canonical_url(data["url"])
-    except InvalidURL as exc:
-        raise InvalidArticle(f"field 'url': {exc}") from exc
+    Checked by the one push model (feeds.ingest.push.ArticlePush): a date without a time
+    ("2026-12-06") is midnight in `site_timezone`; raises InvalidArticle naming the field that
+    is missing or wrong."""
+    return entry_from_push(parse_push(data, site_timezone))
+
+
+def entry_from_push(push: ArticlePush) -> RawEntry:
+    """A checked push as a RawEntry."""
     return RawEntry(
-        guid=data.get("guid") or data["url"],
-        link=data["url"],
-        title=data["title"],
+        guid=push.guid or push.url,
+        link=push.url,
+        title=push.title,
         title_is_html=False,
-        summary_html=data.get("summary") or "",
-        content_html=data.get("content_html") or "",
-        author=data.get("author"),
-        published=_iso(data.get("published"), "published", site_timezone),
-        updated=_iso(data.get("updated"), "updated", site_timezone),
-        tags=tuple(tags),
-        media_content=(Media(url=image, medium="image"),) if image else (),
-        language=data.get("language"),
+        summary_html=push.summary or "",
+        content_html=push.content_html or "",
+        author=push.author,
+        published=push.published,
+        updated=push.updated,
+        tags=tuple(push.tags or ()),
+        media_content=(Media(url=push.image, medium="image"),) if push.image else (),
+        language=push.language,
     )
-
-
-_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso(value: object, name: str, site_timezone: tzinfo = SITE_TIMEZONE) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidArticle(f"field '{name}' must be an ISO 8601 date-time string")
-    if _DATE_ONLY.fullmatch(value):
-        try:
-            day = datetime.strptime(value, "%Y-%m-%d")
-        except ValueError as exc:
-            raise InvalidArticle(f"field '{name}' is not a date: {value!r}") from exc
-        return as_utc(day.replace(tzinfo=site_timezone))
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidArticle(f"field '{name}' is not an ISO 8601 date-time: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise InvalidArticle(
-            f"field '{name}' needs a time zone (e.g. 2024-05-01T08:00:00+07:00), or no time "
-            "at all (2024-05-01: midnight in QUANTAM_TIMEZONE)"
-        )
-    return as_utc(moment)

@@ -25,8 +25,14 @@ from feeds.ingest.fulltext import (
     Progress,
     check_policy,
 )
-from feeds.ingest.normalize import EntryContext, entry_from_data, normalize_entry
+from feeds.ingest.normalize import (
+    EntryContext,
+    entry_from_data,
+    entry_from_push,
+    normalize_entry,
+)
 from feeds.ingest.parse import ParsedFeed, RawEntry, parse_feed
+from feeds.ingest.push import MAX_CATEGORY_LENGTH, parse_push
 from feeds.ingest.schedule import ScheduleSettings, error_delay, next_due, poll_interval
 from feeds.ingest.text import clean_text, slugify
 from feeds.ingest.websub import WebSubSubscriber, discover
@@ -92,7 +98,6 @@ Listener = Callable[[IngestReport], None]
 # Characters of a category as given (its slug, or a name it is made from): slugs are in every
 # feed URL and metric label, and the longest Vietnamese newspapers use is under 30
 # ("khoa-hoc-cong-nghe"). Unbounded, 5,000 characters were accepted.
-MAX_CATEGORY_LENGTH = 64
 # The target of the report of an article a CMS pushed (listeners tell pushes from polls by it).
 CMS = "cms"
 # The target of the report of entries a WebSub hub delivered (stored on a web worker, too).
@@ -334,13 +339,14 @@ class Ingestor:
 
         Raises InvalidArticle naming the bad field. Pushing an article that was taken down
         publishes it again; pushing the same guid or URL again updates it."""
-        slug = category or (data.get("category") if isinstance(data, dict) else None)
-        if not isinstance(slug, str) or not slugify(slug):
+        site = self.fulltext.settings.site_timezone
+        push = parse_push(data if category is None else {**data, "category": category}, site)
+        if not slugify(push.category):
             raise InvalidArticle(
-                "field 'category' is required (a category slug such as 'the-thao')"
+                "field 'category' is required (a category slug such as 'the-thao')", "category"
             )
-        entry = entry_from_data(data, self.fulltext.settings.site_timezone)
-        cat = self.ensure_category(slug)
+        entry = entry_from_push(push)
+        cat = self.ensure_category(push.category)
         now = self.clock()
         article = normalize_entry(entry, EntryContext(cat.slug, now, language=cat.language))
         if entry.content_html:

@@ -1,8 +1,8 @@
 """The `quantam` command line (the `quantam` entry point and `python -m service`).
 
 Commands by concern: `running` (serve, poll, worker, ingest), `sources` (sources, categories),
-`fulltext`, `importing` (import), `related` (related, reindex) and `migrate`; `base` holds the
-group and what they share.
+`fulltext`, `importing` (import), `related` (related, reindex), `migrate` and `settings`; `base`
+holds the group and what they share.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import sys
 
 import click
 
-from service.cli import fulltext, importing, migrate, related, running, sources
+from service.cli import fulltext, importing, migrate, related, running, settings, sources
 from service.cli.base import EXIT_CONFIG, EXIT_FAILED, cli
 from service.config import ConfigError
 from store.errors import StoreError
 
 # The modules above add their commands to `cli` when imported.
-COMMANDS = (fulltext, importing, migrate, related, running, sources)
+COMMANDS = (fulltext, importing, migrate, related, running, settings, sources)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from service.cli.base import (
     creates_store,
     pass_ctx,
 )
-from service.http.serialize import full_text_counts, source_record, source_status, websub_item
+from service.http.contract.shapes import full_text_counts, source_record, source_status, websub_item
 from store.errors import SourceExists
 from store.models import FULL_TEXT_POLICIES, Source, utcnow
 

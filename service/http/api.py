@@ -9,21 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from pydantic import Field
 
 from recommender.read import related_for
 from service.http.caching import cached_json, get_teasers
-from service.http.errors import BadParameter, NotFound
-from service.http.params import (
-    cursor_param,
-    datetime_param,
+from service.http.contract import models, query
+from service.http.contract.operations import read
+from service.http.contract.query import (
+    MAX_LIST_VALUES,
+    Cursor,
+    Ids,
+    Int,
+    Moment,
+    PageURL,
+    Query,
+    Text,
+    WholeNumber,
     encode_cursor,
-    int_param,
-    list_param,
-    str_param,
 )
-from service.http.serialize import article_detail, article_item, category_item, related_item
+from service.http.contract.shapes import article_detail, article_item, category_item, related_item
+from service.http.errors import NotFound
 from store.models import Article, Teaser
-from store.urls import InvalidURL, canonical_url
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -34,11 +40,57 @@ MAX_K = 20
 LATEST_MAX_K = 50
 
 
+def _exclude() -> Any:
+    return Field(
+        [],
+        description=f"Article ids never to return: comma-separated (or the parameter repeated), "
+        f"at most {MAX_LIST_VALUES} values in all; blank ones count, then are ignored.",
+    )
+
+
+class LatestQuery(Query):
+    k: WholeNumber = Int(DEFAULT_K, 1, LATEST_MAX_K, "How many articles.")
+    exclude: Ids = _exclude()
+
+
+class ArticlesQuery(Query):
+    limit: WholeNumber = Int(DEFAULT_PAGE, 1, MAX_PAGE, "Page size.")
+    category: Text | None = Field(None, description="Only this category (a slug).")
+    since: Moment | None = Field(
+        None, description="Only articles published at or after this time (no zone means UTC)."
+    )
+    until: Moment | None = Field(
+        None, description="Only articles published before this time (no zone means UTC)."
+    )
+    cursor: Cursor | None = None
+
+
+class RelatedQuery(Query):
+    k: WholeNumber = Int(DEFAULT_K, 1, MAX_K, "How many related stories.")
+    exclude: Ids = _exclude()
+    exclude_category: Ids = Field(
+        [], description="Category slugs never to return, given like `exclude`."
+    )
+
+
+class RelatedByURLQuery(RelatedQuery):
+    url: PageURL
+
+
+EVERY_DEFAULT = RelatedQuery()
+
+
 def _quantam() -> Any:
     return current_app.extensions["quantam"]
 
 
 @bp.get("/categories")
+@read(
+    "Every category with its article count and feed URLs",
+    models.CategoryList,
+    not_found=False,
+    operation_id="list_categories",
+)
 def categories() -> Any:
     def build() -> dict[str, Any]:
         q = _quantam()
@@ -52,9 +104,10 @@ def categories() -> Any:
 
 
 @bp.get("/categories/<slug>/latest")
+@read("A category's latest articles", models.CategoryLatest, query=LatestQuery)
 def category_latest(slug: str) -> Any:
-    k = int_param("k", DEFAULT_K, 1, LATEST_MAX_K)
-    exclude = set(list_param("exclude"))
+    asked = query.parse(LatestQuery)
+    k, exclude = asked.k, set(asked.exclude)
 
     def build() -> dict[str, Any]:
         q = _quantam()
@@ -72,20 +125,23 @@ def category_latest(slug: str) -> Any:
 
 
 @bp.get("/articles")
+@read(
+    "Articles, newest first, in pages",
+    models.ArticlePage,
+    query=ArticlesQuery,
+    operation_id="list_articles",
+)
 def articles() -> Any:
-    limit = int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    category = str_param("category")
-    since = datetime_param("since")
-    until = datetime_param("until")
-    cursor = cursor_param()
+    asked = query.parse(ArticlesQuery)
+    limit, category, since, cursor = asked.limit, asked.category, asked.since, asked.cursor
 
     def build() -> dict[str, Any]:
         q = _quantam()
         if category is not None and q.store.get_category(category) is None:
             raise NotFound(f"no category {category!r}; GET /api/categories lists them")
         before = cursor
-        if before is None and until is not None:
-            before = (until, "\uffff")
+        if before is None and asked.until is not None:
+            before = (asked.until, "\uffff")
         page = q.store.latest_articles(category, limit=limit + 1, before=before, since=since)
         more = len(page) > limit
         page = page[:limit]
@@ -98,6 +154,7 @@ def articles() -> Any:
 
 
 @bp.get("/articles/<article_id>")
+@read("One article, in full", models.ArticleDetail, operation_id="get_article")
 def article(article_id: str) -> Any:
     def build() -> dict[str, Any]:
         return article_detail(_get_article(article_id))
@@ -106,8 +163,9 @@ def article(article_id: str) -> Any:
 
 
 @bp.get("/articles/<article_id>/related")
+@read("An article's related stories", models.RelatedList, query=RelatedQuery)
 def related(article_id: str) -> Any:
-    k, exclude, exclude_categories = _related_params()
+    k, exclude, exclude_categories = _related_params(RelatedQuery)
 
     def build() -> dict[str, Any]:
         return related_answer(_get_teaser(article_id), k, exclude, exclude_categories)
@@ -116,14 +174,16 @@ def related(article_id: str) -> Any:
 
 
 @bp.get("/related")
+@read(
+    "Related stories for a page known only by its URL (the embed's case)",
+    models.RelatedList,
+    query=RelatedByURLQuery,
+)
 def related_by_url() -> Any:
     """For the embed: the page knows only its own URL, canonicalised as at ingestion."""
-    raw = str_param("url", required=True)
-    try:
-        url = canonical_url(raw)
-    except InvalidURL as exc:
-        raise BadParameter("url", str(exc)) from None
-    k, exclude, exclude_categories = _related_params()
+    asked = query.parse(RelatedByURLQuery)
+    url, k = asked.url, asked.k
+    exclude, exclude_categories = set(asked.exclude), set(asked.exclude_category)
 
     def build() -> dict[str, Any]:
         return related_answer(article_at(url), k, exclude, exclude_categories)
@@ -141,14 +201,10 @@ def article_at(url: str) -> Teaser:
     return found[0]
 
 
-def _related_params() -> tuple[int, set[str], set[str]]:
-    if not request.query_string:  # the embed's usual request: every default
-        return DEFAULT_K, set(), set()
-    return (
-        int_param("k", DEFAULT_K, 1, MAX_K),
-        set(list_param("exclude")),
-        set(list_param("exclude_category")),
-    )
+def _related_params(model: type[RelatedQuery]) -> tuple[int, set[str], set[str]]:
+    # The embed's usual request has no query: every default, without validating nothing.
+    asked = query.parse(model) if request.query_string else EVERY_DEFAULT
+    return asked.k, set(asked.exclude), set(asked.exclude_category)
 
 
 def related_answer(

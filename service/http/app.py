@@ -10,6 +10,7 @@ from service.config import Settings, load_settings
 from service.core import Quantam
 from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
 from service.http.caching import TeaserCache, gzip_response
+from service.http.contract.body import MAX_BODY
 from service.http.errors import register_error_handlers
 from service.http.response_cache import ReadRecorder, ResponseCache
 from store.base import Store
@@ -29,9 +30,9 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     quantam.store = cast(Store, ReadRecorder(store))
     app.extensions["quantam.teaser_cache"] = TeaserCache()
     app.config["QUANTAM_SETTINGS"] = settings
-    # Request bodies are never read past this (a chunked one stops a byte over cms.MAX_BODY,
-    # which cms refuses with 413).
-    app.config["MAX_CONTENT_LENGTH"] = cms.MAX_BODY + 1
+    # Request bodies are never read past this (a chunked one stops a byte over MAX_BODY, which
+    # is refused with 413).
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

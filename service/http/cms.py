@@ -12,19 +12,20 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from feeds.ingest.fulltext import BadPolicy, check_policy
+from feeds.ingest.push import ArticlePush
+from service.http.contract import models
+from service.http.contract.body import body_as, json_body
+from service.http.contract.models import MAX_SOURCE_ID, SourceCreate, SourceEdit
+from service.http.contract.operations import Reply, write
+from service.http.contract.shapes import article_detail, source_item
 from service.http.errors import NotFound, Problem
-from service.http.serialize import article_detail, source_item
 from store.urls import InvalidURL
 
 bp = Blueprint("cms", __name__, url_prefix="/api")
 
-MAX_BODY = 2 * 1024 * 1024
-# Source ids are 64-bit signed integers in both stores; a larger one is no source (404).
-MAX_SOURCE_ID = 2**63 - 1
+ARTICLE_LINKS = {op: "article_id" for op in ("get_article", "related", "take_down_article")}
 
 
 def _quantam() -> Any:
@@ -46,40 +47,24 @@ def require_token() -> None:
         raise Problem(403, "Forbidden", "the API token is wrong")
 
 
-def _json_body() -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
-    if not request.is_json:
-        raise Problem(415, "Unsupported media type", "send the body as application/json")
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY:
-        # A chunked body has no Content-Length: the app reads at most one byte past the limit.
-        raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
-    try:
-        # orjson, not the json module: it stops at 1,024 levels of nesting (json recursed until
-        # RecursionError on 100,000 "[", a 500) and refuses lone surrogates ("\ud800"), which
-        # are not text and failed later, when hashed or stored.
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Bad request", f"the body is not valid JSON: {_why(exc)}") from None
-    if not isinstance(data, dict):
-        raise Problem(400, "Bad request", "the body must be a JSON object")
-    return data
-
-
-def _why(exc: orjson.JSONDecodeError) -> str:
-    message = str(exc)
-    if message.startswith("depth limit exceeded"):
-        return "it nests arrays and objects more than 1,024 levels deep"
-    if "surrogate" in message:
-        return f"a string holds a lone UTF-16 surrogate, which is not Unicode text ({message})"
-    return message
-
-
 @bp.post("/articles")
+@write(
+    "Push an article (create or update); it is in feeds on return, and in related lists unless "
+    "`related_lists` says they are pending",
+    {
+        200: Reply(
+            "Updated an existing article.",
+            models.PushResult,
+            headers=("Location",),
+            links=ARTICLE_LINKS,
+        ),
+        201: Reply("Created.", models.PushResult, headers=("Location",), links=ARTICLE_LINKS),
+    },
+    body=ArticlePush,
+)
 def push_article() -> Response:
     quantam = _quantam()
-    data = _json_body()
+    data = json_body()
     existed = _known(quantam, data)
     article, lists_updated = quantam.push_article(data)
     body = article_detail(article)
@@ -103,6 +88,11 @@ def _known(quantam: Any, data: dict[str, Any]) -> bool:
 
 
 @bp.delete("/articles/<article_id>")
+@write(
+    "Take an article down: gone from feeds, related answers and caches on return",
+    {204: Reply("Taken down."), 404: "NotFound"},
+    operation_id="take_down_article",
+)
 def take_down(article_id: str) -> Response:
     if not _quantam().take_down(article_id):
         raise NotFound(f"no article with id {article_id!r}")
@@ -110,6 +100,7 @@ def take_down(article_id: str) -> Response:
 
 
 @bp.get("/sources")
+@write("Every source and how polling it went", {200: Reply("The sources.", models.SourceList)})
 def list_sources() -> Response:
     quantam = _quantam()
     store = quantam.store
@@ -131,37 +122,26 @@ def _websub(quantam: Any, source_id: int | None) -> dict[str, Any] | None:
     return quantam.websub.describe(quantam.websub.get(source_id))
 
 
-def _string_field(data: dict[str, Any], field: str) -> str | None:
-    value = data.get(field)
-    if value is not None and not isinstance(value, str):
-        raise Problem(400, "Bad request", f"field '{field}' must be a string", parameter=field)
-    return value
-
-
-def _policy_field(data: dict[str, Any]) -> str | None:
-    value = _string_field(data, "full_text")
-    if value is None:
-        return None
-    try:
-        return check_policy(value)
-    except BadPolicy as exc:
-        raise Problem(
-            400, "Bad request", f"field 'full_text': {exc}", parameter="full_text"
-        ) from None
+SOURCE_LINKS = {"edit_source": "source_id", "remove_source": "source_id"}
 
 
 @bp.post("/sources")
+@write(
+    "Add a feed to poll",
+    {
+        201: Reply("Added.", models.Source, headers=("Location",), links=SOURCE_LINKS),
+        409: "Conflict",
+    },
+    body=SourceCreate,
+)
 def add_source() -> Response:
-    data = _json_body()
-    url, category = data.get("url"), data.get("category")
-    if not isinstance(url, str) or not url.strip():
-        raise Problem(400, "Bad request", "field 'url' is required", parameter="url")
-    if not isinstance(category, str) or not category.strip():
-        raise Problem(400, "Bad request", "field 'category' is required", parameter="category")
-    title, name = _string_field(data, "title"), _string_field(data, "name")
-    policy = _policy_field(data) or "auto"
+    body = body_as(SourceCreate)
     source = _quantam().ingestor.add_source(
-        url, category, name=title or "", category_name=name, full_text=policy
+        body.url,
+        body.category,
+        name=body.title or "",
+        category_name=body.name,
+        full_text=body.full_text or "auto",
     )
     response = jsonify(source_item(source, 0))
     response.status_code = 201
@@ -172,6 +152,19 @@ def add_source() -> Response:
 # One rule for both methods: with two, werkzeug answers an id above the converter's maximum
 # with 405 for one of them instead of 404.
 @bp.route(f"/sources/<int(max={MAX_SOURCE_ID}):source_id>", methods=["PATCH", "DELETE"])
+@write(
+    "Change a source's full-text policy or display name",
+    {200: Reply("The source as changed.", models.Source), 404: "NotFound"},
+    body=SourceEdit,
+    method="PATCH",
+    operation_id="edit_source",
+)
+@write(
+    "Stop polling a source (its articles stay)",
+    {204: Reply("Removed (and unsubscribed from its WebSub hub)."), 404: "NotFound"},
+    method="DELETE",
+    operation_id="remove_source",
+)
 def source(source_id: int) -> Response:
     if request.method == "DELETE":
         return remove_source(source_id)
@@ -180,19 +173,9 @@ def source(source_id: int) -> Response:
 
 def edit_source(source_id: int) -> Response:
     """Change a source's full-text policy or display name; other fields are refused."""
-    data = _json_body()
-    unknown = sorted(set(data) - {"full_text", "title"})
-    if unknown:
-        raise Problem(
-            400,
-            "Bad request",
-            f"only 'full_text' and 'title' can be changed, not {', '.join(unknown)}",
-            parameter=unknown[0],
-        )
+    body = body_as(SourceEdit)
     quantam = _quantam()
-    source = quantam.edit_source(
-        source_id, full_text=_policy_field(data), title=_string_field(data, "title")
-    )
+    source = quantam.edit_source(source_id, full_text=body.full_text, title=body.title)
     if source is None:
         raise NotFound(f"no source with id {source_id}")
     store = quantam.store

@@ -15,17 +15,20 @@ import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, Response, current_app, render_template
 from markupsafe import Markup
+from pydantic import Field
 
 from recommender.read import related_for
 from service.http.api import DEFAULT_K, MAX_K, article_at
 from service.http.caching import Rendered, body_response, get_teasers, not_modified
+from service.http.contract import query
+from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, operation, text
+from service.http.contract.query import MAX_TEXT_LENGTH, Int, Query, Stripped, WholeNumber
+from service.http.contract.shapes import iso
 from service.http.errors import NotFound
-from service.http.params import int_param, str_param
-from service.http.serialize import iso
 from store.errors import StoreUnavailable
 from store.models import utcnow
 from store.urls import InvalidURL
@@ -37,6 +40,21 @@ HEADING = "Có thể bạn quan tâm"
 HEADING_MAX_LENGTH = 80
 HEADER_PX, ROW_PX = 44, 88
 SCRIPT_MAX_AGE = 3600
+FRAME_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
+HTML = "text/html"
+
+
+class BoxQuery(Query):
+    url: Annotated[str, Stripped] = Field(
+        min_length=1,
+        max_length=MAX_TEXT_LENGTH,
+        description="The page's URL, canonicalised as at ingestion (tracking parameters "
+        "dropped, host lower-cased).",
+    )
+    k: WholeNumber = Int(DEFAULT_K, 1, MAX_K, "How many stories.")
+    heading: Annotated[str, Stripped] = Field(
+        HEADING, max_length=HEADING_MAX_LENGTH, description="The box's heading."
+    )
 
 
 @functools.cache
@@ -97,6 +115,15 @@ def relative_time_vi(moment: datetime, now: datetime) -> str:
 
 
 @bp.get("/embed.js")
+@operation(
+    tag="embed",
+    summary="The related-stories box script a site pastes under its articles",
+    headers=(IF_NONE_MATCH,),
+    answers={
+        200: text("The script.", "text/javascript", READ_HEADERS),
+        304: "NotModified",
+    },
+)
 def embed_script() -> Response:
     rendered, etag = script()
     response = (
@@ -109,10 +136,31 @@ def embed_script() -> Response:
 
 
 @bp.get("/embed/related")
+@operation(
+    operation_id="embed_related",
+    tag="embed",
+    summary="The box as a plain HTML page, for an iframe where there is no script",
+    query=BoxQuery,
+    answers={
+        200: text("The box.", HTML, ("Cache-Control", *FRAME_HEADERS)),
+        400: "BadParameter",
+        404: text(
+            "Nothing to show (unknown page, or no related stories): an empty page, so the "
+            "iframe shows nothing rather than an error.",
+            HTML,
+            FRAME_HEADERS,
+        ),
+        503: text(
+            "The store cannot be reached: an empty page too, so the iframe shows nothing "
+            "rather than an error's text.",
+            HTML,
+            ("Retry-After", *FRAME_HEADERS),
+        ),
+    },
+)
 def embed_page() -> Response:
-    raw = str_param("url", required=True)
-    k = int_param("k", DEFAULT_K, 1, MAX_K)
-    heading = str_param("heading", max_length=HEADING_MAX_LENGTH) or HEADING
+    asked = query.parse(BoxQuery)
+    raw, k, heading = asked.url, asked.k, asked.heading
     try:
         return _framed(_page(raw, k, heading))
     except StoreUnavailable:

@@ -84,6 +84,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InvalidArticle)
     def _invalid(exc: InvalidArticle) -> Response:
+        if exc.field:
+            return problem_response(400, "Invalid article", str(exc), parameter=exc.field)
         return problem_response(400, "Invalid article", str(exc))
 
     # Both: a fetch's BadURL is also a FeedError, whose handler would otherwise come first.

@@ -25,8 +25,11 @@ from service.http.caching import (
     not_modified,
     offer,
 )
+from service.http.contract import query
+from service.http.contract.models import JSONFeed
+from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, Reply, operation, text
+from service.http.contract.query import Cursor, Int, Query, WholeNumber, encode_cursor
 from service.http.errors import NotFound
-from service.http.params import cursor_param, encode_cursor, int_param
 from store.models import Article, Category
 
 bp = Blueprint("feeds", __name__)
@@ -70,13 +73,57 @@ def _base() -> str:
     return _quantam().settings.base_url.rstrip("/")
 
 
+class FeedQuery(Query):
+    limit: WholeNumber = Int(DEFAULT_ITEMS, 1, MAX_ITEMS, "Items per page.")
+    before: Cursor | None = None
+
+
+IF_MODIFIED_SINCE = {
+    "name": "If-Modified-Since",
+    "in": "header",
+    "description": "An HTTP date; used only when If-None-Match is absent.",
+    "schema": {"type": "string"},
+}
+XML = {"type": "string", "contentMediaType": "application/xml"}
+
+
+def _feed_operation(fmt: str, media_type: str, title: str, schema: Any) -> Any:
+    """One documented path per format (one Flask rule serves the three)."""
+    body: dict[str, Any] = {"model": schema} if isinstance(schema, type) else {"schema": schema}
+    return operation(
+        path=f"/feeds/{{slug}}.{fmt}",
+        operation_id=f"feed_{fmt}",
+        tag="feeds",
+        summary=f"A category's {title}, newest first, with RFC 5005 paging",
+        description="Use the slug `all` for every category. Items link their top related "
+        "stories. Pages are keyset-paged: follow the feed's `next` link (`?before=`).",
+        query=FeedQuery,
+        headers=(IF_NONE_MATCH, IF_MODIFIED_SINCE),
+        path_descriptions={"slug": "A category slug, or `all`."},
+        answers={
+            200: Reply(
+                f"The {title}.",
+                media_type=media_type,
+                headers=(*READ_HEADERS, "Last-Modified"),
+                **body,
+            ),
+            304: "NotModified",
+            400: "BadParameter",
+            404: "NotFound",
+            503: "StoreUnavailable",
+        },
+    )
+
+
 @bp.get("/feeds/<slug>.<fmt>")
+@_feed_operation("rss", formats.RSS_MEDIA_TYPE, "RSS 2.0 feed", XML)
+@_feed_operation("atom", formats.ATOM_MEDIA_TYPE, "Atom 1.0 feed", XML)
+@_feed_operation("json", formats.JSON_FEED_MEDIA_TYPE, "JSON Feed 1.1", JSONFeed)
 def feed(slug: str, fmt: str) -> Response:
     if fmt not in _FORMATS:
         raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
-    limit = int_param("limit", DEFAULT_ITEMS, 1, MAX_ITEMS)
-    before = cursor_param("before")
-    rendered = _render(slug, fmt, limit, before)
+    asked = query.parse(FeedQuery)
+    rendered = _render(slug, fmt, asked.limit, asked.before)
     response = _conditional(rendered)
     offer(rendered.etag)
     return response
@@ -178,6 +225,19 @@ def _conditional(feed: RenderedFeed) -> Response:
 
 
 @bp.get("/feeds.opml")
+@operation(
+    operation_id="feeds_opml",
+    tag="feeds",
+    summary="OPML 2.0 list of every category's RSS feed",
+    answers={
+        200: text(
+            "The OPML document.",
+            formats.OPML_MEDIA_TYPE,
+            ("Cache-Control",),
+        ),
+        503: "StoreUnavailable",
+    },
+)
 def opml() -> Response:
     store = _quantam().store
     base = _base()

@@ -26,6 +26,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from service.http.contract import models as contract
+from service.http.contract.models import Health, Unhealthy
+from service.http.contract.operations import Reply, operation, text
+from service.http.errors import PROBLEM_JSON
 from service.http.response_cache import ROUTE
 from store.errors import StoreUnavailable
 from store.models import utcnow
@@ -55,6 +59,16 @@ def _quantam() -> Any:
 
 
 @bp.get("/healthz")
+@operation(
+    tag="operations",
+    summary="Whether the store answers, and the index's age (for load balancers)",
+    answers={
+        200: Reply("Healthy.", Health),
+        503: Reply(
+            "The store cannot be reached.", Unhealthy, more={PROBLEM_JSON: contract.Problem}
+        ),
+    },
+)
 def healthz() -> Response:
     quantam = _quantam()
     try:
@@ -113,6 +127,11 @@ class StoreCollector:
 
 
 @bp.get("/metrics")
+@operation(
+    tag="operations",
+    summary="Prometheus metrics: requests, latency, articles, per-source errors",
+    answers={200: text("Prometheus text exposition format.", "text/plain")},
+)
 def metrics() -> Response:
     registry = current_app.extensions["quantam.metrics"]
     # content_type, not mimetype: CONTENT_TYPE_LATEST has its charset, which mimetype adds again.

@@ -24,8 +24,10 @@ from service.http.caching import (
     offer,
     read_headers,
 )
+from service.http.contract import query
+from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, Reply, operation, text
+from service.http.contract.query import Int, Query, WholeNumber
 from service.http.errors import NotFound
-from service.http.params import int_param
 from store.models import Article
 
 bp = Blueprint("sitemaps", __name__)
@@ -37,6 +39,29 @@ READ_BATCH = 1_000
 DISALLOW = ("/admin",)
 
 
+class PageQuery(Query):
+    page: WholeNumber = Int(1, 1, 1_000_000, "Which page of 50,000 articles.")
+
+
+def _sitemap(summary: str, paged: bool = False, operation_id: str | None = None) -> Any:
+    answers: dict[int, Reply | str] = {
+        200: text("The sitemap (sitemaps.org 0.9).", "application/xml", READ_HEADERS),
+        304: "NotModified",
+        503: "StoreUnavailable",
+    }
+    if paged:
+        answers |= {400: "BadParameter", 404: "NotFound"}
+    return operation(
+        summary=summary,
+        tag="sitemaps",
+        operation_id=operation_id,
+        query=PageQuery if paged else None,
+        headers=(IF_NONE_MATCH,),
+        path_descriptions={"slug": "A category slug."},
+        answers=answers,
+    )
+
+
 def _quantam() -> Any:
     return current_app.extensions["quantam"]
 
@@ -46,6 +71,18 @@ def _base() -> str:
 
 
 @bp.get("/robots.txt")
+@operation(
+    operation_id="robots_txt",
+    tag="sitemaps",
+    summary="robots.txt: crawlers welcome, the sitemap index named",
+    answers={
+        200: text(
+            "robots.txt.",
+            "text/plain",
+            ("Cache-Control",),
+        )
+    },
+)
 def robots() -> Response:
     text = sitemap.robots_txt(f"{_base()}/sitemap.xml", DISALLOW)
     response = Response(text, mimetype="text/plain")
@@ -54,6 +91,10 @@ def robots() -> Response:
 
 
 @bp.get("/sitemap.xml")
+@_sitemap(
+    "The sitemap index: the news sitemap and every category's sitemaps",
+    operation_id="sitemap_index",
+)
 def index() -> Response:
     def build() -> bytes:
         store = _quantam().store
@@ -73,6 +114,10 @@ def index() -> Response:
 
 
 @bp.get("/sitemaps/news.xml")
+@_sitemap(
+    "Google News sitemap: articles first published in the last 48 hours, at most 1,000",
+    operation_id="sitemap_news",
+)
 def news() -> Response:
     def build() -> bytes:
         settings = _quantam().settings
@@ -89,11 +134,16 @@ def news() -> Response:
 
 
 @bp.get("/sitemaps/<slug>.xml")
+@_sitemap(
+    "Every article of a category, newest first, 50,000 a page",
+    paged=True,
+    operation_id="sitemap_category",
+)
 def category(slug: str) -> Response:
     store = _quantam().store
     if store.get_category(slug) is None:
         raise NotFound(f"no category {slug!r}; /sitemap.xml lists every sitemap")
-    page = int_param("page", 1, 1, 1_000_000)
+    page = query.parse(PageQuery).page
     if page > sitemap.pages(store.count_articles(slug)):
         raise NotFound(f"category {slug!r} has no sitemap page {page}; /sitemap.xml lists them")
 

@@ -262,6 +262,7 @@ def test_pushed_article_is_validated_and_normalised() -> None:
         {
             "url": "https://cms.example.vn/bai-1?utm_medium=x",
             "title": unicodedata.normalize("NFD", "Khỏe mạnh mỗi ngày"),
+            "category": "suc-khoe",
             "content_html": "<p>Bài <script>x()</script>viết</p>",
             "published": "2024-05-01T08:00:00+07:00",
             "tags": ["sức khỏe"],
@@ -290,5 +291,7 @@ def test_pushed_article_is_validated_and_normalised() -> None:
     ],
 )
 def test_pushed_article_errors_name_the_field(data: object, message: str) -> None:
+    if isinstance(data, dict):
+        data = {"category": "thoi-su", **data}
     with pytest.raises(InvalidArticle, match=message):
         entry_from_data(data)  # type: ignore[arg-type]

@@ -69,5 +69,5 @@ def test_related_settings_come_from_the_environment() -> None:
     settings = load_settings(environ={"QUANTAM_RELATED_K": "8", "QUANTAM_RELATED_MAX_DF": "0.2"})
     assert settings.related.k == 8 and settings.related.stored_k == 12
     assert settings.related.max_df == 0.2
-    with pytest.raises(ConfigError, match="related_k must be between 1 and 20"):
+    with pytest.raises(ConfigError, match="QUANTAM_RELATED_K must be between 1 and 20"):
         load_settings(environ={"QUANTAM_RELATED_K": "30"})

@@ -32,12 +32,12 @@ from schemathesis.engine import Status, events
 from schemathesis.engine.run import PhaseName
 from schemathesis.generation.meta import TestPhase
 
-from feeds.ingest.pipeline import MAX_CATEGORY_LENGTH
+from feeds.ingest.push import MAX_CATEGORY_LENGTH
 from feeds.ingest.text import slugify
 from service.config import load_settings
-from service.http import cms
 from service.http.app import create_app
-from service.http.params import encode_cursor
+from service.http.contract.body import MAX_BODY
+from service.http.contract.query import encode_cursor
 from store.models import RelatedItem
 from tests.support.env import FUZZ_PROFILE, fixture_bytes
 
@@ -214,7 +214,7 @@ def test_bodies_too_large_not_json_or_conflicting_are_refused_as_documented(
     for template, method, operation in with_body:
         assert {"400", "413", "415"} <= operation["responses"].keys()
         path = template.replace("{source_id}", str(created.get_json()["id"]))
-        huge = b" " * (cms.MAX_BODY + 1)
+        huge = b" " * (MAX_BODY + 1)
         too_large = client.open(
             path, method=method, data=huge, content_type="application/json", headers=AUTH
         )
@@ -304,7 +304,7 @@ class Wire:
     def _parameters(self, path: str, method: str) -> list[dict[str, Any]]:
         item = self.document["paths"][path]
         found = [*item.get("parameters", []), *item[method.lower()].get("parameters", [])]
-        named = self.document["components"]["parameters"]
+        named = self.document["components"].get("parameters", {})
         return [named[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in found]
 
     def query_is_valid(self, path: str, method: str, url: str) -> bool:

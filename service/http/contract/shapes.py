@@ -1,4 +1,9 @@
-"""The JSON shapes of the API: one function per shape, so every endpoint agrees."""
+"""The answers' bodies as plain dicts, one function per model in `models.py`.
+
+Plain dicts written by orjson, not model instances: building a related answer through pydantic
+objects cost more than the serve benchmark's budget (docs/benchmarks/serve.md).
+tests/service/http/test_contract.py holds each function to its model's fields.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from store.base import Store
-from store.models import FULL_TEXT_STATUSES, Article, Category, FullText, Image, Source, Teaser, ts
+from store.models import FULL_TEXT_STATUSES, Article, Category, FullText, Source, Teaser, ts
 
 
-def iso(moment: Any) -> str | None:
+def iso(moment: datetime | None) -> str | None:
+    """The API's one time format: RFC 3339 in UTC with a `Z` (fractions only when present)."""
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
@@ -41,7 +47,6 @@ def article_detail(a: Article) -> dict[str, Any]:
         updated=iso(a.updated),
         first_seen=iso(a.first_seen),
         tags=list(a.tags),
-        image=_image(a.image),
         language=a.language,
         source_id=a.source_id,
         full_text=full_text_item(a.fulltext),
@@ -61,13 +66,6 @@ def full_text_item(f: FullText | None) -> dict[str, Any] | None:
         "fetched_at": iso(f.at),
         "page_url": f.page_url,
     }
-
-
-def _image(image: Image | None) -> dict[str, Any] | None:
-    """The lead image with the fields known about it."""
-    if image is None:
-        return None
-    return {k: v for k, v in vars(image).items() if v is not None}
 
 
 def category_item(c: Category, store: Store, base_url: str) -> dict[str, Any]:
