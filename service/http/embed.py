@@ -16,9 +16,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from recommender.read import related_for
 from service.http.api import DEFAULT_K, MAX_K, article_at
@@ -44,22 +45,33 @@ def stylesheet() -> str:
     return (STATIC / "embed.css").read_text(encoding="utf-8")
 
 
+def _inline(text: str) -> tuple[Markup, str]:
+    """A block of ours for a <style> or <script> element, and the CSP source that allows exactly
+    it (its hash). Markup: autoescaping would turn its quotes into entities, which drops the
+    declarations that hold them (the no-JS box rendered in Times New Roman, issue 15)."""
+    assert "</" not in text
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return Markup(text), f"'sha256-{digest}'"
+
+
 @functools.cache
 def frame_style() -> tuple[Markup, str]:
-    """The framed page's one style block, and the CSP source that allows exactly it (its hash).
-    Markup: the stylesheet is ours, and autoescaping turned its quotes into entities."""
-    css = "body { margin: 0; }\n" + stylesheet()
-    assert "</" not in css
-    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-    return Markup(css), f"'sha256-{digest}'"
+    """The framed page's one style block."""
+    return _inline("body { margin: 0; container-type: inline-size; }\n" + stylesheet())
+
+
+@functools.cache
+def frame_script() -> tuple[Markup, str]:
+    """The framed page's one script: its height to the parent, and broken thumbnails hidden."""
+    return _inline((STATIC / "embed_frame.js").read_text(encoding="utf-8"))
 
 
 def frame_policy() -> str:
-    """Content-Security-Policy of the framed page: any site may frame it; it runs no script,
-    submits nothing, and loads nothing but its style block and the stories' thumbnails."""
+    """Content-Security-Policy of the framed page: any site may frame it; it runs only its own
+    script, submits nothing, and loads nothing but its style block and the stories' thumbnails."""
     return (
-        f"default-src 'none'; style-src {frame_style()[1]}; img-src http: https:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors *"
+        f"default-src 'none'; style-src {frame_style()[1]}; script-src {frame_script()[1]}; "
+        "img-src http: https:; base-uri 'none'; form-action 'none'; frame-ancestors *"
     )
 
 
@@ -82,18 +94,49 @@ def snippet(base_url: str, count: int = DEFAULT_K, heading: str = HEADING) -> st
     )
 
 
-def relative_time_vi(moment: datetime, now: datetime) -> str:
-    """ "2 giờ trước", the way Vietnamese news sites date their teasers."""
+def iframe_snippet(base_url: str, page_url: str = "PAGE_URL", count: int = DEFAULT_K) -> str:
+    """The HTML for a page that wants a frame: the framed box posts its height, the listener
+    sizes the frame to it, and an unknown page or an outage posts 0, which folds the frame away
+    rather than leaving a blank hole (docs/embed.md)."""
+    base = base_url.rstrip("/")
+    height = HEADER_PX + ROW_PX * count
+    query = urlencode({"url": page_url, "k": count})
+    return (
+        f'<iframe data-quantam-frame src="{base}/embed/related?{escape(query)}" '
+        f'title="{HEADING}" loading="lazy" '
+        f'style="width:100%;height:{height}px;border:0"></iframe>\n'
+        '<script>addEventListener("message",function(e){var d=e.data;'
+        f'if(e.origin!=="{origin(base)}"||!d||d.quantam!=="height")return;'
+        'document.querySelectorAll("iframe[data-quantam-frame]").forEach(function(f){'
+        'if(f.contentWindow===e.source)f.style.height=d.height+"px"})})</script>'
+    )
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# (unit in minutes, Vietnamese, English singular, English plural): how news sites date teasers.
+_UNITS = (
+    (24 * 60, "ngày", "day", "days"),
+    (60, "giờ", "hour", "hours"),
+    (1, "phút", "minute", "minutes"),
+)
+
+
+def relative_time(moment: datetime, now: datetime, lang: str = "vi") -> str:
+    """ "2 giờ trước" / "2 hours ago"; a date past a week."""
     minutes = int((now - moment).total_seconds() // 60)
     if minutes < 1:
-        return "vừa xong"
-    if minutes < 60:
-        return f"{minutes} phút trước"
-    if minutes < 24 * 60:
-        return f"{minutes // 60} giờ trước"
-    if minutes < 7 * 24 * 60:
-        return f"{minutes // (24 * 60)} ngày trước"
-    return moment.strftime("%d/%m/%Y")
+        return "vừa xong" if lang == "vi" else "just now"
+    if minutes >= 7 * 24 * 60:
+        return moment.strftime("%d/%m/%Y" if lang == "vi" else "%Y-%m-%d")
+    for size, vi, one, many in _UNITS:
+        if minutes >= size:
+            n = minutes // size
+            return f"{n} {vi} trước" if lang == "vi" else f"{n} {one if n == 1 else many} ago"
+    raise AssertionError(minutes)
 
 
 @bp.get("/embed.js")
@@ -137,13 +180,11 @@ def _page(raw: str, k: int, heading: str) -> Response:
             "title": r.article.title,
             "image": r.article.image.url if r.article.image else None,
             "published": iso(r.article.published),
-            "ago": relative_time_vi(r.article.published, now),
+            "ago": relative_time(r.article.published, now),
         }
         for r in found
     ]
-    html = render_template(
-        "embed_related.html", heading=heading, items=items, style=frame_style()[0]
-    )
+    html = _render(heading, items)
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
@@ -155,9 +196,22 @@ def _framed(response: Response) -> Response:
     return response
 
 
+def _render(heading: str, items: list[dict[str, Any]], **options: Any) -> str:
+    options.setdefault("lang", "vi")
+    return render_template(
+        "embed_related.html",
+        heading=heading,
+        items=items,
+        style=frame_style()[0],
+        script=frame_script()[0],
+        **options,
+    )
+
+
 def _nothing(status: int = 404) -> Response:
-    """An empty page: an iframe of it shows nothing rather than an error."""
-    return Response("<!DOCTYPE html><title></title>", status, mimetype="text/html")
+    """A page with an empty body (never problem JSON, which a frame would show as text): the
+    frame's script posts height 0 and the iframe snippet folds the frame away."""
+    return Response(_render("", []), status, mimetype="text/html")
 
 
 def _quantam() -> Any:

@@ -47,8 +47,11 @@
 
   function render(root, heading, items) {
     var box = el("section", "qt-box");
-    box.setAttribute("aria-label", heading);
-    box.appendChild(el("h2", "qt-heading", heading));
+    var h = el("h2", "qt-heading", heading);
+    h.id = "qt-h";
+    box.setAttribute("aria-labelledby", "qt-h");
+    box.lang = "vi";
+    box.appendChild(h);
     var list = el("ul", "qt-list");
     var now = Date.now();
     items.forEach(function (item) {
@@ -67,11 +70,12 @@
         thumb.decoding = "async";
         thumb.width = 112;
         thumb.height = 70;
+        thumb.onerror = function () { this.replaceWith(el("span", "qt-thumb")); };
       }
       a.appendChild(thumb);
       var text = el("span", "qt-text");
       text.appendChild(el("span", "qt-title", item.title));
-      var time = el("time", "qt-time", relativeTime(item.published, now));
+      var time = el("time", "qt-meta", relativeTime(item.published, now));
       time.dateTime = item.published || "";
       text.appendChild(time);
       a.appendChild(text);

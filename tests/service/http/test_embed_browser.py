@@ -5,6 +5,7 @@ test-artifacts/."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import struct
@@ -18,7 +19,7 @@ from werkzeug.serving import make_server
 
 from service.config import load_settings
 from service.http.app import create_app
-from service.http.embed import snippet
+from service.http.embed import iframe_snippet, snippet
 from store.models import Alias, Article, Image, IngestBatch, RelatedItem, utcnow
 from tests.support.env import ROOT
 from tests.support.feedserver import FeedServer, Reply
@@ -94,7 +95,10 @@ def site(tmp_path_factory) -> Iterator[dict]:
                 summary="Tóm tắt",
                 published=now - timedelta(hours=n, minutes=5),
                 first_seen=now,
-                image=None if n == 5 else _image(host.url(f"/img/{n}.png")),
+                # bai5 has no thumbnail; bai2's fails to load (nothing is served there)
+                image=None
+                if n == 5
+                else _image(host.url("/img/missing.png" if n == 2 else f"/img/{n}.png")),
             )
         )
     quantam.store.commit(IngestBatch(articles=articles))
@@ -173,12 +177,10 @@ def test_reader_sees_the_box(browser, site: dict) -> None:
     assert HOSTILE in titles  # shown as text, not run
     hrefs = [a.get_attribute("href") for a in page.locator(".qt-link").all()]
     assert hrefs[0] == "https://bao.example.vn/the-thao/bai-1.html"
-    times = page.locator(".qt-time").all_inner_texts()
+    times = page.locator(".qt-meta").all_inner_texts()
     assert times[0] == "1 giờ trước" and times[5] == "6 giờ trước"
-    page.wait_for_function(
-        "() => [...document.querySelector('[data-quantam-related]').shadowRoot"
-        ".querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)"
-    )
+    assert_no_broken_images(page.locator(".qt-box"))
+    assert_readable(page.locator(".qt-box"))
     # the host page's hostile CSS does not reach inside the box
     style = page.locator(".qt-title").first.evaluate(
         "e => [getComputedStyle(e).fontSize, getComputedStyle(e).color]"
@@ -192,6 +194,74 @@ def test_reader_sees_the_box(browser, site: dict) -> None:
     page.screenshot(path=str(ARTIFACTS / "embed-desktop.png"), full_page=True)
     assert dialogs == []
     page.close()
+
+
+def assert_no_broken_images(box) -> None:
+    """Every thumbnail shown has loaded; the one that failed (bai2's) became the plain tile."""
+    box.locator("img.qt-thumb").first.wait_for()
+    box.page.wait_for_timeout(200)
+    images = box.locator("img.qt-thumb")
+    loaded = images.evaluate_all("all => all.map(i => i.complete && i.naturalWidth > 0)")
+    assert loaded == [True] * 4  # six items: one without a thumbnail, one broken
+    assert box.locator("span.qt-thumb").count() == 2
+    lazy = images.evaluate_all("all => all.map(i => i.loading)")
+    assert set(lazy) == {"lazy"}
+
+
+def assert_readable(box) -> None:
+    """The stylesheet applied (not the browser's Times New Roman) and every title visible."""
+    family = box.locator(".qt-title").first.evaluate("e => getComputedStyle(e).fontFamily")
+    assert family.startswith("system-ui"), family
+    titles = box.locator(".qt-title")
+    assert titles.count() == 6
+    for i in range(6):
+        assert titles.nth(i).is_visible()
+        assert titles.nth(i).evaluate("e => e.getBoundingClientRect().height") >= 18
+
+
+def assert_accessible(page, context: str | None = None) -> None:
+    """axe-core (pinned via axe-playwright-python): no serious or critical violation, with the
+    WCAG 2.2 target-size rule turned on."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled": True}}}
+    page.evaluate(Axe().axe_script)
+    found = page.evaluate(
+        "([context, options]) => axe.run(context || document, options).then(r => r.violations)",
+        [context, options],
+    )
+    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in found]
+    assert not [b for b in bad if b[1] in ("serious", "critical")], bad
+
+
+def test_the_box_is_accessible(browser, site: dict) -> None:
+    page, _ = open_page(browser, site, host_page(site), "/a11y.html")
+    page.locator(".qt-item").first.wait_for(timeout=10_000)
+    # What a screen reader is given: a region named by its heading, a list of six links.
+    snapshot = page.locator("[data-quantam-related]").aria_snapshot()
+    assert '- region "Có thể bạn quan tâm"' in snapshot
+    assert '- heading "Có thể bạn quan tâm" [level=2]' in snapshot
+    assert snapshot.count("- listitem:") == 6
+    assert len(re.findall(r"- '?link ", snapshot)) == 6
+    assert_accessible(page, "[data-quantam-related]")
+    # Keyboard focus is visible: the focused link draws a ring it does not draw unfocused.
+    link = page.locator(".qt-link").first
+    assert link.evaluate("e => getComputedStyle(e).boxShadow") == "none"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.shadowRoot.activeElement.className") == "qt-link"
+    assert link.evaluate("e => getComputedStyle(e).boxShadow") != "none"
+    page.close()
+
+
+def test_the_framed_box_is_accessible_in_both_themes(browser, site: dict) -> None:
+    url = site["articles"][0].url
+    for scheme in ("light", "dark"):
+        page = browser.new_page(viewport={"width": 360, "height": 800}, color_scheme=scheme)
+        page.goto(f"{site['quantam']}/embed/related?url={url}&k=6")
+        assert_accessible(page)
+        background = page.locator(".qt-box").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert background == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(255, 255, 255)")
+        page.close()
 
 
 def test_mobile_width_has_no_horizontal_overflow(browser, site: dict) -> None:
@@ -229,21 +299,79 @@ def test_box_degrades_to_nothing_when_quantam_is_down(browser, site: dict, down:
     page.close()
 
 
-def test_iframe_fallback_page(browser, site: dict) -> None:
-    url = site["articles"][0].url
+def iframe_page(base: str, url: str) -> str:
+    return f"""<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>
+<p>Bài chính</p>
+{iframe_snippet(base, url)}
+<footer id="after">Chân trang</footer></body></html>"""
+
+
+@pytest.mark.parametrize("width", [1000, 360])
+def test_iframe_fallback_page(browser, site: dict, width: int) -> None:
     page, dialogs = open_page(
         browser,
         site,
-        f"""<!DOCTYPE html><html><body>
-<iframe id="box" src="{site["quantam"]}/embed/related?url={url}&amp;k=6"
-        style="width:100%;height:572px;border:0" title="Có thể bạn quan tâm"></iframe>
-</body></html>""",
-        "/iframe.html",
+        iframe_page(site["quantam"], site["articles"][0].url),
+        f"/iframe-{width}.html",
+        width=width,
     )
-    frame = page.frame_locator("#box")
+    frame = page.frame_locator("[data-quantam-frame]")
     frame.locator(".qt-item").first.wait_for(timeout=10_000)
     assert frame.locator(".qt-item").count() == 6
     assert HOSTILE in frame.locator(".qt-title").all_inner_texts()
-    page.screenshot(path=str(ARTIFACTS / "embed-iframe.png"))
+    box = frame.locator(".qt-box")
+    assert_readable(box)
+    assert_no_broken_images(box)
+    # The frame takes the box's own height (posted by the framed page), and nothing overflows.
+    page.wait_for_function(
+        "() => document.querySelector('[data-quantam-frame]').offsetHeight === 44 + 6 * 88"
+    )
+    inner = frame.locator("html").evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert inner[0] <= inner[1]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(ARTIFACTS / f"embed-iframe-{width}.png"), full_page=True)
     assert dialogs == []
     page.close()
+
+
+def test_iframe_of_an_unknown_page_folds_away(browser, site: dict) -> None:
+    page, _ = open_page(
+        browser,
+        site,
+        iframe_page(site["quantam"], "https://khac.example/khong-co.html"),
+        "/iframe-unknown.html",
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-quantam-frame]').offsetHeight === 0",
+        timeout=10_000,
+    )
+    assert page.frame_locator("[data-quantam-frame]").locator("body").inner_text() == ""
+    page.close()
+
+
+def test_iframe_during_a_store_outage_folds_away(browser, site: dict) -> None:
+    """A store that cannot be reached: the framed page is an empty HTML body (not problem
+    JSON), with the frame's headers, and the frame folds away."""
+    dead = dead_url().replace("http://", "redis://") + "/0?prefix=x&socket_connect_timeout=0.5"
+    app = create_app(load_settings(environ={}, store=dead, base_url="http://127.0.0.1"))
+    server = Server(app)
+    try:
+        client = app.test_client()
+        answer = client.get("/embed/related?url=https://bao.example.vn/a.html")
+        assert answer.status_code == 503 and answer.mimetype == "text/html"
+        body = answer.data.split(b"<body>")[1].split(b"<script>")[0]
+        assert body.strip() == b""  # nothing shown: no box, no problem JSON
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors *" in answer.headers["Content-Security-Policy"]
+        page, _ = open_page(
+            browser, site, iframe_page(server.url, site["articles"][0].url), "/iframe-down.html"
+        )
+        page.wait_for_function(
+            "() => document.querySelector('[data-quantam-frame]').offsetHeight === 0",
+            timeout=10_000,
+        )
+        page.close()
+    finally:
+        server.stop()
+        app.extensions["quantam"].close()
