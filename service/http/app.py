@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 
 from service.config import Settings, load_settings
 from service.core import Quantam
-from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
+from service.http import (
+    api,
+    cms,
+    embed,
+    events,
+    feed_routes,
+    openapi,
+    ops,
+    popular,
+    sitemaps,
+    websub_callback,
+)
 from service.http.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_response
 from service.http.errors import register_error_handlers
 from service.http.related_fastpath import RelatedFastPath
@@ -34,14 +47,18 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
 
     register_error_handlers(app)
     ops.install(app)
+    multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    events.install(app, app.extensions["quantam.metrics"], multiprocess)
     quantam.ingestor.listeners.append(_count_ingested)
     for blueprint in (
         api.bp,
         cms.bp,
         embed.bp,
+        events.bp,
         feed_routes.bp,
         ops.bp,
         openapi.bp,
+        popular.bp,
         sitemaps.bp,
         websub_callback.bp,
     ):

@@ -28,6 +28,7 @@ from service.http.caching import (
 )
 from service.http.errors import NotFound
 from service.http.params import cursor_param, encode_cursor, int_param
+from service.http.popular import clock_bucket, most_read, window_param
 from store.models import Article, Category
 
 bp = Blueprint("feeds", __name__)
@@ -95,20 +96,74 @@ def _render(slug: str, fmt: str, limit: int, before: Any) -> RenderedFeed:
     articles = store.latest_articles(None if slug == ALL else slug, limit=limit + 1, before=before)
     more = len(articles) > limit
     articles = articles[:limit]
-    page = formats.FeedPage(
-        title=f"{category.name} – {_quantam().settings.site_name}",
-        description=f"Tin mới nhất: {category.name}",
+    page = _page(
+        category,
+        f"{category.name} – {_quantam().settings.site_name}",
+        f"Tin mới nhất: {category.name}",
+        f"{slug}.{fmt}",
+        _first_url(slug, fmt, limit),
+        _page_url(slug, fmt, limit, articles[-1]) if more and articles else None,
+        articles,
+    )
+    return _rendered(fmt, page)
+
+
+def _page(
+    category: Category,
+    title: str,
+    description: str,
+    path: str,
+    first_url: str,
+    next_url: str | None,
+    articles: list[Article],
+) -> formats.FeedPage:
+    return formats.FeedPage(
+        title=title,
+        description=description,
         language=category.language,
         self_url=_self_url(),
-        feed_url=f"{_base()}/feeds/{slug}.{fmt}",
+        feed_url=f"{_base()}/feeds/{path}",
         home_url=f"{_base()}/",
-        first_url=_first_url(slug, fmt, limit),
-        next_url=_page_url(slug, fmt, limit, articles[-1]) if more and articles else None,
+        first_url=first_url,
+        next_url=next_url,
         hub_url=_quantam().settings.websub_hub or None,
         items=_items(articles),
         # An empty feed still needs a date; a fixed one keeps its bytes (and ETag) stable.
         updated=None if articles else EMPTY_FEED_DATE,
     )
+
+
+@bp.get("/feeds/<slug>/popular.<fmt>")
+def popular_feed(slug: str, fmt: str) -> Response:
+    """ "Đọc nhiều" as a feed: the category's most read stories of the window, most read first;
+    one page, kept for a minute (counts do not move the store's version)."""
+    if fmt not in _FORMATS:
+        raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
+    limit = int_param("limit", DEFAULT_ITEMS, 1, MAX_ITEMS)
+    label, window = window_param()
+    key = (f"{request.full_path}|{clock_bucket()}", store_version())
+    cache = current_app.extensions["quantam.feed_cache"]
+    cached: RenderedFeed | None = cache.get(key)
+    if cached is None:
+        category = _category(slug)
+        ranked = most_read(_quantam().store, None if slug == ALL else slug, window, limit)
+        articles = _quantam().store.get_articles(t.id for t, _ in ranked)
+        path = f"{slug}/popular.{fmt}"
+        page = _page(
+            category,
+            f"Đọc nhiều: {category.name} – {_quantam().settings.site_name}",
+            f"Đọc nhiều nhất {label} qua: {category.name}",
+            path,
+            f"{_base()}/feeds/{path}",
+            None,
+            articles,
+        )
+        cached = _rendered(fmt, page)
+        cache.put(key, cached)
+    return _conditional(cached)
+
+
+def _rendered(fmt: str, page: formats.FeedPage) -> RenderedFeed:
     render, mimetype = _FORMATS[fmt]
     body = render(page)
     return RenderedFeed(

@@ -22,7 +22,7 @@ from feeds.ingest.websub import SIGNATURE_HEADER
 from feeds.ingest.websub import STATES as WEBSUB_STATES
 from feeds.publish import formats
 from service.core import LISTS_WAIT
-from service.http import api, cms, embed, feed_routes
+from service.http import api, cms, embed, events, feed_routes, popular
 from service.http.caching import JSON, not_modified
 from service.http.errors import PROBLEM_JSON
 from service.http.params import (
@@ -1056,6 +1056,83 @@ def _paths() -> dict[str, Any]:
     }
 
 
+# -- popularity ("Đọc nhiều"): beacons, the most-read list and feeds (issue 15) -----------------
+# Request and answer bodies are pydantic models (service/http/events.py, popular.py); their
+# JSON Schemas are the models' own.
+def _popularity_schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    template = "#/components/schemas/{model}"
+    for model in (events.EventBatch, events.EventsAccepted, popular.PopularAnswer):
+        schema = model.model_json_schema(ref_template=template, by_alias=True)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _popularity_paths() -> dict[str, Any]:
+    slug = _path("slug", "A category slug.")
+    window = _query(
+        "window",
+        "How far back to count: hours (1h to 720h) or days (1d to 30d).",
+        {"type": "string", "pattern": popular.WINDOW_PATTERN, "default": popular.DEFAULT_WINDOW},
+    )
+    paths: dict[str, Any] = {
+        "/api/events": {
+            "post": {
+                "operationId": "post_events",
+                "tags": ["embed"],
+                "summary": "The box's impressions and clicks (navigator.sendBeacon)",
+                "description": (
+                    "Sent as `text/plain` by sendBeacon (no CORS preflight) or as "
+                    "`application/json`. No cookies; neither the address nor the user agent is "
+                    "stored; the same event from the same client within a minute, known bots, "
+                    f"prefetches, more than {events.CLIENT_EVENTS_PER_MINUTE} events a minute "
+                    "from one client and unknown articles are not counted. At most "
+                    f"{events.MAX_EVENTS} events and {events.MAX_BODY} bytes."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _ref("EventBatch")}},
+                },
+                "responses": {
+                    "202": _json_ok("Taken: how many were counted.", "EventsAccepted"),
+                    "400": _ref("BadBody", "responses"),
+                    "413": _problem(f"The body is larger than {events.MAX_BODY} bytes."),
+                    "415": _problem("The body is not `text/plain` or `application/json`."),
+                    "503": _ref("StoreUnavailable", "responses"),
+                },
+            }
+        },
+        "/api/categories/{slug}/popular": {
+            "get": _read(
+                "category_popular",
+                "A category's most read stories: most clicked, then most seen, then newest",
+                "PopularAnswer",
+                (
+                    slug,
+                    _query("k", "How many stories.", _int(popular.DEFAULT_K, 1, popular.MAX_K)),
+                    window,
+                    _ref("Exclude", "parameters"),
+                ),
+            )
+        },
+    }
+    for fmt, media_type, title, schema in (
+        ("rss", formats.RSS_MEDIA_TYPE, "RSS 2.0 feed", XML),
+        ("atom", formats.ATOM_MEDIA_TYPE, "Atom 1.0 feed", XML),
+        ("json", formats.JSON_FEED_MEDIA_TYPE, "JSON Feed", _ref("JSONFeed")),
+    ):
+        operation = _feed(fmt, media_type, title, schema)["get"]
+        operation["operationId"] = f"popular_feed_{fmt}"
+        operation["summary"] = f"A category's most read stories as an {title}, most read first"
+        operation["description"] = "Use the slug `all` for every category. One page."
+        operation["parameters"] = [
+            p for p in operation["parameters"] if p.get("name") != "before"
+        ] + [window]
+        paths[f"/feeds/{{slug}}/popular.{fmt}"] = {"get": operation}
+    return paths
+
+
 def _version() -> str:
     try:
         return metadata.version("quantam")
@@ -1083,9 +1160,9 @@ def document(base_url: str) -> dict[str, Any]:
             {"name": "operations", "description": "Health, metrics and this document"},
             {"name": "websub", "description": "The WebSub subscriber's callback, for hubs"},
         ],
-        "paths": _paths(),
+        "paths": {**_paths(), **_popularity_paths()},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **_popularity_schemas()},
             "responses": RESPONSES,
             "parameters": PARAMETERS,
             "headers": HEADERS,

@@ -351,19 +351,12 @@ def test_iframe_of_an_unknown_page_folds_away(browser, site: dict) -> None:
 
 
 def test_iframe_during_a_store_outage_folds_away(browser, site: dict) -> None:
-    """A store that cannot be reached: the framed page is an empty HTML body (not problem
-    JSON), with the frame's headers, and the frame folds away."""
+    """A store that cannot be reached: the framed page's body is empty (test_related_api.py
+    checks the answer), and the frame folds away."""
     dead = dead_url().replace("http://", "redis://") + "/0?prefix=x&socket_connect_timeout=0.5"
     app = create_app(load_settings(environ={}, store=dead, base_url="http://127.0.0.1"))
     server = Server(app)
     try:
-        client = app.test_client()
-        answer = client.get("/embed/related?url=https://bao.example.vn/a.html")
-        assert answer.status_code == 503 and answer.mimetype == "text/html"
-        body = answer.data.split(b"<body>")[1].split(b"<script>")[0]
-        assert body.strip() == b""  # nothing shown: no box, no problem JSON
-        assert answer.headers["X-Content-Type-Options"] == "nosniff"
-        assert "frame-ancestors *" in answer.headers["Content-Security-Policy"]
         page, _ = open_page(
             browser, site, iframe_page(server.url, site["articles"][0].url), "/iframe-down.html"
         )

@@ -1,0 +1,129 @@
+"""GET /api/categories/<slug>/popular: "Đọc nhiều", a category's most clicked stories.
+
+Counts come from the box's beacons (service/http/events.py) and change every second, but not
+the store's version, so answers are cached for POPULAR_MAX_AGE seconds by the clock (and by the
+version, so a takedown leaves at once) rather than until the next change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+from pydantic import BaseModel, Field
+
+from service.http.caching import (
+    API_GZIP_LEVEL,
+    API_GZIP_MIN_BYTES,
+    JSON,
+    Rendered,
+    body_response,
+    encode_json,
+    get_teasers,
+    not_modified,
+    read_headers,
+    store_version,
+)
+from service.http.errors import BadParameter, NotFound
+from service.http.params import int_param, list_param, str_param
+from service.http.serialize import article_item, category_item
+from store.base import Store
+from store.models import Popularity, Teaser, utcnow
+
+bp = Blueprint("popular", __name__)
+
+DEFAULT_K = 6
+MAX_K = 50
+DEFAULT_WINDOW = "24h"
+POPULAR_MAX_AGE = 60
+# 1h to 720h, or 1d to 30d; /openapi.json states the same pattern.
+WINDOW_PATTERN = r"^(?:([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9]|[12][0-9]|30)d)$"
+_WINDOW = re.compile(WINDOW_PATTERN)
+
+
+class PopularItem(BaseModel):
+    """A story as lists show it, with its counts over the window."""
+
+    id: str
+    url: str
+    title: str
+    summary: str | None
+    image: str | None
+    published: str | None
+    category: str
+    clicks: int = Field(ge=0)
+    impressions: int = Field(ge=0)
+
+
+class PopularAnswer(BaseModel):
+    """The answer of GET /api/categories/<slug>/popular: most clicked first, ties by
+    impressions, then the newest."""
+
+    category: dict[str, Any]
+    window: str = Field(description="the window asked, e.g. 24h or 7d")
+    items: list[PopularItem]
+
+
+def clock_bucket() -> int:
+    """Which POPULAR_MAX_AGE-long stretch of time this is: popular answers are kept for one."""
+    return int(time.time() // POPULAR_MAX_AGE)
+
+
+def window_param() -> tuple[str, timedelta]:
+    raw = str_param("window", max_length=8) or DEFAULT_WINDOW
+    match = _WINDOW.match(raw)
+    if match is None:
+        raise BadParameter("window", f"must be hours (1h to 720h) or days (1d to 30d), not {raw!r}")
+    hours = int(match[1]) if match[1] else int(match[2]) * 24
+    return raw, timedelta(hours=hours)
+
+
+def most_read(
+    store: Store,
+    category: str | None,
+    window: timedelta,
+    k: int,
+    exclude: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[tuple[Teaser, Popularity]]:
+    """The category's (or the site's) most read stories with their counts."""
+    ranked = store.popular(category, utcnow() - window, k, exclude)
+    teasers = {t.id: t for t in get_teasers(p.article_id for p in ranked)}
+    return [(teasers[p.article_id], p) for p in ranked if p.article_id in teasers]
+
+
+def popular_item(teaser: Teaser, counts: Popularity) -> dict[str, Any]:
+    return {**article_item(teaser), "clicks": counts.clicks, "impressions": counts.impressions}
+
+
+@bp.get("/api/categories/<slug>/popular")
+def category_popular(slug: str) -> Response:
+    k = int_param("k", DEFAULT_K, 1, MAX_K)
+    label, window = window_param()
+    exclude = set(list_param("exclude"))
+    q = current_app.extensions["quantam"]
+    version = store_version()
+    # Cached by the clock as well as by the version: counts do not move the version.
+    bucket = clock_bucket()
+    key = (f"popular|{slug}|{k}|{label}|{','.join(sorted(exclude))}|{bucket}", version)
+    cache = current_app.extensions["quantam.render_cache"]
+    rendered: Rendered | None = cache.get(key)
+    if rendered is None:
+        category = q.store.get_category(slug)
+        if category is None:
+            raise NotFound(f"no category {slug!r}; GET /api/categories lists them")
+        body = {
+            "category": category_item(category, q.store, q.settings.base_url),
+            "window": label,
+            "items": [popular_item(t, p) for t, p in most_read(q.store, slug, window, k, exclude)],
+        }
+        rendered = Rendered(encode_json(body), API_GZIP_LEVEL)
+        cache.put(key, rendered)
+    etag = "p" + hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
+    headers = read_headers(etag, POPULAR_MAX_AGE)
+    if not_modified(etag):
+        return Response(status=304, headers=headers)
+    return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)
