@@ -12,8 +12,9 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from recommender.read import related_for
+from service.http.box import page_url_param
 from service.http.caching import cached_json, get_teasers
-from service.http.errors import BadParameter, NotFound
+from service.http.errors import NotFound
 from service.http.params import (
     cursor_param,
     datetime_param,
@@ -25,7 +26,6 @@ from service.http.params import (
 from service.http.serialize import article_detail, article_item, category_item, related_item
 from store.base import Store
 from store.models import Article, Teaser
-from store.urls import InvalidURL, canonical_url
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -120,11 +120,7 @@ def related(article_id: str) -> Any:
 @bp.get("/related")
 def related_by_url() -> Any:
     """For the embed: the page knows only its own URL, canonicalised as at ingestion."""
-    raw = str_param("url", required=True)
-    try:
-        url = canonical_url(raw)
-    except InvalidURL as exc:
-        raise BadParameter("url", str(exc)) from None
+    url = page_url_param()
     k, exclude, exclude_categories = _related_params()
 
     def build() -> dict[str, Any]:

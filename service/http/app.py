@@ -10,6 +10,7 @@ from service.config import Settings, load_settings
 from service.core import Quantam
 from service.http import (
     api,
+    box,
     cms,
     embed,
     events,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     quantam.ingestor.listeners.append(_count_ingested)
     for blueprint in (
         api.bp,
+        box.bp,
         cms.bp,
         embed.bp,
         events.bp,

@@ -21,20 +21,27 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, current_app, render_template
 from markupsafe import Markup, escape
 
-from recommender.read import related_for
-from service.http.api import DEFAULT_K, MAX_K, article_at
-from service.http.caching import Rendered, body_response, get_teasers, not_modified
-from service.http.errors import NotFound
+from service.http.api import DEFAULT_K, MAX_K
+from service.http.box import (
+    HEADINGS,
+    LAYOUTS,
+    MODES,
+    Mode,
+    build_boxes,
+    choice_param,
+    flag_param,
+    lang_param,
+)
+from service.http.caching import Rendered, body_response, not_modified
 from service.http.params import int_param, str_param
-from service.http.serialize import iso
 from store.errors import StoreUnavailable
 from store.models import utcnow
-from store.urls import InvalidURL
+from store.urls import InvalidURL, canonical_url
 
 bp = Blueprint("embed", __name__, template_folder="templates")
 
 STATIC = Path(__file__).parent / "static"
-HEADING = "Có thể bạn quan tâm"
+HEADING = HEADINGS["vi"]["related"]
 HEADING_MAX_LENGTH = 80
 HEADER_PX, ROW_PX = 44, 88
 SCRIPT_MAX_AGE = 3600
@@ -94,13 +101,15 @@ def snippet(base_url: str, count: int = DEFAULT_K, heading: str = HEADING) -> st
     )
 
 
-def iframe_snippet(base_url: str, page_url: str = "PAGE_URL", count: int = DEFAULT_K) -> str:
+def iframe_snippet(
+    base_url: str, page_url: str = "PAGE_URL", count: int = DEFAULT_K, **options: str
+) -> str:
     """The HTML for a page that wants a frame: the framed box posts its height, the listener
-    sizes the frame to it, and an unknown page or an outage posts 0, which folds the frame away
-    rather than leaving a blank hole (docs/embed.md)."""
+    sizes the frame to it, and nothing to show or an outage posts 0, which folds the frame away
+    rather than leaving a blank hole (docs/embed.md). `options`: the frame's other parameters."""
     base = base_url.rstrip("/")
     height = HEADER_PX + ROW_PX * count
-    query = urlencode({"url": page_url, "k": count})
+    query = urlencode({"url": page_url, "k": count, **options})
     return (
         f'<iframe data-quantam-frame src="{base}/embed/related?{escape(query)}" '
         f'title="{HEADING}" loading="lazy" '
@@ -155,9 +164,17 @@ def embed_script() -> Response:
 def embed_page() -> Response:
     raw = str_param("url", required=True)
     k = int_param("k", DEFAULT_K, 1, MAX_K)
-    heading = str_param("heading", max_length=HEADING_MAX_LENGTH) or HEADING
+    mode = choice_param("mode", MODES, "related")
+    lang = lang_param()
+    options = {
+        "layout": choice_param("layout", LAYOUTS, "list"),
+        "summary": flag_param("summary", False),
+        "section": flag_param("section", False),
+        "fill": flag_param("fill", True),
+    }
+    heading = str_param("heading", max_length=HEADING_MAX_LENGTH) or HEADINGS[lang][mode]
     try:
-        return _framed(_page(raw, k, heading))
+        return _framed(_page(raw, k, mode, lang, heading, options))
     except StoreUnavailable:
         # An iframe shows whatever body it gets: problem JSON would appear as raw text.
         response = _framed(_nothing(503))
@@ -165,26 +182,32 @@ def embed_page() -> Response:
         return response
 
 
-def _page(raw: str, k: int, heading: str) -> Response:
+def _page(
+    raw: str, k: int, mode: Mode, lang: str, heading: str, options: dict[str, Any]
+) -> Response:
     try:
-        article = article_at(raw)
-    except (InvalidURL, NotFound):
+        url = canonical_url(raw)
+    except InvalidURL:
         return _nothing()
-    found = related_for(_quantam().store, article, k, get_teasers=get_teasers)
+    answer = build_boxes(_quantam().store, url, [(mode, k)], lang, fill=options["fill"])
+    found = answer["boxes"][0]["items"]
     if not found:
         return _nothing()
     now = utcnow()
     items = [
         {
-            "url": r.article.url,
-            "title": r.article.title,
-            "image": r.article.image.url if r.article.image else None,
-            "published": iso(r.article.published),
-            "ago": relative_time(r.article.published, now),
+            "url": item["url"],
+            "title": item["title"],
+            "image": item["image"],
+            "published": item["published"],
+            "ago": relative_time(datetime.fromisoformat(item["published"]), now, lang),
+            "lead": item["summary"] if options["summary"] else None,
+            "section": item["section"] if options["section"] else None,
         }
-        for r in found
+        for item in found
     ]
-    html = _render(heading, items)
+    classes = f"qt-{options['layout']}" + (" qt-has-lead" if options["summary"] else "")
+    html = _render(heading, items, lang=lang, classes=classes, fill=answer["fill"])
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
@@ -198,6 +221,8 @@ def _framed(response: Response) -> Response:
 
 def _render(heading: str, items: list[dict[str, Any]], **options: Any) -> str:
     options.setdefault("lang", "vi")
+    options.setdefault("classes", "")
+    options.setdefault("fill", False)
     return render_template(
         "embed_related.html",
         heading=heading,

@@ -22,7 +22,7 @@ from feeds.ingest.websub import SIGNATURE_HEADER
 from feeds.ingest.websub import STATES as WEBSUB_STATES
 from feeds.publish import formats
 from service.core import LISTS_WAIT
-from service.http import api, cms, embed, events, feed_routes, popular
+from service.http import api, box, cms, embed, events, feed_routes, popular
 from service.http.caching import JSON, not_modified
 from service.http.errors import PROBLEM_JSON
 from service.http.params import (
@@ -1056,17 +1056,74 @@ def _paths() -> dict[str, Any]:
     }
 
 
-# -- popularity ("Đọc nhiều"): beacons, the most-read list and feeds (issue 15) -----------------
-# Request and answer bodies are pydantic models (service/http/events.py, popular.py); their
-# JSON Schemas are the models' own.
+# -- the box's modes and options, popularity ("Đọc nhiều"): beacons, most-read list and feeds
+# (issue 15). Request and answer bodies are pydantic models (service/http/box.py, events.py,
+# popular.py); their JSON Schemas are the models' own.
 def _popularity_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     template = "#/components/schemas/{model}"
-    for model in (events.EventBatch, events.EventsAccepted, popular.PopularAnswer):
+    for model in (events.EventBatch, events.EventsAccepted, popular.PopularAnswer, box.BoxAnswer):
         schema = model.model_json_schema(ref_template=template, by_alias=True)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     return schemas
+
+
+def choice(values: tuple[str, ...], default: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values), "default": default}
+
+
+def _box_options() -> list[dict[str, Any]]:
+    """The options /api/box and /embed/related share."""
+    return [
+        _query("lang", "Headings and times in Vietnamese or English.", choice(box.LANGS, "vi")),
+        _query(
+            "fill",
+            "For a page quantam does not know: its section's (or the site's) stories, marked "
+            "as fill (1), or nothing (0).",
+            choice(box.FLAGS, "1"),
+        ),
+    ]
+
+
+def _with_box_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    """The box's batch endpoint, its framed page's options, and popularity."""
+    framed = paths["/embed/related"]["get"]
+    framed["parameters"] += [
+        _query("mode", "Which box.", choice(box.MODES, "related")),
+        _query("layout", "List, two-column grid, or text only.", choice(box.LAYOUTS, "list")),
+        _query("summary", "Show each story's lead.", choice(box.FLAGS, "0")),
+        _query("section", "Show each story's section.", choice(box.FLAGS, "0")),
+        *_box_options(),
+    ]
+    framed["responses"]["404"]["description"] = (
+        "Nothing to show (an unknown page with fill=0, or no stories at all): an empty page "
+        "whose script folds the iframe away."
+    )
+    paths["/api/box"] = {
+        "get": _read(
+            "box",
+            "Every box of one page in one answer, without the same story twice",
+            "BoxAnswer",
+            (
+                _query(
+                    "url",
+                    "The page's address.",
+                    {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH},
+                    required=True,
+                ),
+                _query(
+                    "boxes",
+                    "Up to five boxes in order: `related`, `latest` or `popular`, each with an "
+                    "optional `:count` (1 to 20, default 6).",
+                    {"type": "string", "pattern": box.BOXES_PATTERN, "default": "related:6"},
+                ),
+                *_box_options(),
+            ),
+            not_found=False,
+        )
+    }
+    return {**paths, **_popularity_paths()}
 
 
 def _popularity_paths() -> dict[str, Any]:
@@ -1160,7 +1217,7 @@ def document(base_url: str) -> dict[str, Any]:
             {"name": "operations", "description": "Health, metrics and this document"},
             {"name": "websub", "description": "The WebSub subscriber's callback, for hubs"},
         ],
-        "paths": {**_paths(), **_popularity_paths()},
+        "paths": _with_box_paths(_paths()),
         "components": {
             "schemas": {**SCHEMAS, **_popularity_schemas()},
             "responses": RESPONSES,

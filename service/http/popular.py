@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,8 +46,8 @@ WINDOW_PATTERN = r"^(?:([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9]|[
 _WINDOW = re.compile(WINDOW_PATTERN)
 
 
-class PopularItem(BaseModel):
-    """A story as lists show it, with its counts over the window."""
+class ListItem(BaseModel):
+    """A story as lists show it (serialize.article_item)."""
 
     id: str
     url: str
@@ -55,6 +56,11 @@ class PopularItem(BaseModel):
     image: str | None
     published: str | None
     category: str
+
+
+class PopularItem(ListItem):
+    """A story with its counts over the window."""
+
     clicks: int = Field(ge=0)
     impressions: int = Field(ge=0)
 
@@ -99,31 +105,39 @@ def popular_item(teaser: Teaser, counts: Popularity) -> dict[str, Any]:
     return {**article_item(teaser), "clicks": counts.clicks, "impressions": counts.impressions}
 
 
+def clocked_json(key_text: str, build: Callable[[], dict[str, Any]]) -> Response:
+    """A JSON answer cached by the clock (POPULAR_MAX_AGE) as well as by the store's version:
+    counts change every second without moving the version, and a takedown must still show at
+    once."""
+    key = (f"{key_text}|{clock_bucket()}", store_version())
+    cache = current_app.extensions["quantam.render_cache"]
+    rendered: Rendered | None = cache.get(key)
+    if rendered is None:
+        rendered = Rendered(encode_json(build()), API_GZIP_LEVEL)
+        cache.put(key, rendered)
+    etag = "c" + hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
+    headers = read_headers(etag, POPULAR_MAX_AGE)
+    if not_modified(etag):
+        return Response(status=304, headers=headers)
+    return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)
+
+
 @bp.get("/api/categories/<slug>/popular")
 def category_popular(slug: str) -> Response:
     k = int_param("k", DEFAULT_K, 1, MAX_K)
     label, window = window_param()
     exclude = set(list_param("exclude"))
-    q = current_app.extensions["quantam"]
-    version = store_version()
-    # Cached by the clock as well as by the version: counts do not move the version.
-    bucket = clock_bucket()
-    key = (f"popular|{slug}|{k}|{label}|{','.join(sorted(exclude))}|{bucket}", version)
-    cache = current_app.extensions["quantam.render_cache"]
-    rendered: Rendered | None = cache.get(key)
-    if rendered is None:
+
+    def build() -> dict[str, Any]:
+        q = current_app.extensions["quantam"]
         category = q.store.get_category(slug)
         if category is None:
             raise NotFound(f"no category {slug!r}; GET /api/categories lists them")
-        body = {
+        ranked = most_read(q.store, slug, window, k, exclude)
+        return {
             "category": category_item(category, q.store, q.settings.base_url),
             "window": label,
-            "items": [popular_item(t, p) for t, p in most_read(q.store, slug, window, k, exclude)],
+            "items": [popular_item(t, p) for t, p in ranked],
         }
-        rendered = Rendered(encode_json(body), API_GZIP_LEVEL)
-        cache.put(key, rendered)
-    etag = "p" + hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
-    headers = read_headers(etag, POPULAR_MAX_AGE)
-    if not_modified(etag):
-        return Response(status=304, headers=headers)
-    return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)
+
+    return clocked_json(f"popular|{slug}|{k}|{label}|{','.join(sorted(exclude))}", build)

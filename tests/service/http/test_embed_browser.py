@@ -299,11 +299,11 @@ def test_box_degrades_to_nothing_when_quantam_is_down(browser, site: dict, down:
     page.close()
 
 
-def iframe_page(base: str, url: str) -> str:
+def iframe_page(base: str, url: str, **options: str) -> str:
     return f"""<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"></head><body>
 <p>Bài chính</p>
-{iframe_snippet(base, url)}
+{iframe_snippet(base, url, **options)}
 <footer id="after">Chân trang</footer></body></html>"""
 
 
@@ -336,10 +336,11 @@ def test_iframe_fallback_page(browser, site: dict, width: int) -> None:
 
 
 def test_iframe_of_an_unknown_page_folds_away(browser, site: dict) -> None:
+    """With fill off (fill=0), a page quantam does not know shows nothing at all."""
     page, _ = open_page(
         browser,
         site,
-        iframe_page(site["quantam"], "https://khac.example/khong-co.html"),
+        iframe_page(site["quantam"], "https://khac.example/khong-co.html", fill="0"),
         "/iframe-unknown.html",
     )
     page.wait_for_function(

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from service.config import load_settings
-from service.http.app import create_app
 from service.http.events import CLIENT_EVENTS_PER_MINUTE, MAX_BODY, MAX_EVENTS
 from store.models import Category, IngestBatch
 from tests.support.articles import make_article
+from tests.support.webapp import app_with_categories
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 READER = {"User-Agent": BROWSER, "Content-Type": "text/plain;charset=UTF-8"}
@@ -21,13 +20,10 @@ READER = {"User-Agent": BROWSER, "Content-Type": "text/plain;charset=UTF-8"}
 
 @pytest.fixture
 def app(tmp_path: Path):
-    settings = load_settings(
-        environ={}, store=f"sqlite:///{tmp_path / 'q.db'}", base_url="https://news.example.vn"
+    app = app_with_categories(
+        tmp_path, Category("the-thao", "Thể thao"), Category("thoi-su", "Thời sự")
     )
-    app = create_app(settings)
     store = app.extensions["quantam"].store
-    store.put_category(Category("the-thao", "Thể thao"))
-    store.put_category(Category("thoi-su", "Thời sự"))
     articles = [make_article(n) for n in range(1, 7)] + [make_article(9, category="thoi-su")]
     store.commit(IngestBatch(articles=articles))
     app.config["ids"] = [a.id for a in articles]
