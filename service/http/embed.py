@@ -206,7 +206,7 @@ def _page(
         }
         for item in found
     ]
-    classes = f"qt-{options['layout']}" + (" qt-has-lead" if options["summary"] else "")
+    classes = f"qt-layout-{options['layout']}" + (" qt-has-lead" if options["summary"] else "")
     html = _render(heading, items, lang=lang, classes=classes, fill=answer["fill"])
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=60"

@@ -26,8 +26,8 @@
   }
 
   function flag(host, name, fallback) {
-    var value = attr(host, name, fallback ? "1" : "0");
-    return value !== "0" && value !== "false";
+    var value = host.getAttribute("data-" + name);  // present and empty: on
+    return value == null ? fallback : value !== "0" && value !== "false";
   }
 
   function safeUrl(value) {
@@ -79,7 +79,7 @@
     var summary = flag(host, "summary", false);
     var section = flag(host, "section", false);
     var from = page.article ? page.article.id : undefined;
-    var wrap = el("section", "qt-box qt-" + layout + (summary ? " qt-has-lead" : ""));
+    var wrap = el("section", "qt-box qt-layout-" + layout + (summary ? " qt-has-lead" : ""));
     var h = el("h2", "qt-heading", heading);
     h.id = "qt-h";
     wrap.setAttribute("aria-labelledby", "qt-h");
@@ -189,16 +189,17 @@
       host.__quantam = true;
       var api = attr(host, "api", defaultApi).replace(/\/+$/, "");
       var pageUrl = attr(host, "url", (canonical && canonical.href) || location.href);
-      var key = [api, pageUrl, flag(host, "fill", true), attr(host, "lang", "vi")].join("\n");
+      var key = api + "\n" + pageUrl;
       (groups[key] = groups[key] || []).push(prepare(host));
     }
-    // One request per page (per quantam and page address, which are the same for every box
-    // unless a box says otherwise).
+    // One request per page: every box with the same quantam and page address (all of them,
+    // unless a box says otherwise) is in it, so no story shows twice. The first box's
+    // data-lang and data-fill apply to the request.
     Object.keys(groups).forEach(function (key) {
-      var parts = key.split("\n");
+      var parts = key.split("\n"), boxes = groups[key], first = boxes[0].host;
       // At most five boxes a request (the API's limit); a page rarely has more than three.
-      for (var j = 0; j < groups[key].length; j += 5) {
-        load(parts[0], parts[1], parts[2] === "true", parts[3], groups[key].slice(j, j + 5));
+      for (var j = 0; j < boxes.length; j += 5) {
+        load(parts[0], parts[1], flag(first, "fill", true), attr(first, "lang", "vi"), boxes.slice(j, j + 5));
       }
     });
   }

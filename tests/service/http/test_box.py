@@ -123,7 +123,7 @@ def test_the_framed_box_takes_the_same_options(client) -> None:
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert '<html lang="en">' in html and ">More in this section</h2>" in html
-    assert 'class="qt-box qt-grid qt-has-lead"' in html
+    assert 'class="qt-box qt-layout-grid qt-has-lead"' in html
     assert html.count('<span class="qt-lead">Tóm tắt ngắn</span>') == 3
     assert html.count('<span class="qt-section">Thể thao</span>') == 3
     assert "years ago" not in html and html.count("<time") == 3

@@ -4,6 +4,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from werkzeug.serving import make_server
 from service.config import load_settings
 from service.http.app import create_app
 from service.http.embed import iframe_snippet, snippet
-from store.models import Alias, Article, Image, IngestBatch, RelatedItem, utcnow
+from store.models import Alias, Article, Category, Image, IngestBatch, RelatedItem, utcnow
 from tests.support.env import ROOT
 from tests.support.feedserver import FeedServer, Reply
 
@@ -101,12 +102,13 @@ def site(tmp_path_factory) -> Iterator[dict]:
                 else _image(host.url("/img/missing.png" if n == 2 else f"/img/{n}.png")),
             )
         )
+    quantam.store.put_category(Category("the-thao", "Thể thao"))
     quantam.store.commit(IngestBatch(articles=articles))
 
     quantam.store.commit(IngestBatch(aliases=[Alias("url", a.url, a.id) for a in articles]))
     quantam.store.put_related({"bai0": [RelatedItem(f"bai{n}", 1 - n / 10) for n in range(1, 8)]})
     server = Server(app)
-    yield {"quantam": server.url, "host": host, "articles": articles}
+    yield {"quantam": server.url, "host": host, "articles": articles, "app": app}
     server.stop()
     host.stop()
     quantam.close()
@@ -270,6 +272,129 @@ def test_mobile_width_has_no_horizontal_overflow(browser, site: dict) -> None:
     assert page.locator(".qt-item").count() == 4
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(ARTIFACTS / "embed-mobile.png"), full_page=True)
+    page.close()
+
+
+def boxes_page(site: dict, *boxes: str, canonical: int = 0) -> str:
+    """A host page with several boxes (each `boxes` entry: the box's data- attributes)."""
+    html = host_page(site)
+    html = html.replace(site["articles"][0].url, site["articles"][canonical].url)
+    first = html.index("<div data-quantam-related")
+    end = html.index("</div>", first) + len("</div>")
+    divs = "\n".join(
+        f'<div data-quantam-related {attrs} style="min-height:{min_height(attrs)}px"></div>'
+        for attrs in boxes
+    )
+    return html[:first] + divs + html[end:]
+
+
+def min_height(attrs: str, width: int = 1000) -> int:
+    """What the page reserves: as embed.js will (44 px + 88 px a row, two a row in a wide grid)."""
+    count = int(re.search(r'data-count="(\d+)"', attrs)[1])
+    rows = (count + 1) // 2 if 'data-layout="grid"' in attrs and width >= 560 else count
+    return 44 + 88 * rows
+
+
+def api_gets(page, site: dict) -> list[str]:
+    seen: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            seen.append(r.url)
+            if r.method == "GET" and r.url.startswith(site["quantam"] + "/api/")
+            else None
+        ),
+    )
+    return seen
+
+
+def test_several_boxes_come_from_one_request_without_repeats(browser, site: dict) -> None:
+    html = boxes_page(
+        site,
+        'data-mode="related" data-count="3"',
+        'data-mode="latest" data-count="2"',
+        'data-mode="popular" data-count="2"',
+    )
+    site["host"].route("/nhieu-hop.html", Reply(body=html.encode(), content_type="text/html"))
+    page = browser.new_page(viewport={"width": 1000, "height": 2000})
+    requests = api_gets(page, site)
+    page.goto(site["host"].url("/nhieu-hop.html"))
+    page.locator(".qt-item").nth(6).wait_for(timeout=10_000)
+    assert len(requests) == 1 and "/api/box?" in requests[0]
+    assert "boxes=related:3,latest:2,popular:2" in requests[0]
+    headings = page.locator(".qt-heading").all_inner_texts()
+    assert headings == ["Có thể bạn quan tâm", "Tin cùng chuyên mục", "Đọc nhiều"]
+    hrefs = [a.get_attribute("href") for a in page.locator(".qt-link").all()]
+    assert len(hrefs) == 7 == len(set(hrefs))
+    assert site["articles"][0].url not in hrefs
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__cls") == 0
+    assert_accessible(page, "[data-quantam-related]")
+    page.screenshot(path=str(ARTIFACTS / "embed-boxes.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_box_options_lead_section_grid_english(browser, site: dict, scheme: str) -> None:
+    attrs = 'data-count="4" data-summary data-section="1" data-layout="grid" data-lang="en"'
+    html = boxes_page(
+        site, attrs, 'data-mode="latest" data-count="2" data-layout="text" data-lang="en"'
+    )
+    site["host"].route(
+        f"/lua-chon-{scheme}.html", Reply(body=html.encode(), content_type="text/html")
+    )
+    page = browser.new_page(viewport={"width": 1000, "height": 1400}, color_scheme=scheme)
+    page.goto(site["host"].url(f"/lua-chon-{scheme}.html"))
+    page.locator(".qt-item").nth(5).wait_for(timeout=10_000)
+    first = page.locator("[data-quantam-related]").first
+    assert first.locator(".qt-heading").inner_text() == "You may also like"
+    assert first.locator(".qt-lead").first.inner_text() == "Tóm tắt"
+    assert first.locator(".qt-section").first.inner_text() == "Thể thao"
+    assert first.locator("time").first.inner_text() == "1 hour ago"
+    boxes = first.locator(".qt-item").evaluate_all(
+        "all => all.map(e => [e.getBoundingClientRect().x, e.getBoundingClientRect().y])"
+    )
+    assert boxes[0][1] == boxes[1][1] and boxes[0][0] < boxes[1][0]  # two columns
+    text_only = page.locator("[data-quantam-related]").nth(1)
+    assert text_only.locator(".qt-heading").inner_text() == "More in this section"
+    assert text_only.locator(".qt-thumb").first.is_hidden()
+    hrefs = [a.get_attribute("href") for a in page.locator(".qt-link").all()]
+    assert len(hrefs) == 6 == len(set(hrefs))  # one request: no story in both boxes
+    background = first.locator(".qt-box").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(255, 255, 255)")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__cls") == 0
+    assert_accessible(page, "[data-quantam-related]")
+    page.screenshot(path=str(ARTIFACTS / f"embed-options-{scheme}.png"), full_page=True)
+    page.close()
+
+
+def test_the_box_reports_impressions_and_clicks(browser, site: dict) -> None:
+    app = site["app"]
+    page = browser.new_page(
+        viewport={"width": 1000, "height": 2000},
+        user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+    )
+    site["host"].route(
+        "/do-dem.html", Reply(body=host_page(site).encode(), content_type="text/html")
+    )
+    page.route(
+        "https://bao.example.vn/**", lambda r: r.fulfill(body="bài", content_type="text/html")
+    )
+    with page.expect_request(lambda r: r.url.endswith("/api/events")) as seen:
+        page.goto(site["host"].url("/do-dem.html"))
+    impressions = json.loads(seen.value.post_data)["events"]
+    assert [e["position"] for e in impressions] == [1, 2, 3, 4, 5, 6]
+    assert {e["type"] for e in impressions} == {"impression"} and impressions[0]["from"] == "bai0"
+    with page.expect_request(lambda r: r.url.endswith("/api/events")) as clicked:
+        page.locator(".qt-link").nth(1).click()
+    assert json.loads(clicked.value.post_data)["events"] == [
+        {"type": "click", "id": "bai2", "from": "bai0", "position": 2}
+    ]
+    page.wait_for_timeout(300)
+    app.extensions["quantam.events"].flush(app.extensions["quantam"].store)
+    top = app.extensions["quantam"].store.popular("the-thao", utcnow() - timedelta(hours=1), 1)
+    assert (top[0].article_id, top[0].clicks, top[0].impressions) == ("bai2", 1, 1)
     page.close()
 
 
