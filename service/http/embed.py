@@ -157,6 +157,7 @@ def embed_script() -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}"
     response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

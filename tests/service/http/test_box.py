@@ -134,8 +134,11 @@ def test_the_framed_box_takes_the_same_options(client) -> None:
     assert client.get("/embed/related?url=https://a.example/&layout=wide").status_code == 400
 
 
-def test_embed_js_fits_its_budget() -> None:
-    """Issue 15: at most 6 KB gzipped, its stylesheet included."""
+def test_embed_js_fits_its_budget(client) -> None:
+    """Issue 15: at most 6 KB gzipped, its stylesheet included; never sniffed as anything else."""
     rendered, _ = script()
     size = len(gzip.compress(rendered.body, 9))
     assert size <= EMBED_JS_GZIP_BUDGET, size
+    answer = client.get("/embed.js")
+    assert answer.mimetype == "text/javascript"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
