@@ -44,8 +44,11 @@ DEFAULT_WINDOW = "24h"
 POPULAR_MAX_AGE = 60
 # Rankings kept per process (see most_read): the top this many of each category and window...
 RANKED_TOP = 60
-# ... for this many (category, window) pairs.
+# ... for this many (category, window) pairs, and this long: a day's ranking barely moves in five
+# minutes, and every worker recomputing every category's at once each minute cost a tenth of
+# its throughput in the serving benchmark (docs/benchmarks/serve-box.md).
 RANKINGS_MAX = 256
+RANKING_SECONDS = 300
 # 1h to 720h, or 1d to 30d; /openapi.json states the same pattern.
 WINDOW_PATTERN = r"^(?:([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9]|[12][0-9]|30)d)$"
 _WINDOW = re.compile(WINDOW_PATTERN)
@@ -104,8 +107,8 @@ def most_read(
 
     The ranking is the store's costliest read (it sums every counter of the window: 84 ms for
     10k articles' counts on SQLite), and every box and list asks it with its own exclusions, so
-    each process keeps the top RANKED_TOP of each (category, window) for POPULAR_MAX_AGE seconds
-    and picks from it; only exclusions that eat into all of it go to the store."""
+    each process keeps the top RANKED_TOP of each (category, window) for RANKING_SECONDS and
+    picks from it; only exclusions that eat into all of it go to the store."""
     top = _ranking(store, category, window)
     ranked = [p for p in top if p.article_id not in exclude][:k]
     if len(ranked) < k and len(top) == RANKED_TOP:
@@ -116,7 +119,7 @@ def most_read(
 
 def _ranking(store: Store, category: str | None, window: timedelta) -> list[Popularity]:
     cache = current_app.extensions.setdefault("quantam.rankings", RenderCache(RANKINGS_MAX))
-    key = (f"{category}|{window.total_seconds()}|{clock_bucket()}", 0)
+    key = (f"{category}|{window.total_seconds()}|{int(time.time() // RANKING_SECONDS)}", 0)
     ranked: list[Popularity] | None = cache.get(key)
     if ranked is None:
         ranked = store.popular(category, utcnow() - window, RANKED_TOP)
