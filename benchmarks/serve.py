@@ -14,7 +14,11 @@ warmed up first (--warmup seconds), so each worker's response cache (service/htt
 holds what it will be asked again, as between two ingests in production; one target draws the
 ids by popularity (Zipf's law, as real traffic), and one makes every request unique (an
 Accept-Encoding of its own: gzip and a made-up coding), so no cache answers it and every answer
-is built: the cost right after an ingest, when the caches have just been dropped.
+is built: the cost right after an ingest, when the caches have just been dropped. The box's
+targets: `/api/box` by page URL (the embed's one request), the most-read endpoint over every
+category (clicks and impressions seeded this hour), and `POST /api/events` beacons of six
+impressions, each from a reader of its own so every event is counted (no nginx row: a POST has
+no file to serve).
 
 With --mix it measures instead what an aggregator's readers see while news arrives: reads by id
 and by URL (half each, ids drawn by popularity, Zipf's law) while one new VNTC article (one not
@@ -64,7 +68,7 @@ from flask import Flask, jsonify
 
 from feeds.ingest.pipeline import Ingestor
 from feeds.ingest.text import slugify
-from store.models import RelatedItem
+from store.models import EventCount, RelatedItem
 from store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +87,10 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 WRK_SCRIPT = r"""
 -- Cycles over the requests in the file given after `--`: one per line, "path<TAB>etag", or
 -- "path<TAB><TAB>unique" for a request made unique, and so never answered from a cache, by an
--- Accept-Encoding of its own (gzip plus a made-up coding, which servers ignore).
-local requests, unique = {}, {}
+-- Accept-Encoding of its own (gzip plus a made-up coding, which servers ignore), or
+-- "path<TAB><TAB>post<TAB>body" for a beacon: a POST of that text/plain body from a reader of
+-- its own (a browser's user agent made unique), so that every event is counted.
+local requests, unique, posts = {}, {}, {}
 local n, made, run = 0, 0, 0
 function init(args)
   math.randomseed(os.time())
@@ -92,7 +98,11 @@ function init(args)
     local path, etag, flag = line:match("^([^\t]*)\t?([^\t]*)\t?(.*)$")
     local headers = {["Accept-Encoding"] = "gzip"}
     if etag ~= "" then headers["If-None-Match"] = etag end
-    if flag == "unique" then
+    local kind, body = flag:match("^([^\t]*)\t?(.*)$")
+    if kind == "post" then
+      posts[#requests + 1] = {path, body}
+      requests[#requests + 1] = false
+    elseif flag == "unique" then
       unique[#requests + 1] = {path, headers}
       requests[#requests + 1] = false
     else
@@ -106,6 +116,12 @@ function request()
   n = n % #requests + 1
   if requests[n] then return requests[n] end
   made = made + 1
+  if posts[n] then
+    return wrk.format("POST", posts[n][1], {
+      ["Content-Type"] = "text/plain;charset=UTF-8",
+      ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 r" .. run .. "-" .. made,
+    }, posts[n][2])
+  end
   local headers = {["Accept-Encoding"] = "gzip, x-unique-" .. run .. "-" .. made}
   return wrk.format("GET", unique[n][1], headers)
 end
@@ -521,6 +537,46 @@ def popular(pairs: list[tuple[str, str]], count: int) -> list[str]:
     return [article_id for article_id, _ in rng.choices(pairs, weights, k=count)]
 
 
+def seed_popularity(db: Path, pairs: list[tuple[str, str]]) -> None:
+    """Clicks and impressions this hour for Zipf-popular articles, so the popular endpoint
+    ranks real counts (a --reuse run adds to them; the ranking's cost is the same)."""
+    counts: dict[str, list[int]] = {}
+    for article_id in popular(pairs, 20 * len(pairs)):
+        pair = counts.setdefault(article_id, [0, 0])
+        pair[0] += 1
+        pair[1] += random.random() < 0.1
+    store = SQLiteStore(f"sqlite:///{db}")
+    now = datetime.now(UTC)
+    store.add_event_counts(EventCount(a, now, i, c) for a, (i, c) in counts.items())
+    store.close()
+
+
+def beacons(pairs: list[tuple[str, str]], count: int) -> list[str]:
+    """`count` beacon request lines: each six impressions from one box, as embed.js sends."""
+    rng = random.Random(6)
+    lines = []
+    for _ in range(count):
+        page = rng.choice(pairs)[0]
+        events = [
+            {"type": "impression", "id": rng.choice(pairs)[0], "from": page, "position": n}
+            for n in range(1, 7)
+        ]
+        lines.append("/api/events\t\tpost\t" + json.dumps({"events": events}))
+    return lines
+
+
+def check_beacon(port: int, line: str) -> None:
+    body = line.split("\t", 3)[3]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 Chrome/131.0 check"}
+    conn.request("POST", "/api/events", body=body, headers=headers)
+    response = conn.getresponse()
+    answer = response.read()
+    conn.close()
+    if response.status != 202 or json.loads(answer)["counted"] != 6:
+        raise SystemExit(f"POST /api/events: HTTP {response.status}: {answer[:200]!r}")
+
+
 def categories(db: Path) -> list[str]:
     store = SQLiteStore(f"sqlite:///{db}")
     slugs = [c.slug for c in store.list_categories()]
@@ -558,6 +614,7 @@ def run(opts: argparse.Namespace) -> None:
     db = prepare_store(opts)
     pairs = article_sample(db, opts.ids)
     slugs = categories(db)
+    seed_popularity(db, pairs)
     work = Path(tempfile.mkdtemp(prefix="quantam-serve-"))
     work.chmod(0o755)  # nginx's workers run as nobody when started by root
     servers = Servers()
@@ -596,6 +653,18 @@ def run(opts: argparse.Namespace) -> None:
             "related-built": (related_paths, False, "json", True),
             "rss": (feed_paths, False, "rss", False),
             "rss-etag": (feed_paths, True, "rss", False),
+            "box": (
+                [f"/api/box?url={quote(u, safe='')}&boxes=related:6" for _, u in pairs],
+                False,
+                "json",
+                False,
+            ),
+            "popular": (
+                [f"/api/categories/{slug}/popular?k={k}" for slug in slugs for k in (5, 6, 10)],
+                False,
+                "json",
+                False,
+            ),
         }
         www = work / "www"
         targets = [
@@ -603,6 +672,14 @@ def run(opts: argparse.Namespace) -> None:
             for name, (paths, conditional, ext, unique) in specs.items()
             if name in opts.only
         ]
+        runs: list[tuple[str, Run, Run | None]] = []
+        if "events" in opts.only:
+            # POSTs: nothing for nginx to serve as a file, so no nginx row.
+            posts = beacons(pairs, 1000)
+            check_beacon(q, posts[0])
+            events_requests = work / "events.requests"
+            events_requests.write_text("\n".join(posts) + "\n", encoding="utf-8")
+            runs.append(("events", (q, events_requests, pids["quantam"]), None))
         for path in [www, *www.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         (work / "tmp").mkdir()
@@ -620,7 +697,7 @@ def run(opts: argparse.Namespace) -> None:
         trivial.write_text(f"{TRIVIAL_PATH}\t\n", encoding="utf-8")
         script = work / "cycle.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
-        runs = [
+        runs += [
             (
                 t.name,
                 (q, t.requests, pids["quantam"]),
@@ -638,12 +715,12 @@ def run(opts: argparse.Namespace) -> None:
 
 
 def measure(
-    trivial: Run, runs: list[tuple[str, Run, Run]], script: Path, opts: argparse.Namespace
+    trivial: Run, runs: list[tuple[str, Run, Run | None]], script: Path, opts: argparse.Namespace
 ) -> tuple[dict[str, list[Result]], dict[str, list[float]], tuple[str, str]]:
     """wrk against every target: a warm-up run each, then `rounds` measured runs each. Each
     quantam run sits between two runs of trivial Flask and is compared with their mean: the
     machine is shared, and its load drifts within a minute."""
-    for run in [trivial] + [r for _, *pair in runs for r in pair]:
+    for run in [trivial] + [r for _, *pair in runs for r in pair if r is not None]:
         wrk(run, script, opts, opts.warmup)
     load_before = load_average()
     results: dict[str, list[Result]] = {"trivial": []}
@@ -657,14 +734,25 @@ def measure(
             results.setdefault(name, []).append(measured)
             results["trivial"].append(after)
             ratios.setdefault(name, []).append(measured.rps / ((before.rps + after.rps) / 2))
-            results.setdefault(f"{name}@nginx", []).append(
-                wrk(nginx_run, script, opts, opts.duration)
-            )
+            if nginx_run is not None:
+                results.setdefault(f"{name}@nginx", []).append(
+                    wrk(nginx_run, script, opts, opts.duration)
+                )
             before = after
     return results, ratios, (load_before, load_average())
 
 
-TARGETS = ("related", "related-by-url", "related-popular", "related-built", "rss", "rss-etag")
+TARGETS = (
+    "related",
+    "related-by-url",
+    "related-popular",
+    "related-built",
+    "rss",
+    "rss-etag",
+    "box",
+    "popular",
+    "events",
+)
 LABELS = {
     "trivial": f"trivial Flask {TRIVIAL_PATH}",
     "related": "related /api/articles/<id>/related",
@@ -673,6 +761,9 @@ LABELS = {
     "related-built": "related, every answer built",
     "rss": "RSS /feeds/<slug>.rss",
     "rss-etag": "RSS, matching If-None-Match (304)",
+    "box": "the box /api/box?url=&boxes=related:6",
+    "popular": "most read /api/categories/<s>/popular",
+    "events": "beacons POST /api/events (6 each)",
 }
 
 
@@ -715,10 +806,9 @@ def report(
         ok = ratio >= GOAL
         if not ok:
             missed.append(label)
-        n = medians[f"{name}@nginx"]
-        print(
-            f"{row} {'ok' if ok else 'MISS':>5} | {n.rps:>11,.0f} {n.p50_ms:>7.2f} {n.p99_ms:>7.2f}"
-        )
+        n = medians.get(f"{name}@nginx")
+        nginx = f"{n.rps:>11,.0f} {n.p50_ms:>7.2f} {n.p99_ms:>7.2f}" if n else f"{'-':>11}"
+        print(f"{row} {'ok' if ok else 'MISS':>5} | {nginx}")
     print(
         "ratio per round: "
         + "; ".join(

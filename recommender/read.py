@@ -3,8 +3,8 @@
 The engine (recommender/engine.py) writes each article's ranked list (more items than any
 request shows) through the store; everything that serves lists (web workers, the CLI) only reads
 them, here. A request's exclusions (articles, categories) always hold: the list is filtered, and
-what is missing is filled with the category's latest stories, marked as fill, so the box is
-never empty while the section has news.
+what is missing is filled with the category's most read, then its latest stories, marked as
+fill, so the box is never empty while the section has news.
 
 Only teasers are read, and only as many as the answer shows (a few more when some may be gone or
 excluded): reading stories is most of what a related answer costs.
@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from store.base import Store
-from store.models import RelatedItem, Teaser
+from store.models import RelatedItem, Teaser, utcnow
 
+# What fills a short list: the category's most read of this long (the box's beacons), then
+# its latest stories.
+POPULAR_FILL_WINDOW = timedelta(hours=24)
 # Teasers read beyond k in the first batch, for items taken down or in an excluded category.
 SPARE = 2
 
@@ -54,12 +58,23 @@ def related_for(
         ]
     if len(out) < k and article.category not in exclude_categories:
         taken = excluded | {r.article.id for r in out}
-        latest = store.latest_articles(article.category, limit=k + len(taken))
-        out += [
-            Related(Teaser.of(a), RelatedItem(a.id, 0.0, fill=True))
-            for a in latest
-            if a.id not in taken
-        ]
+        since = utcnow() - POPULAR_FILL_WINDOW
+        popular = store.popular(article.category, since, k - len(out), taken)
+        if popular:
+            read = {t.id: t for t in get_teasers(p.article_id for p in popular)}
+            out += [
+                Related(read[p.article_id], RelatedItem(p.article_id, 0.0, fill=True))
+                for p in popular
+                if p.article_id in read
+            ]
+            taken |= {r.article.id for r in out}
+        if len(out) < k:
+            latest = store.latest_articles(article.category, limit=k + len(taken))
+            out += [
+                Related(Teaser.of(a), RelatedItem(a.id, 0.0, fill=True))
+                for a in latest
+                if a.id not in taken
+            ]
     return out[:k]
 
 

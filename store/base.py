@@ -22,7 +22,9 @@ from store.models import (
     Article,
     Category,
     Change,
+    EventCount,
     IngestBatch,
+    Popularity,
     RelatedItem,
     Source,
     Teaser,
@@ -273,6 +275,23 @@ class Store(ABC):
     @abstractmethod
     def _touch(self, resources: Iterable[str]) -> None:
         """Give these resources (and ANY) the store's next version, in one transaction."""
+
+    # -- popularity ("Đọc nhiều") --------------------------------------------------------------
+    @abstractmethod
+    def add_event_counts(self, counts: Iterable[EventCount]) -> None:
+        """Add impressions and clicks to each article's counters of that hour. Counters older
+        than POPULARITY_RETENTION (counted from the newest hour written) may be dropped. Counts
+        do not move `version`: they change every second, and no cached answer shows them
+        except the popular lists, which expire on their own."""
+
+    @abstractmethod
+    def popular(
+        self, category: str | None, since: datetime, limit: int, exclude: Iterable[str] = ()
+    ) -> list[Popularity]:
+        """Stored articles (of one category, or any) by their counts over the hours from the
+        one holding `since` on: most clicked first, ties by impressions, then newest published,
+        then id. Articles with no count there, taken-down and unknown ones, and `exclude`d ids
+        are left out."""
 
     # -- small named values (index state, versions) -----------------------------------------
     @abstractmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, overload
 from urllib.parse import urlsplit
 
@@ -290,3 +290,32 @@ class Change:
     article_id: str
     # "upsert" or "delete"
     op: str
+
+
+# How long hourly popularity counters are kept: the longest window asked (30 days) and a day.
+POPULARITY_RETENTION = timedelta(days=31)
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The start of the UTC clock hour holding `moment`: popularity is counted per hour."""
+    return as_utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class EventCount:
+    """Impressions and clicks of one article in one UTC clock hour (`hour` is its start): what
+    the box's beacons add up to, with no trace of who sent them."""
+
+    article_id: str
+    hour: datetime
+    impressions: int = 0
+    clicks: int = 0
+
+
+@dataclass(frozen=True)
+class Popularity:
+    """An article's counts summed over a window, as `Store.popular` ranks them."""
+
+    article_id: str
+    clicks: int
+    impressions: int

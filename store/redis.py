@@ -39,14 +39,18 @@ from store.errors import (
     redact,
 )
 from store.models import (
+    POPULARITY_RETENTION,
     Alias,
     Article,
     Category,
     Change,
+    EventCount,
     IngestBatch,
+    Popularity,
     RelatedItem,
     Source,
     Teaser,
+    hour_of,
     ts,
 )
 
@@ -390,6 +394,10 @@ class _Keys:
         self.teaser = f"{t}:teaser"
         self.ft = f"{t}:art:ft"
         self.ftsrc = f"{t}:art:ftsrc"
+        # Popularity: a hash per UTC hour (`pop:<hour>`: "c\0<id>" clicks, "i\0<id>"
+        # impressions), and which hours have one (a sorted set scored by the hour's epoch).
+        self.pop = f"{t}:pop"
+        self.pophours = f"{t}:pop:hours"
         self.ftcount = f"{t}:art:ftcount"
         self.versions = f"{t}:versions"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
@@ -912,6 +920,59 @@ class RedisStore(Store):
                 if raw is not None:
                     out[aid] = codec.related_from_json(raw)
         return out
+
+    # -- popularity -------------------------------------------------------------------------
+    @_guard(retry=False)
+    def add_event_counts(self, counts: Iterable[EventCount]) -> None:
+        counts = list(counts)
+        if not counts:
+            return
+        keep = int(POPULARITY_RETENTION.total_seconds())
+        pipe = self._r.pipeline(transaction=True)
+        newest = 0.0
+        for c in counts:
+            hour = hour_of(c.hour)
+            key = f"{self._k.pop}:{_ts(hour)}"
+            if c.impressions:
+                pipe.hincrby(key, "i\0" + c.article_id, c.impressions)
+            if c.clicks:
+                pipe.hincrby(key, "c\0" + c.article_id, c.clicks)
+            pipe.expire(key, keep)
+            pipe.zadd(self._k.pophours, {_ts(hour): hour.timestamp()})
+            newest = max(newest, hour.timestamp())
+        pipe.zremrangebyscore(self._k.pophours, "-inf", f"({newest - keep}")
+        pipe.execute()
+
+    @_guard(retry=True)
+    def popular(
+        self, category: str | None, since: datetime, limit: int, exclude: Iterable[str] = ()
+    ) -> list[Popularity]:
+        skip = set(exclude)
+        r = self._r
+        hours = r.zrangebyscore(self._k.pophours, hour_of(since).timestamp(), "+inf")
+        sums: dict[str, list[int]] = {}
+        pipe = r.pipeline(transaction=False)
+        for hour in hours:
+            pipe.hgetall(f"{self._k.pop}:{hour.decode()}")
+        for counters in pipe.execute() if hours else []:
+            for field, value in counters.items():
+                kind, article_id = field.decode().split("\0", 1)
+                pair = sums.setdefault(article_id, [0, 0])
+                pair[0 if kind == "c" else 1] += int(value)
+        ids = [a for a, (c, i) in sums.items() if c + i > 0 and a not in skip]
+        ranked: list[tuple[int, int, str, str]] = []
+        for n in range(0, len(ids), _CHUNK):
+            chunk = ids[n : n + _CHUNK]
+            for article_id, ix in zip(chunk, r.hmget(self._k.ix, chunk), strict=True):
+                if ix is None:  # unknown or taken down
+                    continue
+                _src, published, rest = ix.decode().split("\t", 2)
+                if category is not None and rest.split("\t", 1)[0] != category:
+                    continue
+                clicks, impressions = sums[article_id]
+                ranked.append((clicks, impressions, published, article_id))
+        ranked.sort(reverse=True)
+        return [Popularity(a, c, i) for c, i, _, a in ranked[:limit]]
 
     # -- coordination -----------------------------------------------------------------------
     def _lock_key(self, name: str) -> str:

@@ -35,14 +35,18 @@ from store.errors import (
     StoreUnavailable,
 )
 from store.models import (
+    POPULARITY_RETENTION,
     Alias,
     Article,
     Category,
     Change,
+    EventCount,
     IngestBatch,
+    Popularity,
     RelatedItem,
     Source,
     Teaser,
+    hour_of,
     parse_ts,
     ts,
 )
@@ -126,6 +130,16 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     INSERT OR IGNORE INTO versions (resource, version)
     SELECT '*', value FROM counters WHERE name = 'version'
+    """,
+    # Popularity ("Đọc nhiều"): the box's impressions and clicks per article per UTC hour.
+    """
+    CREATE TABLE IF NOT EXISTS popularity (
+        hour TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        impressions INTEGER NOT NULL DEFAULT 0,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, article_id)
+    ) WITHOUT ROWID
     """,
 ]
 
@@ -624,6 +638,43 @@ class SQLiteStore(Store):
             ):
                 out[aid] = codec.related_from_json(items)
         return out
+
+    # -- popularity -------------------------------------------------------------------------
+    def add_event_counts(self, counts: Iterable[EventCount]) -> None:
+        rows = [(ts(hour_of(c.hour)), c.article_id, c.impressions, c.clicks) for c in counts]
+        if not rows:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO popularity (hour, article_id, impressions, clicks) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (hour, article_id) DO UPDATE SET "
+                "impressions = impressions + excluded.impressions, "
+                "clicks = clicks + excluded.clicks",
+                rows,
+            )
+            newest = parse_ts(max(r[0] for r in rows))
+            db.execute(
+                "DELETE FROM popularity WHERE hour < ?", (ts(newest - POPULARITY_RETENTION),)
+            )
+
+    def popular(
+        self, category: str | None, since: datetime, limit: int, exclude: Iterable[str] = ()
+    ) -> list[Popularity]:
+        skip = set(exclude)
+        sql = (
+            "SELECT p.article_id, SUM(p.clicks) AS c, SUM(p.impressions) AS i "
+            "FROM popularity p JOIN articles a ON a.id = p.article_id WHERE p.hour >= ?"
+        )
+        params: list[object] = [ts(hour_of(since))]
+        if category is not None:
+            sql += " AND a.category = ?"
+            params.append(category)
+        sql += (
+            " GROUP BY p.article_id HAVING c + i > 0"
+            " ORDER BY c DESC, i DESC, a.published DESC, a.id DESC LIMIT ?"
+        )
+        rows = self._db.execute(sql, (*params, limit + len(skip))).fetchall()
+        return [Popularity(r[0], r[1], r[2]) for r in rows if r[0] not in skip][:limit]
 
     # -- coordination -----------------------------------------------------------------------
     def _try_lock(self, name: str, token: str, ttl: float) -> bool:

@@ -19,9 +19,13 @@ from service.cli.base import (
     creates_store,
     pass_ctx,
 )
+from service.config import Settings
 from service.http.app import create_app
 from service.jobs import enqueue_due, make_queue, run_worker
 from store.errors import StoreError, redact
+
+# The base_url quantam assumes when none is given (service/config.py's default).
+DEFAULT_BASE_URL = Settings.base_url
 
 
 @cli.command()
@@ -34,6 +38,9 @@ def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> No
     """Run the web service (development server) and keep polling sources.
 
     In production run `gunicorn 'service.app:create_app()'` and `quantam poll --loop`."""
+    host = host or ctx.settings.host
+    port = port or ctx.settings.port
+    ctx.settings = served_settings(ctx.settings, host, port)
     quantam = ctx.quantam
     app = create_app(quantam=quantam)
     stop = threading.Event()
@@ -46,13 +53,23 @@ def serve(ctx: Context, host: str | None, port: int | None, no_poll: bool) -> No
             daemon=True,
         )
         thread.start()
-    host = host or ctx.settings.host
-    port = port or ctx.settings.port
     click.echo(f"quantam serving on http://{host}:{port} (store {redact(ctx.settings.store)})")
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
         stop.set()
+
+
+def served_settings(settings: Settings, host: str, port: int) -> Settings:
+    """Settings whose base_url is the address served, unless one was given: `serve --port 8765`
+    must not write :8000 into self links, OPML and the OpenAPI server (issue 15). A wildcard
+    address is served on loopback too, the one address it surely has."""
+    if settings.base_url != DEFAULT_BASE_URL:
+        return settings
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return settings.replace(base_url=f"http://{shown}:{port}")
 
 
 @cli.command()

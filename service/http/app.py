@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from typing import cast
 
 from flask import Flask
 
 from service.config import Settings, load_settings
 from service.core import Quantam
-from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
+from service.http import (
+    api,
+    box,
+    cms,
+    embed,
+    events,
+    feed_routes,
+    openapi,
+    ops,
+    popular,
+    sitemaps,
+    websub_callback,
+)
 from service.http.caching import TeaserCache, gzip_response
 from service.http.contract.body import MAX_BODY
 from service.http.errors import register_error_handlers
@@ -38,14 +51,19 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
 
     register_error_handlers(app)
     ops.install(app)
+    multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    events.install(app, app.extensions["quantam.metrics"], multiprocess)
     quantam.ingestor.listeners.append(_count_ingested)
     for blueprint in (
         api.bp,
+        box.bp,
         cms.bp,
         embed.bp,
+        events.bp,
         feed_routes.bp,
         ops.bp,
         openapi.bp,
+        popular.bp,
         sitemaps.bp,
         websub_callback.bp,
     ):

@@ -16,27 +16,34 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import Field
 
-from recommender.read import related_for
-from service.http.api import DEFAULT_K, MAX_K, article_at
-from service.http.caching import Rendered, body_response, get_teasers, not_modified
+from service.http.api import DEFAULT_K, MAX_K
+from service.http.box import (
+    HEADINGS,
+    BoxOptions,
+    Flag,
+    Layout,
+    Mode,
+    build_boxes,
+    flag,
+)
+from service.http.caching import Rendered, body_response, not_modified
 from service.http.contract import query
 from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, operation, text
-from service.http.contract.query import MAX_TEXT_LENGTH, Int, Query, Stripped, WholeNumber
-from service.http.contract.shapes import iso
-from service.http.errors import NotFound
+from service.http.contract.query import MAX_TEXT_LENGTH, Int, Stripped, WholeNumber
 from store.errors import StoreUnavailable
 from store.models import utcnow
-from store.urls import InvalidURL
+from store.urls import InvalidURL, canonical_url
 
 bp = Blueprint("embed", __name__, template_folder="templates")
 
 STATIC = Path(__file__).parent / "static"
-HEADING = "Có thể bạn quan tâm"
+HEADING = HEADINGS["vi"]["related"]
 HEADING_MAX_LENGTH = 80
 HEADER_PX, ROW_PX = 44, 88
 SCRIPT_MAX_AGE = 3600
@@ -44,7 +51,7 @@ FRAME_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy")
 HTML = "text/html"
 
 
-class BoxQuery(Query):
+class BoxQuery(BoxOptions):
     url: Annotated[str, Stripped] = Field(
         min_length=1,
         max_length=MAX_TEXT_LENGTH,
@@ -52,8 +59,14 @@ class BoxQuery(Query):
         "dropped, host lower-cased).",
     )
     k: WholeNumber = Int(DEFAULT_K, 1, MAX_K, "How many stories.")
-    heading: Annotated[str, Stripped] = Field(
-        HEADING, max_length=HEADING_MAX_LENGTH, description="The box's heading."
+    mode: Mode = Field("related", description="Which box.")
+    layout: Layout = "list"
+    summary: Flag = Field("0", description="Show each story's lead.")
+    section: Flag = Field("0", description="Show each story's section.")
+    heading: Annotated[str, Stripped] | None = Field(
+        None,
+        max_length=HEADING_MAX_LENGTH,
+        description="The box's heading (default: the mode's, in the language asked).",
     )
 
 
@@ -62,22 +75,33 @@ def stylesheet() -> str:
     return (STATIC / "embed.css").read_text(encoding="utf-8")
 
 
+def _inline(text: str) -> tuple[Markup, str]:
+    """A block of ours for a <style> or <script> element, and the CSP source that allows exactly
+    it (its hash). Markup: autoescaping would turn its quotes into entities, which drops the
+    declarations that hold them (the no-JS box rendered in Times New Roman, issue 15)."""
+    assert "</" not in text
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return Markup(text), f"'sha256-{digest}'"
+
+
 @functools.cache
 def frame_style() -> tuple[Markup, str]:
-    """The framed page's one style block, and the CSP source that allows exactly it (its hash).
-    Markup: the stylesheet is ours, and autoescaping turned its quotes into entities."""
-    css = "body { margin: 0; }\n" + stylesheet()
-    assert "</" not in css
-    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-    return Markup(css), f"'sha256-{digest}'"
+    """The framed page's one style block."""
+    return _inline("body { margin: 0; container-type: inline-size; }\n" + stylesheet())
+
+
+@functools.cache
+def frame_script() -> tuple[Markup, str]:
+    """The framed page's one script: its height to the parent, and broken thumbnails hidden."""
+    return _inline((STATIC / "embed_frame.js").read_text(encoding="utf-8"))
 
 
 def frame_policy() -> str:
-    """Content-Security-Policy of the framed page: any site may frame it; it runs no script,
-    submits nothing, and loads nothing but its style block and the stories' thumbnails."""
+    """Content-Security-Policy of the framed page: any site may frame it; it runs only its own
+    script, submits nothing, and loads nothing but its style block and the stories' thumbnails."""
     return (
-        f"default-src 'none'; style-src {frame_style()[1]}; img-src http: https:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors *"
+        f"default-src 'none'; style-src {frame_style()[1]}; script-src {frame_script()[1]}; "
+        "img-src http: https:; base-uri 'none'; form-action 'none'; frame-ancestors *"
     )
 
 
@@ -100,18 +124,51 @@ def snippet(base_url: str, count: int = DEFAULT_K, heading: str = HEADING) -> st
     )
 
 
-def relative_time_vi(moment: datetime, now: datetime) -> str:
-    """ "2 giờ trước", the way Vietnamese news sites date their teasers."""
+def iframe_snippet(
+    base_url: str, page_url: str = "PAGE_URL", count: int = DEFAULT_K, **options: str
+) -> str:
+    """The HTML for a page that wants a frame: the framed box posts its height, the listener
+    sizes the frame to it, and nothing to show or an outage posts 0, which folds the frame away
+    rather than leaving a blank hole (docs/embed.md). `options`: the frame's other parameters."""
+    base = base_url.rstrip("/")
+    height = HEADER_PX + ROW_PX * count
+    query = urlencode({"url": page_url, "k": count, **options})
+    return (
+        f'<iframe data-quantam-frame src="{base}/embed/related?{escape(query)}" '
+        f'title="{HEADING}" loading="lazy" '
+        f'style="width:100%;height:{height}px;border:0"></iframe>\n'
+        '<script>addEventListener("message",function(e){var d=e.data;'
+        f'if(e.origin!=="{origin(base)}"||!d||d.quantam!=="height")return;'
+        'document.querySelectorAll("iframe[data-quantam-frame]").forEach(function(f){'
+        'if(f.contentWindow===e.source)f.style.height=d.height+"px"})})</script>'
+    )
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# (unit in minutes, Vietnamese, English singular, English plural): how news sites date teasers.
+_UNITS = (
+    (24 * 60, "ngày", "day", "days"),
+    (60, "giờ", "hour", "hours"),
+    (1, "phút", "minute", "minutes"),
+)
+
+
+def relative_time(moment: datetime, now: datetime, lang: str = "vi") -> str:
+    """ "2 giờ trước" / "2 hours ago"; a date past a week."""
     minutes = int((now - moment).total_seconds() // 60)
     if minutes < 1:
-        return "vừa xong"
-    if minutes < 60:
-        return f"{minutes} phút trước"
-    if minutes < 24 * 60:
-        return f"{minutes // 60} giờ trước"
-    if minutes < 7 * 24 * 60:
-        return f"{minutes // (24 * 60)} ngày trước"
-    return moment.strftime("%d/%m/%Y")
+        return "vừa xong" if lang == "vi" else "just now"
+    if minutes >= 7 * 24 * 60:
+        return moment.strftime("%d/%m/%Y" if lang == "vi" else "%Y-%m-%d")
+    for size, vi, one, many in _UNITS:
+        if minutes >= size:
+            n = minutes // size
+            return f"{n} {vi} trước" if lang == "vi" else f"{n} {one if n == 1 else many} ago"
+    raise AssertionError(minutes)
 
 
 @bp.get("/embed.js")
@@ -132,6 +189,7 @@ def embed_script() -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}"
     response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -160,9 +218,16 @@ def embed_script() -> Response:
 )
 def embed_page() -> Response:
     asked = query.parse(BoxQuery)
-    raw, k, heading = asked.url, asked.k, asked.heading
+    raw, k, mode, lang = asked.url, asked.k, asked.mode, asked.lang
+    options = {
+        "layout": asked.layout,
+        "summary": flag(asked.summary),
+        "section": flag(asked.section),
+        "fill": flag(asked.fill),
+    }
+    heading = asked.heading or HEADINGS[lang][mode]
     try:
-        return _framed(_page(raw, k, heading))
+        return _framed(_page(raw, k, mode, lang, heading, options))
     except StoreUnavailable:
         # An iframe shows whatever body it gets: problem JSON would appear as raw text.
         response = _framed(_nothing(503))
@@ -170,28 +235,32 @@ def embed_page() -> Response:
         return response
 
 
-def _page(raw: str, k: int, heading: str) -> Response:
+def _page(
+    raw: str, k: int, mode: Mode, lang: str, heading: str, options: dict[str, Any]
+) -> Response:
     try:
-        article = article_at(raw)
-    except (InvalidURL, NotFound):
+        url = canonical_url(raw)
+    except InvalidURL:
         return _nothing()
-    found = related_for(_quantam().store, article, k, get_teasers=get_teasers)
+    answer = build_boxes(_quantam().store, url, [(mode, k)], lang, fill=options["fill"])
+    found = answer["boxes"][0]["items"]
     if not found:
         return _nothing()
     now = utcnow()
     items = [
         {
-            "url": r.article.url,
-            "title": r.article.title,
-            "image": r.article.image.url if r.article.image else None,
-            "published": iso(r.article.published),
-            "ago": relative_time_vi(r.article.published, now),
+            "url": item["url"],
+            "title": item["title"],
+            "image": item["image"],
+            "published": item["published"],
+            "ago": relative_time(datetime.fromisoformat(item["published"]), now, lang),
+            "lead": item["summary"] if options["summary"] else None,
+            "section": item["section"] if options["section"] else None,
         }
-        for r in found
+        for item in found
     ]
-    html = render_template(
-        "embed_related.html", heading=heading, items=items, style=frame_style()[0]
-    )
+    classes = f"qt-layout-{options['layout']}" + (" qt-has-lead" if options["summary"] else "")
+    html = _render(heading, items, lang=lang, classes=classes, fill=answer["fill"])
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
@@ -203,9 +272,24 @@ def _framed(response: Response) -> Response:
     return response
 
 
+def _render(heading: str, items: list[dict[str, Any]], **options: Any) -> str:
+    options.setdefault("lang", "vi")
+    options.setdefault("classes", "")
+    options.setdefault("fill", False)
+    return render_template(
+        "embed_related.html",
+        heading=heading,
+        items=items,
+        style=frame_style()[0],
+        script=frame_script()[0],
+        **options,
+    )
+
+
 def _nothing(status: int = 404) -> Response:
-    """An empty page: an iframe of it shows nothing rather than an error."""
-    return Response("<!DOCTYPE html><title></title>", status, mimetype="text/html")
+    """A page with an empty body (never problem JSON, which a frame would show as text): the
+    frame's script posts height 0 and the iframe snippet folds the frame away."""
+    return Response(_render("", []), status, mimetype="text/html")
 
 
 def _quantam() -> Any:

@@ -24,12 +24,14 @@ from service.http.caching import (
     get_teasers,
     not_modified,
     offer,
+    store_version,
 )
 from service.http.contract import query
 from service.http.contract.models import JSONFeed
 from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, Reply, operation, text
 from service.http.contract.query import Cursor, Int, Query, WholeNumber, encode_cursor
 from service.http.errors import NotFound
+from service.http.popular import Window, clock_bucket, clock_cache, most_read, window_delta
 from store.models import Article, Category
 
 bp = Blueprint("feeds", __name__)
@@ -78,6 +80,11 @@ class FeedQuery(Query):
     before: Cursor | None = None
 
 
+class PopularFeedQuery(Query):
+    limit: WholeNumber = Int(DEFAULT_ITEMS, 1, MAX_ITEMS, "Items.")
+    window: Window = "24h"
+
+
 IF_MODIFIED_SINCE = {
     "name": "If-Modified-Since",
     "in": "header",
@@ -87,17 +94,34 @@ IF_MODIFIED_SINCE = {
 XML = {"type": "string", "contentMediaType": "application/xml"}
 
 
-def _feed_operation(fmt: str, media_type: str, title: str, schema: Any) -> Any:
+def _feed_operation(
+    fmt: str, media_type: str, title: str, schema: Any, popular: bool = False
+) -> Any:
     """One documented path per format (one Flask rule serves the three)."""
     body: dict[str, Any] = {"model": schema} if isinstance(schema, type) else {"schema": schema}
+    query_model: type[Query]
+    if popular:
+        path, operation_id, query_model = (
+            f"/feeds/{{slug}}/popular.{fmt}",
+            f"popular_feed_{fmt}",
+            PopularFeedQuery,
+        )
+        summary = f"A category's most read stories as an {title}, most read first"
+        description = "Use the slug `all` for every category. One page, kept for a minute."
+    else:
+        path, operation_id, query_model = f"/feeds/{{slug}}.{fmt}", f"feed_{fmt}", FeedQuery
+        summary = f"A category's {title}, newest first, with RFC 5005 paging"
+        description = (
+            "Use the slug `all` for every category. Items link their top related "
+            "stories. Pages are keyset-paged: follow the feed's `next` link (`?before=`)."
+        )
     return operation(
-        path=f"/feeds/{{slug}}.{fmt}",
-        operation_id=f"feed_{fmt}",
+        path=path,
+        operation_id=operation_id,
         tag="feeds",
-        summary=f"A category's {title}, newest first, with RFC 5005 paging",
-        description="Use the slug `all` for every category. Items link their top related "
-        "stories. Pages are keyset-paged: follow the feed's `next` link (`?before=`).",
-        query=FeedQuery,
+        summary=summary,
+        description=description,
+        query=query_model,
         headers=(IF_NONE_MATCH, IF_MODIFIED_SINCE),
         path_descriptions={"slug": "A category slug, or `all`."},
         answers={
@@ -135,20 +159,78 @@ def _render(slug: str, fmt: str, limit: int, before: Any) -> RenderedFeed:
     articles = store.latest_articles(None if slug == ALL else slug, limit=limit + 1, before=before)
     more = len(articles) > limit
     articles = articles[:limit]
-    page = formats.FeedPage(
-        title=f"{category.name} – {_quantam().settings.site_name}",
-        description=f"Tin mới nhất: {category.name}",
+    page = _page(
+        category,
+        f"{category.name} – {_quantam().settings.site_name}",
+        f"Tin mới nhất: {category.name}",
+        f"{slug}.{fmt}",
+        _first_url(slug, fmt, limit),
+        _page_url(slug, fmt, limit, articles[-1]) if more and articles else None,
+        articles,
+    )
+    return _rendered(fmt, page)
+
+
+def _page(
+    category: Category,
+    title: str,
+    description: str,
+    path: str,
+    first_url: str,
+    next_url: str | None,
+    articles: list[Article],
+) -> formats.FeedPage:
+    return formats.FeedPage(
+        title=title,
+        description=description,
         language=category.language,
         self_url=_self_url(),
-        feed_url=f"{_base()}/feeds/{slug}.{fmt}",
+        feed_url=f"{_base()}/feeds/{path}",
         home_url=f"{_base()}/",
-        first_url=_first_url(slug, fmt, limit),
-        next_url=_page_url(slug, fmt, limit, articles[-1]) if more and articles else None,
+        first_url=first_url,
+        next_url=next_url,
         hub_url=_quantam().settings.websub_hub or None,
         items=_items(articles),
         # An empty feed still needs a date; a fixed one keeps its bytes (and ETag) stable.
         updated=None if articles else EMPTY_FEED_DATE,
     )
+
+
+@bp.get("/feeds/<slug>/popular.<fmt>")
+@_feed_operation("rss", formats.RSS_MEDIA_TYPE, "RSS 2.0 feed", XML, popular=True)
+@_feed_operation("atom", formats.ATOM_MEDIA_TYPE, "Atom 1.0 feed", XML, popular=True)
+@_feed_operation("json", formats.JSON_FEED_MEDIA_TYPE, "JSON Feed 1.1", JSONFeed, popular=True)
+def popular_feed(slug: str, fmt: str) -> Response:
+    """ "Đọc nhiều" as a feed: the category's most read stories of the window, most read first;
+    one page, kept for a minute (counts do not move the store's version)."""
+    if fmt not in _FORMATS:
+        raise NotFound(f"no feed format {fmt!r}: use .rss, .atom or .json")
+    asked = query.parse(PopularFeedQuery)
+    limit, label = asked.limit, asked.window
+    window = window_delta(label)
+    key = (f"{request.full_path}|{clock_bucket()}", store_version())
+    cache = clock_cache("quantam.popular_feeds", 256)
+    cached: RenderedFeed | None = cache.get(key)
+    if cached is None:
+        category = _category(slug)
+        ranked = most_read(_quantam().store, None if slug == ALL else slug, window, limit)
+        articles = _quantam().store.get_articles(t.id for t, _ in ranked)
+        path = f"{slug}/popular.{fmt}"
+        page = _page(
+            category,
+            f"Đọc nhiều: {category.name} – {_quantam().settings.site_name}",
+            f"Đọc nhiều nhất {label} qua: {category.name}",
+            path,
+            f"{_base()}/feeds/{path}",
+            None,
+            articles,
+        )
+        cached = _rendered(fmt, page)
+        cache.put(key, cached)
+    return _conditional(cached)
+
+
+def _rendered(fmt: str, page: formats.FeedPage) -> RenderedFeed:
     render, mimetype = _FORMATS[fmt]
     body = render(page)
     return RenderedFeed(

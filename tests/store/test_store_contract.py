@@ -24,9 +24,11 @@ from store.base import (
 )
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound
 from store.models import (
+    POPULARITY_RETENTION,
     Alias,
     Article,
     Category,
+    EventCount,
     FullText,
     Image,
     IngestBatch,
@@ -588,3 +590,57 @@ def test_categories_and_sources_keep_their_full_text_settings(store: Store) -> N
     )
     store.update_source(changed)
     assert store.get_source(source.id) == changed
+
+
+def test_popularity_counts_per_hour_rank_and_filter(store: Store) -> None:
+    """Counts add up per article and hour; the ranking is clicks, then impressions, then the
+    newest published, then id; a window starts at the hour holding `since`; only stored
+    articles of the asked category count, taken-down ones never."""
+    articles = [make_article(n) for n in range(1, 6)] + [make_article(9, category="thoi-su")]
+    store.commit(IngestBatch(articles=articles))
+    ids = [a.id for a in articles]
+    hour = T0.replace(minute=0)
+    version = store.version()
+    store.add_event_counts(
+        [
+            EventCount(ids[0], T0 + timedelta(minutes=5), impressions=10, clicks=1),
+            EventCount(ids[1], T0, impressions=4, clicks=2),
+            EventCount(ids[2], T0, impressions=4, clicks=2),  # ties ids[1]: newer wins
+            EventCount(ids[3], T0, impressions=9, clicks=2),
+            EventCount(ids[5], T0, impressions=50, clicks=9),  # another category
+            EventCount("unknown", T0, impressions=99, clicks=99),
+        ]
+    )
+    # the same hour again (a later flush) adds to it; an earlier hour is outside the window
+    store.add_event_counts([EventCount(ids[0], T0 + timedelta(minutes=59), clicks=5)])
+    store.add_event_counts([EventCount(ids[4], hour - timedelta(hours=2), clicks=50)])
+    assert store.version() == version  # counts are not what caches key on
+
+    ranked = store.popular("the-thao", since=T0 + timedelta(minutes=30), limit=10)
+    assert [(p.article_id, p.clicks, p.impressions) for p in ranked] == [
+        (ids[0], 6, 10),
+        (ids[3], 2, 9),
+        (ids[2], 2, 4),
+        (ids[1], 2, 4),
+    ]
+    assert [p.article_id for p in store.popular("the-thao", hour, 2)] == [ids[0], ids[3]]
+    assert [p.article_id for p in store.popular("the-thao", hour, 2, exclude=[ids[0]])] == [
+        ids[3],
+        ids[2],
+    ]
+    everything = store.popular(None, hour - timedelta(hours=3), 10)
+    assert [p.article_id for p in everything][:2] == [ids[4], ids[5]]
+    assert "unknown" not in {p.article_id for p in everything}
+    store.delete_article(ids[4])
+    assert ids[4] not in {p.article_id for p in store.popular(None, hour - timedelta(hours=3), 10)}
+    assert store.popular("the-thao", hour + timedelta(hours=1), 10) == []
+
+
+def test_popularity_forgets_hours_past_its_retention(store: Store) -> None:
+    article = make_article(1)
+    store.commit(IngestBatch(articles=[article]))
+    old = T0 - POPULARITY_RETENTION - timedelta(hours=2)
+    store.add_event_counts([EventCount(article.id, old, clicks=7)])
+    assert store.popular(None, old, 10)[0].clicks == 7
+    store.add_event_counts([EventCount(article.id, T0, clicks=1)])
+    assert [p.clicks for p in store.popular(None, old, 10)] == [1]

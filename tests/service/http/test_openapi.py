@@ -208,7 +208,7 @@ def test_bodies_too_large_not_json_or_conflicting_are_refused_as_documented(
         for t, m, op in _operations(document)
         if "application/json" in op.get("requestBody", {}).get("content", {})
     ]
-    assert len(with_body) == 3
+    assert len(with_body) == 4
     source = {"url": "https://thanhnien.vn/rss/the-thao.rss", "category": "the-thao"}
     created = client.post("/api/sources", json=source, headers=AUTH)
     for template, method, operation in with_body:

@@ -1,0 +1,319 @@
+"""POST /api/events: the box's impressions and clicks, counted per article per hour ("Đọc nhiều").
+
+Private by construction: no cookie is read or set, and nothing about the reader is stored. A
+client is known only by a keyed hash of its address and user agent, under a random salt that
+lives in this process's memory and is replaced every day, and only for as long as it takes to
+drop repeats (the same event within a minute) and floods (a rate per client). Known bots and
+prefetches are not counted. What reaches the store is counts per article per hour, written
+every few seconds rather than once per beacon (docs/embed.md).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from flask import Blueprint, Flask, Response, current_app, request
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.http.caching import get_teasers
+from service.http.contract.models import Problem as Problem_
+from service.http.contract.operations import Reply, operation
+from service.http.errors import PROBLEM_JSON, Problem
+from store.base import Store
+from store.errors import StoreUnavailable
+from store.models import EventCount, hour_of, utcnow
+
+bp = Blueprint("events", __name__)
+log = logging.getLogger(__name__)
+
+# A box of 20 items reports 20 impressions in ~1.2 KB; sendBeacon's own quota is 64 KB.
+MAX_BODY = 8 * 1024
+MAX_EVENTS = 50
+MAX_ID_LENGTH = 200
+MAX_POSITION = 50
+REPEAT_SECONDS = 60
+CLIENT_EVENTS_PER_MINUTE = 120
+# Clients and (client, event) pairs remembered at once: ~100 bytes each, so ~20 MB at most.
+REMEMBERED_MAX = 100_000
+SALT_SECONDS = 24 * 3600
+FLUSH_SECONDS = 2.0
+# Pending (article, hour) counters past which a store that keeps failing loses the oldest.
+PENDING_MAX = 50_000
+CONTENT_TYPES = ("text/plain", "application/json")
+# User agents that are not a person reading: crawlers, monitors, link previews, headless
+# browsers and HTTP libraries. A request without a user agent is not counted either.
+BOTS = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|headless|lighthouse|pagespeed|preview|monitor|"
+    r"facebookexternalhit|embedly|python-|python/|curl/|wget/|go-http|java/|okhttp|axios|"
+    r"node-fetch|libwww|httpclient|phantomjs|scrapy",
+    re.IGNORECASE,
+)
+
+BOX_EVENTS = Counter(
+    "quantam_box_events_total",
+    "Box impressions and clicks counted, by the item's position in its list (1 = top)",
+    ["type", "position"],
+)
+
+
+class Event(BaseModel):
+    """One thing a reader did with the box: saw an item (`impression`) or followed it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["impression", "click"]
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, description="the item's article id")
+    from_: str | None = Field(
+        None,
+        alias="from",
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        description="the article of the page the box is on, when quantam knows it",
+    )
+    position: int | None = Field(
+        None, ge=1, le=MAX_POSITION, description="the item's place in its list, 1 = top"
+    )
+
+
+class EventBatch(BaseModel):
+    """The body of POST /api/events (sent as text/plain by navigator.sendBeacon)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventsAccepted(BaseModel):
+    """The answer (202): how many of the events were counted; the rest were repeats, from a bot,
+    over the client's rate, or about articles quantam does not know."""
+
+    counted: int
+    ignored: int
+
+
+class Tally:
+    """What this process remembers between beacons: the daily salt, recent (client, event)
+    pairs, per-client rates, and counts not yet written to the store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._salt = secrets.token_bytes(16)
+        self._salt_until = time.monotonic() + SALT_SECONDS
+        self._seen: OrderedDict[tuple[bytes, str, str, str], float] = OrderedDict()
+        self._rates: dict[bytes, tuple[int, int]] = {}
+        self._pending: dict[tuple[str, datetime], list[int]] = {}
+        self._flushed = time.monotonic()
+
+    def client(self, address: str, agent: str) -> bytes:
+        with self._lock:
+            if time.monotonic() >= self._salt_until:  # forget yesterday's clients entirely
+                self._salt = secrets.token_bytes(16)
+                self._salt_until = time.monotonic() + SALT_SECONDS
+                self._seen.clear()
+                self._rates.clear()
+            salt = self._salt
+        return hmac.new(salt, f"{address}\n{agent}".encode(), hashlib.sha256).digest()[:16]
+
+    def admit(self, client: bytes, events: list[Event]) -> list[Event]:
+        """The events to count: not a repeat within REPEAT_SECONDS, within the client's rate."""
+        now = time.monotonic()
+        minute = int(now // 60)
+        out: list[Event] = []
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) <= now:
+                self._seen.popitem(last=False)
+            for event in events:
+                key = (client, event.type, event.id, event.from_ or "")
+                if key in self._seen:
+                    continue
+                window, used = self._rates.get(client, (minute, 0))
+                if window != minute:
+                    window, used = minute, 0
+                if used >= CLIENT_EVENTS_PER_MINUTE:
+                    break
+                self._rates[client] = (window, used + 1)
+                self._seen[key] = now + REPEAT_SECONDS
+                out.append(event)
+            while len(self._seen) > REMEMBERED_MAX:
+                self._seen.popitem(last=False)
+            if len(self._rates) > REMEMBERED_MAX:
+                self._rates = {c: r for c, r in self._rates.items() if r[0] == minute}
+        return out
+
+    def add(self, events: list[Event], moment: datetime) -> None:
+        hour = hour_of(moment)
+        with self._lock:
+            for event in events:
+                pair = self._pending.setdefault((event.id, hour), [0, 0])
+                pair[event.type == "click"] += 1
+
+    def due(self) -> bool:
+        return time.monotonic() - self._flushed >= FLUSH_SECONDS or len(self._pending) > 1000
+
+    def flush(self, store: Store) -> None:
+        """Write the pending counts; kept for the next flush if the store is away."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._flushed = time.monotonic()
+        if not pending:
+            return
+        counts = [EventCount(a, h, impressions=i, clicks=c) for (a, h), (i, c) in pending.items()]
+        try:
+            store.add_event_counts(counts)
+        except StoreUnavailable as exc:
+            log.warning("popularity counts kept for later, the store is away: %s", exc)
+            with self._lock:
+                for key, (i, c) in pending.items():
+                    pair = self._pending.setdefault(key, [0, 0])
+                    pair[0] += i
+                    pair[1] += c
+                while len(self._pending) > PENDING_MAX:
+                    self._pending.pop(next(iter(self._pending)))
+
+
+def is_bot(agent: str) -> bool:
+    return not agent or BOTS.search(agent) is not None
+
+
+def _prefetch() -> bool:
+    purpose = request.headers.get("Sec-Purpose", "") + request.headers.get("Purpose", "")
+    return "prefetch" in purpose or "preview" in purpose
+
+
+def _read_body() -> bytes:
+    mimetype = request.mimetype or ""
+    if mimetype not in CONTENT_TYPES:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"send JSON as text/plain or application/json, not {mimetype}",
+        )
+    if (request.content_length or 0) > MAX_BODY:
+        raise Problem(413, "Body too large", f"at most {MAX_BODY} bytes of events per request")
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise Problem(413, "Body too large", f"at most {MAX_BODY} bytes of events per request")
+    return body
+
+
+def parse_events(body: bytes) -> list[Event]:
+    """The events of a body, or a 400 that names the first problem and where it is."""
+    try:
+        return EventBatch.model_validate_json(body).events
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise Problem(
+            400, "Bad events", f"{where}: {first['msg']}", errors=exc.error_count()
+        ) from None
+
+
+def _cors(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/api/events", methods=["OPTIONS"])
+def events_preflight() -> Response:
+    """A page that posts with fetch() and application/json asks first."""
+    response = _cors(Response(status=204))
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+@bp.post("/api/events")
+@operation(
+    tag="embed",
+    summary="The box's impressions and clicks (navigator.sendBeacon)",
+    description="Sent as `text/plain` by sendBeacon (no CORS preflight) or as `application/json`. "
+    "No cookies; neither the address nor the user agent is stored; the same event from the same "
+    f"client within a minute, known bots, prefetches, more than {CLIENT_EVENTS_PER_MINUTE} "
+    "events a minute from one client and unknown articles are not counted. At most "
+    f"{MAX_EVENTS} events and {MAX_BODY} bytes.",
+    body=EventBatch,
+    answers={
+        202: Reply("Taken: how many were counted.", EventsAccepted),
+        400: "BadBody",
+        413: Reply(f"The body is larger than {MAX_BODY} bytes.", Problem_, PROBLEM_JSON),
+        415: Reply("The body is not `text/plain` or `application/json`.", Problem_, PROBLEM_JSON),
+        503: "StoreUnavailable",
+    },
+)
+def post_events() -> Response:
+    events = parse_events(_read_body())
+    tally: Tally = current_app.extensions["quantam.events"]
+    agent = request.headers.get("User-Agent", "")
+    counted: list[Event] = []
+    if not is_bot(agent) and not _prefetch():
+        admitted = tally.admit(tally.client(request.remote_addr or "", agent), events)
+        known = {t.id for t in get_teasers({e.id for e in admitted})} if admitted else set()
+        counted = [e for e in admitted if e.id in known]
+        tally.add(counted, utcnow())
+        for event in counted:
+            BOX_EVENTS.labels(event.type, _position_label(event.position)).inc()
+        if tally.due():
+            tally.flush(current_app.extensions["quantam"].store)
+    body = EventsAccepted(counted=len(counted), ignored=len(events) - len(counted))
+    return _cors(Response(body.model_dump_json(), 202, mimetype="application/json"))
+
+
+def _position_label(position: int | None) -> str:
+    if position is None:
+        return "none"
+    return str(position) if position <= 20 else "21+"
+
+
+class ClickThrough:
+    """quantam_box_click_through_rate{position}: clicks / impressions by list position, from this
+    process's counters (with several gunicorn workers, divide the summed counters in PromQL)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        totals: dict[str, list[float]] = {}
+        for metric in BOX_EVENTS.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    pair = totals.setdefault(sample.labels["position"], [0.0, 0.0])
+                    pair[sample.labels["type"] == "click"] += sample.value
+        rate = GaugeMetricFamily(
+            "quantam_box_click_through_rate",
+            "Box clicks per impression, by the item's position in its list",
+            labels=["position"],
+        )
+        for position, (impressions, clicks) in sorted(totals.items()):
+            if impressions:
+                rate.add_metric([position], clicks / impressions)
+        yield rate
+
+
+def install(app: Flask, registry: CollectorRegistry, multiprocess: bool) -> None:
+    """The tally of this process (flushed at exit too), and the box's figures in /metrics."""
+    tally = Tally()
+    app.extensions["quantam.events"] = tally
+    store = app.extensions["quantam"].store
+    atexit.register(lambda: _flush_quietly(tally, store))
+    if not multiprocess:
+        registry.register(BOX_EVENTS)
+    registry.register(ClickThrough())
+
+
+def _flush_quietly(tally: Tally, store: Any) -> None:
+    try:
+        tally.flush(store)
+    except Exception as exc:  # at exit: say so, never raise
+        log.warning("popularity counts lost at exit: %s", exc)
