@@ -292,8 +292,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Settings() alone: defaults and the process's environment (load_settings adds the file).
-        return init_settings, env_settings
+        # Settings() alone is the defaults (and its arguments); load_settings adds the file and
+        # the environment, in their order.
+        return (init_settings,)
 
     @property
     def fetch_limits(self) -> FetchLimits:
