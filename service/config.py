@@ -239,6 +239,12 @@ class Settings(BaseSettings):
         ge=0,
     )
 
+    @field_validator("allow_private_fetch", "websub_subscribe", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: object) -> object:
+        # `QUANTAM_ALLOW_PRIVATE_FETCH=` (set, empty) has always meant off.
+        return False if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
