@@ -239,6 +239,12 @@ class Settings(BaseSettings):
         ge=0,
     )
 
+    @field_validator("allow_private_fetch", "websub_subscribe", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: object) -> object:
+        # `QUANTAM_ALLOW_PRIVATE_FETCH=` (set, empty) has always meant off.
+        return False if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -292,8 +298,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Settings() alone: defaults and the process's environment (load_settings adds the file).
-        return init_settings, env_settings
+        # Settings() alone is the defaults (and its arguments); load_settings adds the file and
+        # the environment, in their order.
+        return (init_settings,)
 
     @property
     def fetch_limits(self) -> FetchLimits:

@@ -41,6 +41,8 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     flagged = load_settings(environ={"QUANTAM_CONFIG": str(config)}, port=9200)
     assert (flagged.site_name, flagged.port) == ("Báo Mới", 9200)
     assert load_settings(environ={}).related == RelatedSettings()
+    blank = load_settings(environ={"QUANTAM_WEBSUB_SUBSCRIBE": "", "QUANTAM_WEBSUB_HUB": ""})
+    assert blank.websub_subscribe is False and blank.websub_hub == ""
 
 
 @pytest.mark.parametrize(

@@ -161,16 +161,24 @@ def parse(model: type[Q]) -> Q:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise bad_parameter(exc) from None
+        raise bad_parameter(model, exc) from None
 
 
-def bad_parameter(exc: ValidationError) -> BadParameter:
+def bad_parameter(model: type[Query], exc: ValidationError) -> BadParameter:
     error = exc.errors(include_url=False)[0]
     name = ".".join(str(part) for part in error["loc"][:1])
     kind, ctx = error["type"], error.get("ctx", {})
     if kind == "missing":
         return BadParameter(name, "is required")
     if kind in ("greater_than_equal", "less_than_equal"):
+        fields = {info.alias or key: info for key, info in model.model_fields.items()}
+        bounds = {
+            k: getattr(m, k) for m in fields[name].metadata for k in ("ge", "le") if hasattr(m, k)
+        }
+        if len(bounds) == 2:
+            return BadParameter(
+                name, f"must be from {bounds['ge']} to {bounds['le']}, not {error['input']}"
+            )
         return BadParameter(name, f"{error['msg'].lower()}, not {error['input']}")
     if kind == "too_long" and "max_length" in ctx:
         return BadParameter(name, f"at most {ctx['max_length']} values")
