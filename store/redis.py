@@ -394,9 +394,9 @@ class _Keys:
         self.teaser = f"{t}:teaser"
         self.ft = f"{t}:art:ft"
         self.ftsrc = f"{t}:art:ftsrc"
-        # Popularity: a hash per UTC hour (`pop:<hour>`: "c\0<id>" clicks, "i\0<id>"
+        # Popularity: a hash per UTC hour (`pop:h:<hour>`: "c\0<id>" clicks, "i\0<id>"
         # impressions), and which hours have one (a sorted set scored by the hour's epoch).
-        self.pop = f"{t}:pop"
+        self.pop = f"{t}:pop:h"
         self.pophours = f"{t}:pop:hours"
         self.ftcount = f"{t}:art:ftcount"
         self.versions = f"{t}:versions"
@@ -424,7 +424,7 @@ class _Keys:
             self.ftcount,
             self.versions,
         ]
-        self.all = [*self.write, self.version, self.meta]
+        self.all = [*self.write, self.version, self.meta, self.pophours]
 
 
 class RedisURL:

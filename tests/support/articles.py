@@ -9,6 +9,7 @@ from store.models import (
     Alias,
     Article,
     Category,
+    EventCount,
     FullText,
     Image,
     IngestBatch,
@@ -60,3 +61,4 @@ def fill_every_kind(s: Store) -> None:
     s.delete_article("a0002")
     s.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
     s.set_meta("index", b"v1")
+    s.add_event_counts([EventCount("a0001", T0, impressions=2, clicks=1)])
