@@ -25,7 +25,7 @@ from service.jobs import enqueue_due, make_queue, run_worker
 from store.errors import StoreError, redact
 
 # The base_url quantam assumes when none is given (service/config.py's default).
-DEFAULT_BASE_URL = Settings.base_url
+DEFAULT_BASE_URL = Settings.model_fields["base_url"].default
 
 
 @cli.command()
