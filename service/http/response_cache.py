@@ -143,6 +143,13 @@ class ReadRecorder:
         depends_on((category_resource(category),))
         return self.store.latest_articles(category, *args, **kwargs)
 
+    def popular(self, category: str | None, *args: Any, **kwargs: Any) -> Any:
+        # Counts move with the box's beacons, every second, without a version: an answer that
+        # fills from them keeps its order until its category changes. The stories it shows
+        # are read as teasers (recorded above), so a takedown still leaves it at once.
+        depends_on((category_resource(category),))
+        return self.store.popular(category, *args, **kwargs)
+
     def count_articles(self, category: str | None = None) -> int:
         depends_on((category_resource(category),))
         return self.store.count_articles(category)
