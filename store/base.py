@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from store.editorial import EditorialStore
 from store.models import (
     Alias,
     Article,
@@ -37,8 +38,9 @@ AliasKey = tuple[str, str]
 Cursor = tuple[datetime, str]
 
 
-class Store(ABC):
-    """Articles, sources, categories, related lists and the change log that ties them together."""
+class Store(EditorialStore, ABC):
+    """Articles, sources, categories, related lists and the change log that ties them together;
+    operators, editors' overrides and the audit log (store/editorial.py)."""
 
     url: str
 

@@ -339,6 +339,9 @@ class _Keys:
         self.ft = f"{t}:art:ft"
         self.ftsrc = f"{t}:art:ftsrc"
         self.ftcount = f"{t}:art:ftcount"
+        # store/editorial.py's records (hashes by kind) and the audit log (a list, oldest first).
+        self.records = {"users": f"{t}:users", "overrides": f"{t}:overrides"}
+        self.audit = f"{t}:audit"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
         self.write = [
             self.art,
@@ -905,6 +908,39 @@ class RedisStore(Store):
     @_guard(retry=True)
     def version(self) -> int:
         return int(self._r.get(self._k.rev) or 0)
+
+    # -- editorial records (store/editorial.py) ----------------------------------------------
+    @_guard(retry=True)
+    def _get_records(self, kind: str, keys: Iterable[str]) -> list[bytes | None]:
+        raw = self._r.hmget(self._k.records[kind], list(keys))
+        return [bytes(v) if v is not None else None for v in raw]
+
+    @_guard(retry=True)
+    def _list_records(self, kind: str) -> list[tuple[str, bytes]]:
+        rows = self._r.hgetall(self._k.records[kind])
+        return sorted((k.decode(), bytes(v)) for k, v in rows.items())
+
+    @_guard(retry=False)
+    def _put_record(self, kind: str, key: str, value: bytes | None, visible: bool) -> None:
+        pipe = self._r.pipeline(transaction=True)
+        if value is None:
+            pipe.hdel(self._k.records[kind], key)
+        else:
+            pipe.hset(self._k.records[kind], key, value)
+        if visible:
+            pipe.incr(self._k.rev)
+        pipe.execute()
+
+    @_guard(retry=False)
+    def _append_audit(self, entry: bytes) -> None:
+        self._r.rpush(self._k.audit, entry)
+
+    @_guard(retry=True)
+    def _read_audit(self, limit: int, offset: int) -> list[bytes]:
+        if limit <= 0:
+            return []
+        raw = self._r.lrange(self._k.audit, -(offset + limit), -(offset + 1))
+        return [bytes(v) for v in reversed(raw)]
 
     # -- meta -------------------------------------------------------------------------------
     @_guard(retry=True)
