@@ -6,8 +6,20 @@ from flask import Flask
 
 from service.config import Settings, load_settings
 from service.core import Quantam
-from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
+from service.http import (
+    api,
+    cms,
+    embed,
+    feed_routes,
+    openapi,
+    ops,
+    overrides,
+    sitemaps,
+    websub_callback,
+)
 from service.http.caching import FEED_CACHE_ENTRIES, RenderCache, TeaserCache, gzip_response
+from service.http.console import auth as console_auth
+from service.http.console import home, views
 from service.http.errors import register_error_handlers
 from service.http.related_fastpath import RelatedFastPath
 from service.http.response_cache import ResponseCache
@@ -33,6 +45,7 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     register_error_handlers(app)
+    console_auth.install(app)
     ops.install(app)
     quantam.ingestor.listeners.append(_count_ingested)
     for blueprint in (
@@ -40,8 +53,11 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
         cms.bp,
         embed.bp,
         feed_routes.bp,
+        home.bp,
+        views.bp,
         ops.bp,
         openapi.bp,
+        overrides.bp,
         sitemaps.bp,
         websub_callback.bp,
     ):

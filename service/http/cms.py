@@ -35,6 +35,11 @@ def _quantam() -> Any:
 def require_token() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS") and request.endpoint != "cms.list_sources":
         return
+    check_token()
+
+
+def check_token() -> None:
+    """Refuse the request unless it carries the API token (the overrides API uses it too)."""
     expected = _quantam().settings.api_token
     if not expected:
         raise Problem(403, "Forbidden", "the write API is disabled: set QUANTAM_API_TOKEN")
@@ -46,7 +51,7 @@ def require_token() -> None:
         raise Problem(403, "Forbidden", "the API token is wrong")
 
 
-def _json_body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise Problem(413, "Payload too large", f"the body must be at most {MAX_BODY:,} bytes")
     if not request.is_json:
@@ -79,7 +84,7 @@ def _why(exc: orjson.JSONDecodeError) -> str:
 @bp.post("/articles")
 def push_article() -> Response:
     quantam = _quantam()
-    data = _json_body()
+    data = json_body()
     existed = _known(quantam, data)
     article, lists_updated = quantam.push_article(data)
     body = article_detail(article)
@@ -152,7 +157,7 @@ def _policy_field(data: dict[str, Any]) -> str | None:
 
 @bp.post("/sources")
 def add_source() -> Response:
-    data = _json_body()
+    data = json_body()
     url, category = data.get("url"), data.get("category")
     if not isinstance(url, str) or not url.strip():
         raise Problem(400, "Bad request", "field 'url' is required", parameter="url")
@@ -180,7 +185,7 @@ def source(source_id: int) -> Response:
 
 def edit_source(source_id: int) -> Response:
     """Change a source's full-text policy or display name; other fields are refused."""
-    data = _json_body()
+    data = json_body()
     unknown = sorted(set(data) - {"full_text", "title"})
     if unknown:
         raise Problem(

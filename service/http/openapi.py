@@ -22,7 +22,7 @@ from feeds.ingest.websub import SIGNATURE_HEADER
 from feeds.ingest.websub import STATES as WEBSUB_STATES
 from feeds.publish import formats
 from service.core import LISTS_WAIT
-from service.http import api, cms, embed, feed_routes
+from service.http import api, cms, embed, feed_routes, overrides
 from service.http.caching import JSON, not_modified
 from service.http.errors import PROBLEM_JSON
 from service.http.params import (
@@ -755,6 +755,50 @@ def _websub_callback() -> dict[str, Any]:
     }
 
 
+# -- editors' overrides (service/http/overrides.py: pydantic models, their JSON Schema) ---------
+SCHEMAS.update(overrides.SCHEMAS)
+
+
+def _overrides_operations() -> dict[str, Any]:
+    conflict = _problem(
+        "The overrides contradict each other: the article in its own list, an article pinned "
+        "twice or pinned and blocked, two pins at one position."
+    )
+    found = {"200": _json_ok("The overrides as stored.", "OverridesAnswer")}
+    return {
+        "parameters": [_ref("ArticleId", "parameters")],
+        "get": _write(
+            "get_overrides",
+            "An article's related-list overrides (pins and blocks)",
+            {**found, "404": _ref("NotFound", "responses")},
+        ),
+        "put": _write(
+            "put_overrides",
+            "Replace an article's related-list overrides: applied to the API, feeds and box "
+            "on return",
+            {**found, "404": _ref("NotFound", "responses"), "409": conflict},
+            body="Overrides",
+        ),
+    }
+
+
+def _home() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "home",
+            "tags": ["feeds"],
+            "summary": "The public home page: every category's feeds and latest headlines",
+            "responses": {
+                "200": {
+                    "description": "The page.",
+                    "content": {HTML_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                },
+                "503": _ref("StoreUnavailable", "responses"),
+            },
+        }
+    }
+
+
 ARTICLE_LINKS = _links("article_id", "get_article", "related", "take_down_article")
 
 
@@ -777,6 +821,7 @@ def _paths() -> dict[str, Any]:
         {"type": "integer", "format": "int64", "minimum": 0, "maximum": cms.MAX_SOURCE_ID},
     )
     return {
+        "/": _home(),
         "/api/categories": {
             "get": _read(
                 "list_categories",
@@ -855,6 +900,7 @@ def _paths() -> dict[str, Any]:
             "parameters": [_ref("ArticleId", "parameters")],
             "get": _read("related", "An article's related stories", "RelatedList", related_params),
         },
+        "/api/articles/{article_id}/overrides": _overrides_operations(),
         "/api/related": {
             "get": _read(
                 "related_by_url",

@@ -1,0 +1,154 @@
+"""The console over HTTP (a real Flask app on a real SQLite file): signing in and out, the
+session cookie, CSRF tokens, the sign-in limit, every page signed out and in. What a person
+sees in a browser is tested in test_console_browser.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.http.console.auth import MAX_FAILURES
+from service.http.console.passwords import hash_password
+from store.editorial import User
+from store.models import utcnow
+from tests.support.apps import news_app
+
+PASSWORD = "mật khẩu thật dài"
+
+
+def make_app(tmp_path: Path, base_url: str = "https://news.example.vn", user: bool = True):
+    app = news_app(tmp_path, base_url=base_url, site_name="Báo Mẫu")
+    if user:
+        store = app.extensions["quantam"].store
+        store.put_user(User("bientap", hash_password(PASSWORD), utcnow()))
+    return app
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    """A test client of the app signed out; `client.application` is the app."""
+    app = make_app(tmp_path)
+    yield app.test_client()
+    app.extensions["quantam"].close()
+
+
+def csrf(page: Any) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True))
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: Any, password: str = PASSWORD, name: str = "bientap") -> Any:
+    token = csrf(client.get("/admin/signin"))
+    return client.post(
+        "/admin/signin", data={"csrf": token, "name": name, "password": password, "next": ""}
+    )
+
+
+PAGES = ["/admin/", "/admin/sources", "/admin/articles", "/admin/rules", "/admin/audit"]
+
+
+def test_signed_out_every_page_redirects_to_sign_in(client) -> None:
+    app = client.application
+    article = app.extensions["quantam"].store.latest_articles(limit=1)[0].id
+    for path in [*PAGES, f"/admin/articles/{article}", "/admin/sources.opml"]:
+        answer = client.get(path)
+        assert answer.status_code == 302, path
+        assert answer.headers["Location"].startswith("/admin/signin?next=/admin")
+    # A signed-out POST is refused too (no token, no session): nothing changes.
+    assert client.post(f"/admin/articles/{article}/takedown").status_code == 400
+    assert app.extensions["quantam"].store.get_article(article) is not None
+
+
+def test_sign_in_sets_a_strict_cookie_and_sign_out_ends_it(client) -> None:
+    app = client.application
+    answer = sign_in(client)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/admin/"
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("quantam_console=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    for path in PAGES:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["Cache-Control"] == "no-store"
+    token = csrf(client.get("/admin/"))
+    out = client.post("/admin/signout", data={"csrf": token})
+    assert out.status_code == 302
+    assert client.get("/admin/").status_code == 302
+    actions = [e.action for e in app.extensions["quantam"].store.audit_log()]
+    assert actions[:2] == ["signed out", "signed in"]
+
+
+def test_plain_http_base_url_leaves_secure_off(tmp_path: Path) -> None:
+    app = make_app(tmp_path, base_url="http://127.0.0.1:8000")
+    cookie = sign_in(app.test_client()).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" not in cookie
+    app.extensions["quantam"].close()
+
+
+def test_forms_without_or_with_a_wrong_csrf_token_are_refused(client) -> None:
+    app = client.application
+    sign_in(client)
+    store = app.extensions["quantam"].store
+    article = store.latest_articles(limit=1)[0].id
+    for data in ({}, {"csrf": "forged"}):
+        answer = client.post(f"/admin/articles/{article}/takedown", data=data)
+        assert answer.status_code == 400
+        assert "security token is missing or out of date" in answer.get_data(as_text=True)
+    assert store.get_article(article) is not None
+    # The sign-in form needs its token too.
+    refused = client.post("/admin/signin", data={"name": "bientap", "password": PASSWORD})
+    assert refused.status_code == 400
+
+
+def test_wrong_passwords_are_refused_then_limited(client) -> None:
+    for _ in range(MAX_FAILURES):
+        assert sign_in(client, password="wrong password!").status_code == 401
+    limited = sign_in(client)  # even the right password waits now
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in limited.get_data(as_text=True)
+
+
+def test_a_removed_user_or_new_password_ends_the_session(client) -> None:
+    app = client.application
+    sign_in(client)
+    assert client.get("/admin/").status_code == 200
+    store = app.extensions["quantam"].store
+    store.put_user(User("bientap", hash_password("another long password"), utcnow()))
+    assert client.get("/admin/").status_code == 302
+    store.remove_user("bientap")
+    assert sign_in(client).status_code == 401
+
+
+def test_with_no_user_the_sign_in_page_says_how_to_make_one(tmp_path: Path) -> None:
+    app = make_app(tmp_path, user=False)
+    page = app.test_client().get("/admin/signin").get_data(as_text=True)
+    assert "There is no user yet" in page and "quantam users add NAME --password-stdin" in page
+    app.extensions["quantam"].close()
+
+
+def test_next_never_leads_off_the_console(client) -> None:
+    token = csrf(client.get("/admin/signin"))
+    answer = client.post(
+        "/admin/signin",
+        data={"csrf": token, "name": "bientap", "password": PASSWORD, "next": "//evil.example/"},
+    )
+    assert answer.headers["Location"] == "/admin/"
+
+
+def test_home_page_lists_categories_feeds_and_headlines(client) -> None:
+    app = client.application
+    page = client.get("/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "<title>Báo Mẫu</title>" in html and "Thể thao" in html
+    for link in ("/feeds/the-thao.rss", "/feeds/the-thao.atom", "/feeds/the-thao.json"):
+        assert f"https://news.example.vn{link}" in html
+    assert "/feeds.opml" in html and "/openapi.json" in html
+    newest = app.extensions["quantam"].store.latest_articles("the-thao", limit=1)[0]
+    assert newest.title in html
+    assert "<script" not in html
+    assert "Set-Cookie" not in page.headers
