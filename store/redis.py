@@ -365,7 +365,7 @@ class _Keys:
             self.ftsrc,
             self.ftcount,
         ]
-        self.all = [*self.write, self.version, self.meta]
+        self.all = [*self.write, self.version, self.meta, *self.records.values(), self.audit]
 
 
 class RedisURL:
