@@ -4,6 +4,7 @@ sees in a browser is tested in test_console_browser.py."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from service.http.console.auth import MAX_FAILURES
 from service.http.console.passwords import hash_password
 from store.editorial import User
-from store.models import utcnow
+from store.models import Category, Source, utcnow
 from tests.support.apps import news_app
 
 PASSWORD = "mật khẩu thật dài"
@@ -152,3 +153,121 @@ def test_home_page_lists_categories_feeds_and_headlines(client) -> None:
     assert newest.title in html
     assert "<script" not in html
     assert "Set-Cookie" not in page.headers
+
+
+def signed_in(client: Any) -> str:
+    """Sign in and return a CSRF token for the session's forms."""
+    sign_in(client)
+    return csrf(client.get("/admin/"))
+
+
+def test_sources_edit_disable_enable_remove_and_opml(client) -> None:
+    store = client.application.extensions["quantam"].store
+    token = signed_in(client)
+    source = store.add_source(
+        Source(url="https://bao.example.vn/rss/the-thao.rss", category="the-thao", name="Báo")
+    )
+    base = f"/admin/sources/{source.id}"
+    client.post(f"{base}/edit", data={"csrf": token, "title": "Báo mới", "full_text": "never"})
+    assert (store.get_source(source.id).name, store.get_source(source.id).full_text) == (
+        "Báo mới",
+        "never",
+    )
+    client.post(f"{base}/disable", data={"csrf": token})
+    assert store.get_source(source.id).enabled is False
+    assert "disabled by the operator" in client.get("/admin/sources").get_data(as_text=True)
+    client.post(f"{base}/enable", data={"csrf": token})
+    assert store.get_source(source.id).enabled is True
+    exported = client.get("/admin/sources.opml")
+    assert (
+        exported.mimetype == "text/x-opml" and b"bao.example.vn/rss/the-thao.rss" in exported.data
+    )
+    client.post(f"{base}/remove", data={"csrf": token})
+    assert store.get_source(source.id) is None
+    imported = client.post(
+        "/admin/sources/import",
+        data={"csrf": token, "opml": (io.BytesIO(exported.data), "s.opml")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Imported 1 sources (0 already present)" in imported.get_data(as_text=True)
+    assert [s.url for s in store.list_sources()] == ["https://bao.example.vn/rss/the-thao.rss"]
+    bad = client.post(
+        "/admin/sources/import",
+        data={"csrf": token, "opml": (io.BytesIO(b"<html>no</html>"), "x.opml")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "x.opml:" in bad.get_data(as_text=True)
+    log = [e.action for e in store.audit_log()]
+    for action in ("edited source", "disabled source", "enabled source", "removed source"):
+        assert action in log
+
+
+def test_a_bad_source_is_refused_in_words(client) -> None:
+    token = signed_in(client)
+    page = client.post(
+        "/admin/sources",
+        data={"csrf": token, "url": "ftp://x.example/feed", "category": "the-thao"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Not added:" in page
+
+
+def test_articles_search_by_title_url_category_and_date(client) -> None:
+    store = client.application.extensions["quantam"].store
+    token = signed_in(client)
+    assert token
+    newest = store.latest_articles(limit=1)[0]
+    word = newest.title.split()[0]
+    page = client.get(f"/admin/articles?q={word}&category=the-thao").get_data(as_text=True)
+    assert newest.title in page
+    by_url = client.get(f"/admin/articles?q={newest.url}").get_data(as_text=True)
+    assert "1 found" in by_url and newest.title in by_url
+    day = newest.published.strftime("%Y-%m-%d")
+    assert newest.title in client.get(f"/admin/articles?date={day}").get_data(as_text=True)
+    assert "0 found" in client.get("/admin/articles?date=1999-01-01").get_data(as_text=True)
+    assert "is not a date" in client.get("/admin/articles?date=soon").get_data(as_text=True)
+    assert client.get("/admin/articles/no-such-id").status_code == 404
+
+
+def test_never_pair_rules_and_blocks_everywhere_from_the_console(client) -> None:
+    store = client.application.extensions["quantam"].store
+    store.put_category(Category("kinh-te", "Kinh tế"))
+    token = signed_in(client)
+    client.post("/admin/rules/pairs", data={"csrf": token, "a": "the-thao", "b": "kinh-te"})
+    assert store.get_site_rules().never_pair == (("kinh-te", "the-thao"),)
+    same = client.post(
+        "/admin/rules/pairs",
+        data={"csrf": token, "a": "kinh-te", "b": "kinh-te"},
+        follow_redirects=True,
+    )
+    assert "Choose two different categories." in same.get_data(as_text=True)
+    client.post(
+        "/admin/rules/pairs", data={"csrf": token, "a": "kinh-te", "b": "the-thao", "remove": "1"}
+    )
+    assert store.get_site_rules().never_pair == ()
+    article = store.latest_articles(limit=1)[0].id
+    client.post(f"/admin/articles/{article}/everywhere", data={"csrf": token, "block": "1"})
+    assert store.get_site_rules().blocked == (article,)
+    assert "Blocked from every related list" in client.get(f"/admin/articles/{article}").get_data(
+        as_text=True
+    )
+    client.post(f"/admin/articles/{article}/everywhere", data={"csrf": token, "block": "0"})
+    assert store.get_site_rules().blocked == ()
+
+
+def test_pin_errors_are_shown_in_words(client) -> None:
+    store = client.application.extensions["quantam"].store
+    token = signed_in(client)
+    article = store.latest_articles(limit=1)[0].id
+    url = f"/admin/articles/{article}/pin"
+    for data, words in (
+        ({"ref": "no-such-id", "position": "1"}, "no article with id"),
+        ({"ref": article, "position": "1"}, "cannot be pinned or blocked in its own list"),
+        ({"ref": "x", "position": "99"}, "The position must be 1 to 20."),
+        ({"ref": "", "position": "1"}, "Give an article id or URL to pin."),
+    ):
+        page = client.post(url, data={"csrf": token, **data}, follow_redirects=True)
+        assert words in page.get_data(as_text=True), data
+    assert not store.get_overrides(article)
