@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from store.base import Store
-from store.editorial import Pin
 from store.models import RelatedItem, Teaser
 
 # Teasers read beyond k in the first batch, for items taken down or in an excluded category.
@@ -51,16 +50,30 @@ def related_for(
     pins = sorted((p for p in own.pins if p.article_id not in excluded), key=lambda p: p.position)
     pinned_ids = {p.article_id for p in pins}
     stored = store.get_related(article.id) or []
-    pinned = _pinned(pins, stored, get_teasers, exclude_categories)
+    ranked = [i for i in stored if i.article_id not in excluded and i.article_id not in pinned_ids]
+    found: dict[str, Teaser] = {}
+
+    def read(ids: list[str]) -> None:
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update((t.id, t) for t in get_teasers(missing))
+
+    # The pinned stories are read with the first batch: one read, as without pins.
+    read([*pinned_ids, *(i.article_id for i in ranked[: max(k - len(pins), 0) + SPARE])])
+    scores = {i.article_id: i for i in stored}
+    pinned = [
+        (p.position, Related(found[a], scores.get(a, RelatedItem(a, 0.0)), pinned=True))
+        for p in pins
+        if (a := p.article_id) in found and found[a].category not in exclude_categories
+    ]
     k_ranked = k - len(pinned)
     skip_categories = set(exclude_categories) | rules.unpaired(article.category)
-    ranked = [i for i in stored if i.article_id not in excluded and i.article_id not in pinned_ids]
     out: list[Related] = []
     start = 0
     while len(out) < k_ranked and start < len(ranked):
         batch = ranked[start : start + k_ranked - len(out) + SPARE]
         start += len(batch)
-        found = {t.id: t for t in get_teasers(i.article_id for i in batch)}
+        read([i.article_id for i in batch])
         out += [
             Related(found[i.article_id], i)
             for i in batch
@@ -78,32 +91,6 @@ def related_for(
     for position, related in pinned:
         out.insert(min(position - 1, len(out)), related)
     return out[:k]
-
-
-def _pinned(
-    pins: list[Pin],
-    stored: list[RelatedItem],
-    get_teasers: Callable[[Iterable[str]], list[Teaser]],
-    exclude_categories: set[str],
-) -> list[tuple[int, Related]]:
-    """The pinned articles that can be shown (stored, not taken down, not in an excluded
-    category), by position; a pinned article keeps its score and reasons if it ranked."""
-    if not pins:
-        return []
-    found = {t.id: t for t in get_teasers(p.article_id for p in pins)}
-    ranked = {i.article_id: i for i in stored}
-    return [
-        (
-            p.position,
-            Related(
-                found[p.article_id],
-                ranked.get(p.article_id, RelatedItem(p.article_id, 0.0)),
-                pinned=True,
-            ),
-        )
-        for p in pins
-        if p.article_id in found and found[p.article_id].category not in exclude_categories
-    ]
 
 
 def same_category(
