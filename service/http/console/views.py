@@ -58,8 +58,11 @@ def _quantam() -> Quantam:
 
 
 @bp.errorhandler(400)
-def _bad_request(exc: Any) -> tuple[str, int]:
-    return render_template("error.html", message=exc.description), 400
+@bp.errorhandler(404)
+def _refused(exc: Any) -> tuple[str, int]:
+    """A console page, not the API's problem JSON: people read these."""
+    message = exc.description if exc.code == 400 else "There is no such article or source."
+    return render_template("error.html", message=message), exc.code
 
 
 # -- overview ------------------------------------------------------------------------------------

@@ -228,7 +228,10 @@ def test_articles_search_by_title_url_category_and_date(client) -> None:
     assert newest.title in client.get(f"/admin/articles?date={day}").get_data(as_text=True)
     assert "0 found" in client.get("/admin/articles?date=1999-01-01").get_data(as_text=True)
     assert "is not a date" in client.get("/admin/articles?date=soon").get_data(as_text=True)
-    assert client.get("/admin/articles/no-such-id").status_code == 404
+    missing = client.get("/admin/articles/no-such-id")
+    assert missing.status_code == 404 and "There is no such article" in missing.get_data(
+        as_text=True
+    )
 
 
 def test_never_pair_rules_and_blocks_everywhere_from_the_console(client) -> None:
