@@ -26,6 +26,9 @@ EVERY_LIST = "*"
 # than that can never all show; the block list is bounded so one record stays small (~10 KB).
 MAX_PINS = 20
 MAX_BLOCKS = 200
+# Articles blocked from every list: the rules are read with every list served, so they stay
+# one small record (~20 KB); past this, taking an article down is the tool.
+MAX_BLOCKED_EVERYWHERE = 1000
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from service.http.overrides import apply_overrides
 from service.http.params import int_param
 from service.http.serialize import full_text_counts, source_status
 from service.sources_opml import export_opml, import_opml
-from store.editorial import MAX_PINS, Pin, SiteRules
+from store.editorial import MAX_BLOCKED_EVERYWHERE, MAX_PINS, Pin, SiteRules
 from store.errors import SourceExists, StoreUnavailable
 from store.models import FULL_TEXT_POLICIES, Article, Source, Teaser, utcnow
 from store.urls import InvalidURL
@@ -410,6 +410,12 @@ def block_everywhere(article_id: str) -> Response:
     rules = store.get_site_rules()
     blocked = [b for b in rules.blocked if b != article_id]
     on = request.form.get("block") == "1"
+    if on and len(blocked) >= MAX_BLOCKED_EVERYWHERE:
+        message = (
+            f"{MAX_BLOCKED_EVERYWHERE} articles are blocked from every list already: unblock "
+            "some on the Rules page, or take this one down."
+        )
+        return _back("article", message, error=True, article_id=article_id)
     store.put_site_rules(
         SiteRules((*blocked, article_id) if on else tuple(blocked), rules.never_pair)
     )

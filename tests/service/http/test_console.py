@@ -13,7 +13,7 @@ import pytest
 
 from service.http.console.auth import MAX_FAILURES
 from service.http.console.passwords import hash_password
-from store.editorial import User
+from store.editorial import MAX_BLOCKED_EVERYWHERE, SiteRules, User
 from store.models import Category, Source, utcnow
 from tests.support.apps import news_app
 
@@ -258,6 +258,15 @@ def test_never_pair_rules_and_blocks_everywhere_from_the_console(client) -> None
     )
     client.post(f"/admin/articles/{article}/everywhere", data={"csrf": token, "block": "0"})
     assert store.get_site_rules().blocked == ()
+    full = tuple(f"x{n}" for n in range(MAX_BLOCKED_EVERYWHERE))
+    store.put_site_rules(SiteRules(full))
+    page = client.post(
+        f"/admin/articles/{article}/everywhere",
+        data={"csrf": token, "block": "1"},
+        follow_redirects=True,
+    )
+    assert "take this one down" in page.get_data(as_text=True)
+    assert store.get_site_rules().blocked == full
 
 
 def test_pin_errors_are_shown_in_words(client) -> None:
