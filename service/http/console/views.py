@@ -23,7 +23,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from feeds.common.errors import FeedError
-from feeds.ingest.text import slugify
+from feeds.ingest.text import clean_text, slugify
 from recommender.read import related_for
 from service.core import Quantam
 from service.http import api
@@ -45,6 +45,8 @@ T = TypeVar("T")
 # What the overview and the sources' charts read: the newest articles of the period, at most
 # this many (a busy site ingests a few thousand a day; the chart says when it was cut).
 CHART_READ_LIMIT = 20_000
+# A category's display name: a feed title's part, so a line's worth.
+MAX_CATEGORY_NAME = 100
 SEARCH_SCAN = 5_000
 SEARCH_SHOWN = 50
 OPML_MAX_BYTES = 2 * 1024 * 1024
@@ -490,6 +492,20 @@ def pair_rule() -> Response:
         store.put_site_rules(SiteRules(current.blocked, (*current.never_pair, (pair[0], pair[1]))))
         audit("never pair categories", f"{pair[0]} + {pair[1]}")
     return _back("rules", f"Lists of {pair[0]} never show {pair[1]}, and the other way round.")
+
+
+@bp.post("/categories/<slug>")
+def rename_category(slug: str) -> Response:
+    """Name a category (one a CMS push created is named by its slug until then): feed titles
+    and the home page show the name."""
+    store = _quantam().store
+    category = _found(store.get_category(slug))
+    name = clean_text(request.form.get("name", ""))[:MAX_CATEGORY_NAME]
+    if not name:
+        return _back("rules", "Give the category a name.", error=True)
+    store.put_category(category.replace(name=name))
+    audit("renamed category", slug, f"{category.name!r} -> {name!r}")
+    return _back("rules", f"{slug} is now called “{name}”.")
 
 
 # -- audit log -----------------------------------------------------------------------------------

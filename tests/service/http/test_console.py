@@ -283,3 +283,19 @@ def test_pin_errors_are_shown_in_words(client) -> None:
         page = client.post(url, data={"csrf": token, **data}, follow_redirects=True)
         assert words in page.get_data(as_text=True), data
     assert not store.get_overrides(article)
+
+
+def test_a_category_is_renamed_and_feeds_use_the_name(client) -> None:
+    store = client.application.extensions["quantam"].store
+    token = signed_in(client)
+    client.post("/admin/categories/the-thao", data={"csrf": token, "name": "  Thể thao 24h "})
+    assert store.get_category("the-thao").name == "Thể thao 24h"
+    feed = client.get("/feeds/the-thao.rss").get_data(as_text=True)
+    assert "<title>Thể thao 24h – Báo Mẫu</title>" in feed
+    empty = client.post(
+        "/admin/categories/the-thao", data={"csrf": token, "name": " "}, follow_redirects=True
+    )
+    assert "Give the category a name." in empty.get_data(as_text=True)
+    assert (
+        client.post("/admin/categories/nope", data={"csrf": token, "name": "x"}).status_code == 404
+    )
