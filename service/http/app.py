@@ -8,8 +8,20 @@ from flask import Flask
 
 from service.config import Settings, load_settings
 from service.core import Quantam
-from service.http import api, cms, embed, feed_routes, openapi, ops, sitemaps, websub_callback
+from service.http import (
+    api,
+    cms,
+    embed,
+    feed_routes,
+    openapi,
+    ops,
+    overrides,
+    sitemaps,
+    websub_callback,
+)
 from service.http.caching import TeaserCache, gzip_response
+from service.http.console import auth as console_auth
+from service.http.console import home, views
 from service.http.contract.body import MAX_BODY
 from service.http.errors import register_error_handlers
 from service.http.response_cache import ReadRecorder, ResponseCache
@@ -37,6 +49,7 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     register_error_handlers(app)
+    console_auth.install(app)
     ops.install(app)
     quantam.ingestor.listeners.append(_count_ingested)
     for blueprint in (
@@ -44,8 +57,11 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
         cms.bp,
         embed.bp,
         feed_routes.bp,
+        home.bp,
+        views.bp,
         ops.bp,
         openapi.bp,
+        overrides.bp,
         sitemaps.bp,
         websub_callback.bp,
     ):
