@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from store.editorial import EVERY_LIST, EditorialStore, overrides_resource
 from store.models import (
     Alias,
     Article,
@@ -60,13 +61,20 @@ def category_resource(slug: str | None) -> str:
     return EVERY_CATEGORY if slug is None else "c:" + slug
 
 
+# An editor's pins and blocks of one article's list: `overrides_resource(article_id)` (store/
+# editorial.py, "o:<id>"); the rules for every list: EDITORIAL_RULES. Apart from the article's
+# own resource, so an override moves the answers that show its list and no others.
+EDITORIAL_RULES = overrides_resource(EVERY_LIST)
+
+
 def article_change(article_id: str, *categories: str | None) -> list[str]:
     """What a change to an article changes: it, and the categories it leaves or enters."""
     return [article_resource(article_id), EVERY_CATEGORY, *map(category_resource, categories)]
 
 
-class Store(ABC):
-    """Articles, sources, categories, related lists and the change log that ties them together."""
+class Store(EditorialStore, ABC):
+    """Articles, sources, categories, related lists and the change log that ties them together;
+    operators, editors' overrides and the audit log (store/editorial.py)."""
 
     url: str
 

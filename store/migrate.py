@@ -14,6 +14,7 @@ from itertools import islice
 from typing import TypeVar
 
 from store.base import Store
+from store.editorial import AuditEntry
 from store.models import IngestBatch
 
 _T = TypeVar("_T")
@@ -90,8 +91,33 @@ def migrate(
         count("related lists", len(lists))
         tick("related lists", report.counts["related lists"], None)
 
+    _copy_editorial(source, target, count)
     report.mismatches = compare(source, target)
     return report
+
+
+def _copy_editorial(source: Store, target: Store, count: Callable[[str, int], None]) -> None:
+    """Operators, overrides and the audit log. The log is appended to, so a rerun copies only
+    the entries the target lacks (it has received the oldest ones in order)."""
+    for user in source.list_users():
+        target.put_user(user)
+        count("users", 1)
+    for overrides in source.list_overrides():
+        target.put_overrides(overrides)
+        count("overrides", 1)
+    target.put_site_rules(source.get_site_rules())
+    entries = _all_audit(source)
+    for entry in reversed(entries[: len(entries) - len(_all_audit(target))]):
+        target.add_audit(entry)
+        count("audit entries", 1)
+
+
+def _all_audit(store: Store, page: int = 1000) -> list[AuditEntry]:
+    """The whole audit log, newest first."""
+    out: list[AuditEntry] = []
+    while batch := store.audit_log(limit=page, offset=len(out)):
+        out += batch
+    return out
 
 
 def compare(source: Store, target: Store) -> list[tuple[str, int, int]]:
@@ -108,5 +134,8 @@ def compare(source: Store, target: Store) -> list[tuple[str, int, int]]:
             sum(1 for _ in source.iter_related()),
             sum(1 for _ in target.iter_related()),
         ),
+        "users": (len(source.list_users()), len(target.list_users())),
+        "overrides": (len(source.list_overrides()), len(target.list_overrides())),
+        "audit entries": (len(_all_audit(source)), len(_all_audit(target))),
     }
     return [(what, a, b) for what, (a, b) in pairs.items() if a != b]

@@ -233,6 +233,20 @@ bump()
 return 1
 """
 
+# One record of store/editorial.py in the hash KEYS[#KEYS] (after the write keys). ARGV: its key,
+# "1" to store ARGV[3] or "0" to delete it, then the resources (store.base) the change moves.
+_PUT_RECORD = r"""
+local K_RECORDS = KEYS[#KEYS]
+if ARGV[2] == '1' then
+  redis.call('HSET', K_RECORDS, ARGV[1], ARGV[3])
+else
+  redis.call('HDEL', K_RECORDS, ARGV[1])
+end
+for i = 4, #ARGV do touch(ARGV[i]) end
+bump()
+return 1
+"""
+
 # ARGV: category slug, category JSON.
 _PUT_CATEGORY = r"""
 redis.call('HSET', K_CAT, ARGV[1], ARGV[2])
@@ -400,6 +414,9 @@ class _Keys:
         self.pophours = f"{t}:pop:hours"
         self.ftcount = f"{t}:art:ftcount"
         self.versions = f"{t}:versions"
+        # store/editorial.py's records (hashes by kind) and the audit log (a list, oldest first).
+        self.records = {"users": f"{t}:users", "overrides": f"{t}:overrides"}
+        self.audit = f"{t}:audit"
         # The KEYS of every writing script, in the order _PREAMBLE names them.
         self.write = [
             self.art,
@@ -424,7 +441,9 @@ class _Keys:
             self.ftcount,
             self.versions,
         ]
-        self.all = [*self.write, self.version, self.meta, self.pophours]
+        self.all = [
+            *self.write, self.version, self.meta, self.pophours, *self.records.values(), self.audit
+        ]
 
 
 class RedisURL:
@@ -1041,6 +1060,38 @@ class RedisStore(Store):
     @_guard(retry=False)
     def _touch(self, resources: Iterable[str]) -> None:
         self._write("touch", _TOUCH, list(resources))
+
+    # -- editorial records (store/editorial.py) ----------------------------------------------
+    @_guard(retry=True)
+    def _get_records(self, kind: str, keys: Iterable[str]) -> list[bytes | None]:
+        raw = self._r.hmget(self._k.records[kind], list(keys))
+        return [bytes(v) if v is not None else None for v in raw]
+
+    @_guard(retry=True)
+    def _list_records(self, kind: str) -> list[tuple[str, bytes]]:
+        rows = self._r.hgetall(self._k.records[kind])
+        return sorted((k.decode(), bytes(v)) for k, v in rows.items())
+
+    @_guard(retry=False)
+    def _put_record(self, kind: str, key: str, value: bytes | None, changed: Sequence[str]) -> None:
+        # One script: the record and the versions of what it changed move together.
+        script = self._script("put_record", _PREAMBLE + _PUT_RECORD)
+        present = "0" if value is None else "1"
+        script(
+            keys=[*self._k.write, self._k.records[kind]],
+            args=[key, present, value or b"", *changed],
+        )
+
+    @_guard(retry=False)
+    def _append_audit(self, entry: bytes) -> None:
+        self._r.rpush(self._k.audit, entry)
+
+    @_guard(retry=True)
+    def _read_audit(self, limit: int, offset: int) -> list[bytes]:
+        if limit <= 0:
+            return []
+        raw = self._r.lrange(self._k.audit, -(offset + limit), -(offset + 1))
+        return [bytes(v) for v in reversed(raw)]
 
     # -- meta -------------------------------------------------------------------------------
     @_guard(retry=True)

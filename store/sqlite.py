@@ -141,7 +141,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (hour, article_id)
     ) WITHOUT ROWID
     """,
+    # The console's operators, editors' overrides of related lists (article id, or "*" for the
+    # rules of every list) and the audit log (store/editorial.py).
+    """
+    CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS overrides (article_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL);
+    """,
 ]
+# The tables of store/editorial.py's records, by kind, with their key column.
+_RECORDS = {"users": ("users", "name"), "overrides": ("overrides", "article_id")}
 
 _CHUNK = 500
 _VERSIONS_CHUNK = 32_000
@@ -752,6 +761,47 @@ class SQLiteStore(Store):
                 "INSERT OR REPLACE INTO sources (id, url, data) VALUES (?, ?, ?)",
                 (source.id, source.url, codec.dumps(codec.source_to_dict(source))),
             )
+
+    # -- editorial records (store/editorial.py) ----------------------------------------------
+    def _get_records(self, kind: str, keys: Iterable[str]) -> list[bytes | None]:
+        table, column = _RECORDS[kind]
+        wanted = list(keys)
+        marks = ",".join("?" * len(wanted))
+        found = dict(
+            self._db.execute(
+                f"SELECT {column}, data FROM {table} WHERE {column} IN ({marks})", wanted
+            )
+        )
+        return [bytes(found[k]) if k in found else None for k in wanted]
+
+    def _list_records(self, kind: str) -> list[tuple[str, bytes]]:
+        table, column = _RECORDS[kind]
+        rows = self._db.execute(f"SELECT {column}, data FROM {table} ORDER BY {column}")
+        return [(k, bytes(v)) for k, v in rows]
+
+    def _put_record(self, kind: str, key: str, value: bytes | None, changed: Sequence[str]) -> None:
+        table, column = _RECORDS[kind]
+        with self._tx() as db:
+            if value is None:
+                db.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
+            else:
+                db.execute(
+                    f"INSERT INTO {table} ({column}, data) VALUES (?, ?) "
+                    f"ON CONFLICT ({column}) DO UPDATE SET data = excluded.data",
+                    (key, value),
+                )
+            if changed:
+                self._bump(db, changed)
+
+    def _append_audit(self, entry: bytes) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO audit (data) VALUES (?)", (entry,))
+
+    def _read_audit(self, limit: int, offset: int) -> list[bytes]:
+        rows = self._db.execute(
+            "SELECT data FROM audit ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+        return [bytes(r[0]) for r in rows]
 
     # -- versions and meta ------------------------------------------------------------------
     @staticmethod

@@ -11,13 +11,13 @@ import sys
 
 import click
 
-from service.cli import fulltext, importing, migrate, related, running, settings, sources
+from service.cli import fulltext, importing, migrate, related, running, settings, sources, users
 from service.cli.base import EXIT_CONFIG, EXIT_FAILED, cli
 from service.config import ConfigError
 from store.errors import StoreError
 
 # The modules above add their commands to `cli` when imported.
-COMMANDS = (fulltext, importing, migrate, related, running, settings, sources)
+COMMANDS = (fulltext, importing, migrate, related, running, settings, sources, users)
 
 
 def main() -> None:

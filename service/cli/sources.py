@@ -10,10 +10,8 @@ from pathlib import Path
 import click
 
 from feeds.common.errors import FeedError
-from feeds.ingest.opml import read_opml
 from feeds.ingest.text import clean_text, slugify
 from feeds.ingest.websub import Subscription
-from feeds.publish.opml import write_opml
 from service.cli.base import (
     Context,
     category_slug,
@@ -22,6 +20,7 @@ from service.cli.base import (
     pass_ctx,
 )
 from service.http.contract.shapes import full_text_counts, source_record, source_status, websub_item
+from service.sources_opml import export_opml, import_opml
 from store.errors import SourceExists
 from store.models import FULL_TEXT_POLICIES, Source, utcnow
 
@@ -229,25 +228,12 @@ def sources_disable(ctx: Context, ident: str) -> None:
 def sources_import(ctx: Context, file: str, category: str | None) -> None:
     """Add every feed of an OPML file; feeds already present are left as they are."""
     try:
-        outlines = read_opml(Path(file).read_bytes(), default_category=category)
+        done = import_opml(ctx.quantam, Path(file).read_bytes(), default_category=category)
     except FeedError as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
-    added = kept = 0
-    for item in outlines:
-        try:
-            ctx.quantam.ingestor.add_source(
-                item.url,
-                item.category_slug,
-                name=item.name,
-                category_name=item.category_name,
-                full_text=item.full_text or "auto",
-            )
-            added += 1
-        except SourceExists:
-            kept += 1
-        except FeedError as exc:
-            click.echo(f"skipped {item.url}: {exc}", err=True)
-    click.echo(f"imported {added} sources ({kept} already present) from {file}")
+    for url, why in done.skipped:
+        click.echo(f"skipped {url}: {why}", err=True)
+    click.echo(f"imported {done.added} sources ({done.kept} already present) from {file}")
 
 
 @sources.command("export")
@@ -255,19 +241,7 @@ def sources_import(ctx: Context, file: str, category: str | None) -> None:
 @pass_ctx
 def sources_export(ctx: Context, output: str | None) -> None:
     """Write every source as OPML 2.0, grouped by category."""
-    store = ctx.quantam.store
-    names = {c.slug: c.name for c in store.list_categories()}
-    groups: dict[str, list[tuple[str, str, str | None, dict[str, str]]]] = {}
-    for source in store.list_sources():
-        # Only a policy other than the default is written: a file without it imports as auto.
-        extra = {"fullText": source.full_text} if source.full_text != "auto" else {}
-        groups.setdefault(source.category, []).append(
-            (source.name or source.url, source.url, None, extra)
-        )
-    data = write_opml(
-        "quantam sources",
-        [(names.get(slug, slug), slug, feeds) for slug, feeds in groups.items()],
-    )
+    data = export_opml(ctx.quantam.store)
     if output:
         Path(output).write_bytes(data)
     else:

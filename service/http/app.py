@@ -18,11 +18,14 @@ from service.http import (
     feed_routes,
     openapi,
     ops,
+    overrides,
     popular,
     sitemaps,
     websub_callback,
 )
 from service.http.caching import TeaserCache, gzip_response
+from service.http.console import auth as console_auth
+from service.http.console import home, views
 from service.http.contract.body import MAX_BODY
 from service.http.errors import register_error_handlers
 from service.http.response_cache import ReadRecorder, ResponseCache
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     register_error_handlers(app)
+    console_auth.install(app)
     ops.install(app)
     multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     events.install(app, app.extensions["quantam.metrics"], multiprocess)
@@ -61,9 +65,12 @@ def create_app(settings: Settings | None = None, quantam: Quantam | None = None)
         embed.bp,
         events.bp,
         feed_routes.bp,
+        home.bp,
+        views.bp,
         ops.bp,
         openapi.bp,
         popular.bp,
+        overrides.bp,
         sitemaps.bp,
         websub_callback.bp,
     ):

@@ -36,6 +36,11 @@ def _quantam() -> Any:
 def require_token() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS") and request.endpoint != "cms.list_sources":
         return
+    check_token()
+
+
+def check_token() -> None:
+    """Refuse the request unless it carries the API token (the overrides API uses it too)."""
     expected = _quantam().settings.api_token
     if not expected:
         raise Problem(403, "Forbidden", "the write API is disabled: set QUANTAM_API_TOKEN")

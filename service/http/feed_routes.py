@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from feeds.publish import formats
+from recommender.read import related_for
 from service.http.caching import (
     Rendered,
     body_response,
@@ -32,7 +33,7 @@ from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, Reply,
 from service.http.contract.query import Cursor, Int, Query, WholeNumber, encode_cursor
 from service.http.errors import NotFound
 from service.http.popular import Window, clock_bucket, clock_cache, most_read, window_delta
-from store.models import Article, Category
+from store.models import Article, Category, Teaser
 
 bp = Blueprint("feeds", __name__)
 
@@ -251,18 +252,19 @@ def _category(slug: str) -> Category:
 
 
 def _items(articles: list[Article]) -> list[formats.FeedItem]:
+    """Each article with its first related stories, editors' overrides applied (as the API
+    and the box show them), fill left out: a feed links only stories related by content or
+    chosen by an editor."""
     store = _quantam().store
-    related_ids: dict[str, list[str]] = {}
-    for article in articles:
-        items = store.get_related(article.id) or []
-        related_ids[article.id] = [i.article_id for i in items if not i.fill][:RELATED_PER_ITEM]
-    wanted = {i for ids in related_ids.values() for i in ids}
-    found = {t.id: t for t in get_teasers(wanted)}
     categories = {c.slug: c for c in store.list_categories()}
     return [
         formats.FeedItem(
             article=a,
-            related=[found[i] for i in related_ids[a.id] if i in found],
+            related=[
+                r.article
+                for r in related_for(store, Teaser.of(a), RELATED_PER_ITEM, get_teasers=get_teasers)
+                if not r.item.fill
+            ],
             category=categories.get(a.category),
         )
         for a in articles

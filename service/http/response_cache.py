@@ -39,7 +39,15 @@ from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.http import parse_etags
 
-from store.base import ANY, CATEGORIES, Store, article_resource, category_resource
+from store.base import (
+    ANY,
+    CATEGORIES,
+    EDITORIAL_RULES,
+    Store,
+    article_resource,
+    category_resource,
+)
+from store.editorial import overrides_resource
 from store.errors import StoreUnavailable
 from store.urls import InvalidURL, canonical_url
 
@@ -161,6 +169,20 @@ class ReadRecorder:
     def list_categories(self) -> Any:
         depends_on((CATEGORIES,))
         return self.store.list_categories()
+
+    # Editors' overrides, applied as lists are read (store/editorial.py): a list depends on its
+    # own pins and blocks and on the rules for every list, not on the article's resource.
+    def editorial_for(self, article_id: str) -> Any:
+        depends_on((overrides_resource(article_id), EDITORIAL_RULES))
+        return self.store.editorial_for(article_id)
+
+    def get_overrides(self, article_id: str) -> Any:
+        depends_on((overrides_resource(article_id),))
+        return self.store.get_overrides(article_id)
+
+    def get_site_rules(self) -> Any:
+        depends_on((EDITORIAL_RULES,))
+        return self.store.get_site_rules()
 
 
 def cache_query(path: str, query: str) -> str:

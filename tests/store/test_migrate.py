@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from feeds.ingest.pipeline import Ingestor
+from store.editorial import AuditEntry, ListOverrides, Pin, SiteRules, User
 from store.migrate import checkpoint_key, migrate
 from store.models import Article, IngestBatch, RelatedItem, Source
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
+from tests.support.articles import T0
 from tests.support.env import REDIS_URL, fixture_bytes
 
 
@@ -45,6 +47,12 @@ def test_everything_is_copied(sqlite_store: SQLiteStore, redis_target: RedisStor
     sqlite_store.delete_article(ids[2])
     sqlite_store.set_meta("index:model", b"\x00binary")
 
+    sqlite_store.put_user(User("bientap", "$argon2id$h", T0))
+    sqlite_store.put_overrides(ListOverrides(ids[0], (Pin(ids[1], 2),), (ids[2],)))
+    sqlite_store.put_site_rules(SiteRules(("x",), (("so-hoa", "the-thao"),)))
+    for n in range(3):
+        sqlite_store.add_audit(AuditEntry("bientap", f"change {n}", ids[0], at=T0))
+
     report = migrate(sqlite_store, redis_target, batch_size=2)
     assert report.ok, report.mismatches
     assert report.counts["articles"] == 3 and report.counts["sources"] == 1
@@ -57,8 +65,12 @@ def test_everything_is_copied(sqlite_store: SQLiteStore, redis_target: RedisStor
     assert redis_target.get_meta("index:model") == b"\x00binary"
     url_keys = [("url", a.url) for a in sqlite_store.iter_articles()]
     assert redis_target.lookup_aliases(url_keys) == sqlite_store.lookup_aliases(url_keys)
+    assert redis_target.list_users() == sqlite_store.list_users()
+    assert redis_target.editorial_for(ids[0]) == sqlite_store.editorial_for(ids[0])
+    assert redis_target.audit_log() == sqlite_store.audit_log()
     # a second run copies nothing twice
     assert migrate(sqlite_store, redis_target).ok
+    assert len(redis_target.audit_log()) == 3
 
 
 def test_killed_migration_resumes(tmp_path: Path, redis_target: RedisStore) -> None:

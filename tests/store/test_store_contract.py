@@ -17,10 +17,19 @@ from store import codec
 from store.base import (
     ANY,
     CATEGORIES,
+    EDITORIAL_RULES,
     EVERY_CATEGORY,
     Store,
     article_resource,
     category_resource,
+)
+from store.editorial import (
+    AuditEntry,
+    ListOverrides,
+    Pin,
+    SiteRules,
+    User,
+    overrides_resource,
 )
 from store.errors import SchemaTooNew, SourceExists, SourceNotFound
 from store.models import (
@@ -644,3 +653,65 @@ def test_popularity_forgets_hours_past_its_retention(store: Store) -> None:
     assert store.popular(None, old, 10)[0].clicks == 7
     store.add_event_counts([EventCount(article.id, T0, clicks=1)])
     assert [p.clicks for p in store.popular(None, old, 10)] == [1]
+
+
+def test_users_are_stored_listed_replaced_and_removed(store: Store) -> None:
+    store.put_user(User("tuan", "hash-1", T0))
+    store.put_user(User("an", "hash-2", T0 + timedelta(seconds=1)))
+    assert store.get_user("tuan") == User("tuan", "hash-1", T0)
+    assert [u.name for u in store.list_users()] == ["an", "tuan"]
+    store.put_user(User("tuan", "hash-3", T0))
+    assert store.get_user("tuan").password_hash == "hash-3"
+    assert store.remove_user("tuan") is True
+    assert store.remove_user("tuan") is False
+    assert store.get_user("tuan") is None
+    assert [u.name for u in store.list_users()] == ["an"]
+
+
+def test_overrides_and_site_rules_are_stored_and_move_their_versions(store: Store) -> None:
+    assert store.get_overrides("a1") == ListOverrides("a1")
+    assert store.editorial_for("a1") == (ListOverrides("a1"), SiteRules())
+    watched = [ANY, overrides_resource("a1"), overrides_resource("b2"), EDITORIAL_RULES]
+    watched += [article_resource("a1"), article_resource("b2"), EVERY_CATEGORY]
+
+    def moved(write) -> set[str]:
+        before = dict(zip(watched, store.versions(watched), strict=True))
+        write()
+        after = dict(zip(watched, store.versions(watched), strict=True))
+        assert after[ANY] == store.version() > before[ANY]
+        return {r for r in watched if after[r] != before[r]} - {ANY}
+
+    mine = ListOverrides("a1", (Pin("b2", 1), Pin("c3", 4)), ("d4", "e5"))
+    # Only the list as edited moves: not the article, nor the pinned one, nor other lists.
+    assert moved(lambda: store.put_overrides(mine)) == {overrides_resource("a1")}
+    assert store.get_overrides("a1") == mine
+    rules = SiteRules(("x9",), (("the-thao", "thoi-su"),))
+    assert moved(lambda: store.put_site_rules(rules)) == {EDITORIAL_RULES}
+    before = store.version()
+    store.put_user(User("an", "hash", T0))
+    store.add_audit(AuditEntry("an", "signed in"))
+    assert store.version() == before  # no reader sees users or the audit log
+    assert store.get_site_rules() == rules
+    assert rules.unpaired("thoi-su") == {"the-thao"} and rules.unpaired("kinh-te") == set()
+    assert store.editorial_for("a1") == (mine, rules)
+    assert store.editorial_for("zz") == (ListOverrides("zz"), rules)
+    assert store.list_overrides() == [mine]
+    # Empty overrides remove the record: nothing is left to mark in the console.
+    store.put_overrides(ListOverrides("a1"))
+    assert store.list_overrides() == []
+    assert store.get_overrides("a1") == ListOverrides("a1")
+    store.put_site_rules(SiteRules())
+    assert store.get_site_rules() == SiteRules()
+
+
+def test_the_audit_log_is_newest_first_and_pages(store: Store) -> None:
+    assert store.audit_log() == []
+    for i in range(5):
+        store.add_audit(AuditEntry("tuan", f"action {i}", f"t{i}", "d", T0 + timedelta(minutes=i)))
+    log = store.audit_log(limit=2)
+    assert [e.action for e in log] == ["action 4", "action 3"]
+    assert log[0] == AuditEntry("tuan", "action 4", "t4", "d", T0 + timedelta(minutes=4))
+    assert [e.action for e in store.audit_log(limit=2, offset=3)] == ["action 1", "action 0"]
+    assert store.audit_log(limit=10, offset=5) == []
+    store.add_audit(AuditEntry("cli", "added user"))
+    assert store.audit_log(limit=1)[0].at is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from store.base import Store
+from store.editorial import AuditEntry, ListOverrides, Pin, User
 from store.models import (
     Alias,
     Article,
@@ -62,3 +63,6 @@ def fill_every_kind(s: Store) -> None:
     s.put_related({"a0001": [RelatedItem("a0002", 0.5)]})
     s.set_meta("index", b"v1")
     s.add_event_counts([EventCount("a0001", T0, impressions=2, clicks=1)])
+    s.put_user(User("bientap", "$argon2id$not-a-real-hash", T0))
+    s.put_overrides(ListOverrides("a0001", (Pin("a0002", 1),)))
+    s.add_audit(AuditEntry("bientap", "pinned", "a0001"))

@@ -60,13 +60,17 @@ def checked(model: type[B], data: dict[str, Any]) -> B:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+    unknown = sorted(
+        str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1
+    )
     if unknown:
         allowed = " and ".join(f"'{name}'" for name in model.model_fields)
         detail = f"only {allowed} can be changed, not {', '.join(unknown)}"
         raise Problem(400, "Bad request", detail, parameter=unknown[0])
     error = errors[0]
-    name, kind, ctx = str(error["loc"][0]), error["type"], error.get("ctx", {})
+    # A nested field is named by its path: `pin.0.position`.
+    name = ".".join(str(part) for part in error["loc"])
+    kind, ctx = error["type"], error.get("ctx", {})
     if kind in ("missing", "string_too_short"):
         why = "is required"
     elif kind == "string_type":

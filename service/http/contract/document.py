@@ -283,7 +283,7 @@ def document(app: Flask, base_url: str, max_body: int) -> dict[str, Any]:
         template, arguments = openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             for op in declared(app.view_functions[rule.endpoint]):
-                if op.method in (None, method):
+                if op.method in (None, method) and op.published:
                     path = op.path or template
                     names = re.findall(r"\{(\w+)\}", op.path) if op.path else arguments
                     paths.setdefault(path, {})[method.lower()] = builder.operation(op, names)

@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from feeds.ingest.push import MAX_CATEGORY_LENGTH
 from feeds.ingest.websub import STATES
 from service.core import LISTS_WAIT
+from store.editorial import MAX_BLOCKS, MAX_PINS
 from store.models import FULL_TEXT_POLICIES, FULL_TEXT_STATUSES, ID_POLICIES
 
 URL_DOC = "An absolute http(s) URL."
@@ -315,3 +316,47 @@ class SourceEdit(BaseModel):
 
     full_text: FullTextPolicy | None = Field(None, description="When article pages are read.")
     title: str | None = Field(None, description="The source's display name.")
+
+
+# -- editors' overrides of a related list (service/http/overrides.py) --------------------------
+
+# Article ids are hex digests of 16 characters; 200 leaves room for ids a CMS made, and bounds
+# what one body can make us look up (MAX_PINS + MAX_BLOCKS ids).
+MAX_ID_LENGTH = 200
+ArticleRef = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+def _whole(value: Any) -> Any:
+    """`3.0` is the integer 3 in JSON (and JSON Schema); `"3"` and `3.5` stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeInt = Annotated[int, BeforeValidator(_whole)]
+
+
+class OverridePin(BaseModel):
+    """Show the article `id` at `position` (1 = first) of this article's related list."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: ArticleRef = Field(description="The pinned article.")
+    position: WholeInt = Field(ge=1, le=MAX_PINS, description="1 is the first place.")
+
+
+class Overrides(BaseModel):
+    """The whole set of an article's overrides: a PUT replaces what was there; `{}` clears."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    pin: list[OverridePin] = Field(default_factory=list, max_length=MAX_PINS)
+    block: list[ArticleRef] = Field(
+        default_factory=list, max_length=MAX_BLOCKS, description="Articles never in this list."
+    )
+
+
+class OverridesAnswer(Answer):
+    """An article's overrides as stored."""
+
+    article_id: str
+    pin: list[OverridePin] = Field(description="Pinned articles, by position.")
+    block: list[str] = Field(description="Articles never in this list.")

@@ -6,8 +6,10 @@
 
 `read` is a cached JSON read (ETag, 304, 400 for a bad parameter, 404, 503); `write` is the
 CMS's (bearer token, 401/403, a JSON body's 400/413/415, 503); `operation` says everything
-itself (feeds, the box, sitemaps). A route without a declaration is left out of the document,
-which tests/service/http/test_openapi.py refuses.
+itself (feeds, the box, sitemaps, pages). A route without a declaration is left out of the
+document, which tests/service/http/test_contract.py refuses. The console's pages (HTML forms for
+signed-in operators, not an API) are declared with `published=False`: described beside their
+routes, but left out of /openapi.json.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Operation:
     method: str | None = None  # for a view serving several methods
     path: str | None = None  # the documented path, when one rule serves several
     path_descriptions: dict[str, str] = field(default_factory=dict)
+    published: bool = True  # False: declared, but not in /openapi.json (the console's pages)
 
 
 def operation(**declared: Any) -> Callable[[F], F]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from store.base import Store
+from store.editorial import ListOverrides
 from store.models import FULL_TEXT_STATUSES, Article, Category, FullText, Source, Teaser, ts
 
 
@@ -139,4 +140,13 @@ def source_item(
         "full_text_error": s.fulltext_error,
         "full_text_error_at": iso(s.fulltext_error_at),
         "websub": websub_item(websub),
+    }
+
+
+def overrides_answer(o: ListOverrides) -> dict[str, Any]:
+    """An article's overrides as stored (models.OverridesAnswer)."""
+    return {
+        "article_id": o.article_id,
+        "pin": [{"id": p.article_id, "position": p.position} for p in o.pins],
+        "block": list(o.blocks),
     }

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from service.http.contract import models
 from service.http.contract.document import document, undocumented
-from service.http.contract.operations import read
+from service.http.contract.operations import declared, read
 from service.http.contract.query import Int, Query, WholeNumber
 from tests.service.http import test_api
 
@@ -76,6 +76,12 @@ def test_every_answer_has_exactly_its_models_fields_and_one_time_format(app: Any
         json={"url": "https://vnexpress.net/rss/the-thao.rss", "category": "the-thao"},
         headers=AUTH,
     )
+    others = [i["id"] for i in client.get("/api/articles").get_json()["items"][1:3]]
+    overrides = client.put(
+        f"/api/articles/{first['id']}/overrides",
+        json={"pin": [{"id": others[0], "position": 2}], "block": [others[1]]},
+        headers=AUTH,
+    )
     answers: list[tuple[Any, type[BaseModel]]] = [
         (client.get("/api/categories").get_json(), models.CategoryList),
         (client.get("/api/categories/the-thao/latest").get_json(), models.CategoryLatest),
@@ -86,6 +92,11 @@ def test_every_answer_has_exactly_its_models_fields_and_one_time_format(app: Any
         (source.get_json(), models.Source),
         (client.get("/api/sources", headers=AUTH).get_json(), models.SourceList),
         (client.get("/healthz").get_json(), models.Health),
+        (overrides.get_json(), models.OverridesAnswer),
+        (
+            client.get(f"/api/articles/{first['id']}/overrides", headers=AUTH).get_json(),
+            models.OverridesAnswer,
+        ),
     ]
     times = []
     for body, model in answers:
@@ -117,6 +128,21 @@ def test_every_api_route_is_declared_and_every_declared_path_is_routed(app: Any)
             rule, _ = adapter.match(concrete, method=method.upper(), return_rule=True)
             matched.add(rule.rule)
     assert api_rules <= matched
+
+
+def test_the_consoles_pages_are_declared_but_not_published(app: Any) -> None:
+    """HTML for signed-in operators: described beside their routes, left out of the API's
+    document; the public home page is in it."""
+    console = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("console.")]
+    assert len(console) > 20
+    for rule in console:
+        ops = declared(app.view_functions[rule.endpoint])
+        assert ops and not any(op.published for op in ops), rule.rule
+    paths = document(app, "https://news.example.vn", 1)["paths"]
+    assert not [p for p in paths if p.startswith("/admin")]
+    assert paths["/"]["get"]["responses"]["200"]["content"] == {
+        "text/html": {"schema": {"type": "string"}}
+    }
 
 
 def test_a_route_added_without_a_declaration_is_reported_and_one_with_is_described(

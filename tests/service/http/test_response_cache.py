@@ -12,6 +12,7 @@ import pytest
 from service.config import ConfigError, load_settings
 from service.http.app import create_app
 from service.http.response_cache import ResponseCache, mark_cacheable
+from store.editorial import SiteRules
 from store.models import IngestBatch, RelatedItem
 from store.sqlite import SQLiteStore
 from tests.support.articles import make_article
@@ -98,6 +99,53 @@ def test_a_takedown_is_never_served_from_the_cache(app) -> None:
         answer = client.get(path).get_data(as_text=True)
         assert ids[1] not in answer and "bai-1.html" not in answer, path
     assert client.get(f"/api/articles/{ids[1]}/related").status_code == 404
+
+
+def test_an_override_drops_exactly_the_answers_that_show_its_list(app) -> None:
+    """Editors' overrides are applied as lists are read: a change to one article's drops its
+    related answers, its box and the feed pages that carry it, and nothing else; a rule for
+    every list drops every answer that shows a list."""
+    client = app.test_client()
+    ids = app.config["ids"]
+    page = "https://bao.example.vn/the-thao/bai-0.html"
+    shows = {  # every kept answer that applies ids[0]'s list (the oldest, so not in page 1)
+        f"/api/articles/{ids[0]}/related?k=3",
+        f"/api/related?k=3&url={page}",  # what embed.js asks for
+        "/feeds/the-thao.rss",
+        "/feeds/all.json",
+    }
+    others = {
+        f"/api/articles/{ids[2]}/related?k=3",
+        f"/api/articles/{ids[0]}",
+        "/api/categories/the-thao/latest",
+        "/feeds/the-thao.rss?limit=2",
+    }
+    for path in sorted(shows | others) * 2:  # kept from the second request on
+        assert client.get(path).status_code == 200, path
+    cache: ResponseCache = app.extensions["quantam.response_cache"]
+    store = app.extensions["quantam"].store
+
+    def current() -> set[str]:
+        return {
+            path + (f"?{query}" if query else "")
+            for (path, query, _), entry in cache._items.items()
+            if entry.current(store.versions(entry.resources))
+        }
+
+    assert len(cache._items) == len(shows | others)
+    assert "bai-1.html" in client.get(f"/embed/related?url={page}").get_data(as_text=True)
+    body = {"block": [ids[1]]}
+    put = client.put(f"/api/articles/{ids[0]}/overrides", json=body, headers=AUTH)
+    assert put.status_code == 200
+    assert current() == others
+    assert ids[1] not in client.get(f"/api/articles/{ids[0]}/related?k=3").get_data(as_text=True)
+    # The box without script is built per request, overrides applied.
+    assert "bai-1.html" not in client.get(f"/embed/related?url={page}").get_data(as_text=True)
+    for path in sorted(shows | others) * 2:
+        client.get(path)
+    assert len(current()) == len(shows | others)
+    store.put_site_rules(SiteRules(blocked=(ids[3],)))
+    assert current() == {f"/api/articles/{ids[0]}", "/api/categories/the-thao/latest"}
 
 
 def test_conditional_requests_are_answered_from_the_cache(app) -> None:

@@ -1,0 +1,1 @@
+"""The newsroom console at /admin (auth, views, charts, templates) and the public home page."""
