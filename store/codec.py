@@ -154,6 +154,7 @@ def source_to_dict(s: Source) -> dict[str, Any]:
         d[name] = ts(d[name])
     d["skip_hours"] = list(s.skip_hours)
     d["skip_days"] = list(s.skip_days)
+    d["failed_days"] = [list(pair) for pair in s.failed_days]
     return d
 
 
@@ -163,6 +164,7 @@ def source_from_dict(d: dict[str, Any]) -> Source:
         d[name] = parse_ts(d.get(name))
     d["skip_hours"] = tuple(d.get("skip_hours") or ())
     d["skip_days"] = tuple(d.get("skip_days") or ())
+    d["failed_days"] = tuple((str(day), int(n)) for day, n in d.get("failed_days") or ())
     known = Source.__dataclass_fields__
     return Source(**{k: v for k, v in d.items() if k in known})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, overload
 from urllib.parse import urlsplit
 
@@ -18,6 +18,8 @@ ID_POLICIES = ("guid", "link", "link_date_title")
 # When a source's article pages are fetched for their full text: `auto` when the feed's text is
 # shorter than a number of words (a setting), `always`, or `never`.
 FULL_TEXT_POLICIES = ("auto", "always", "never")
+# Days of failed-fetch counts a source keeps (the console charts 14).
+FAILED_DAYS_KEPT = 14
 # What an article's stored text is: `pending` (its page is still to be fetched), `full` (the
 # whole article: the feed or CMS carried it, or it was extracted from the page), `summary` (only
 # the feed's summary, by policy) or `failed` (the page gave no article; the summary is kept).
@@ -236,9 +238,23 @@ class Source:
     # The last article page that gave no full text: why, and when.
     fulltext_error: str | None = None
     fulltext_error_at: datetime | None = None
+    # Failed fetches per UTC day, oldest first, the last FAILED_DAYS_KEPT days: the console's
+    # 14-day chart (consecutive errors alone cannot say on which days polls failed).
+    failed_days: tuple[tuple[str, int], ...] = ()
 
     def replace(self, **changes: Any) -> Source:
         return dataclasses.replace(self, **changes)
+
+    def with_failure(self, now: datetime) -> Source:
+        """This source with one more failed fetch counted on `now`'s UTC day."""
+        day = as_utc(now).date()
+        first = (day - timedelta(days=FAILED_DAYS_KEPT - 1)).isoformat()
+        counts = {d: n for d, n in self.failed_days if d >= first}
+        counts[day.isoformat()] = counts.get(day.isoformat(), 0) + 1
+        return self.replace(failed_days=tuple(sorted(counts.items())))
+
+    def failures_on(self, day: date) -> int:
+        return dict(self.failed_days).get(day.isoformat(), 0)
 
     @property
     def host(self) -> str:

@@ -558,7 +558,7 @@ class Ingestor:
         delay = error_delay(self.schedule, errors, retry_after, self.rng)
         if retry_after is not None:
             report.error += f"; retrying after {delay} s as the server asked"
-        source = source.replace(
+        source = source.with_failure(now).replace(
             last_fetch_at=now,
             last_status=status,
             last_error=report.error,

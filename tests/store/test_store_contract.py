@@ -77,6 +77,7 @@ def test_sources_lifecycle(store: Store) -> None:
         skip_days=("Sunday",),
         id_policy="link",
         id_policy_reason="broken",
+        failed_days=(("2024-05-01", 2), ("2024-05-02", 1)),
     )
     store.update_source(changed)
     assert store.get_source(a.id) == changed

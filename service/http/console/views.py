@@ -26,10 +26,10 @@ from feeds.common.errors import FeedError
 from feeds.ingest.text import clean_text, slugify
 from recommender.read import related_for
 from service.core import Quantam
-from service.http import api
+from service.http import box
 from service.http.console.auth import audit, bp, console, form, page
 from service.http.console.charts import Bar, bar_chart
-from service.http.contract import models, query
+from service.http.contract import query
 from service.http.contract.operations import Reply
 from service.http.contract.shapes import full_text_counts, source_status
 from service.http.embed import snippet
@@ -142,15 +142,8 @@ def sources() -> str:
     per_day = Counter((a.source_id, a.first_seen.date()) for a in recent)
     rows = []
     for s in store.list_sources():
-        failing_since = s.last_success_at or s.created_at
         bars = [
-            Bar(
-                day.strftime("%d/%m"),
-                per_day.get((s.id, day), 0),
-                # Failed polls are not kept one by one: a source in error since a day marks
-                # every day from then on (its error_count says how many polls failed).
-                1 if s.error_count and failing_since.date() <= day else 0,
-            )
+            Bar(day.strftime("%d/%m"), per_day.get((s.id, day), 0), s.failures_on(day))
             for day in days
         ]
         rows.append(
@@ -467,24 +460,23 @@ def preview(article_id: str) -> str:
     return render_template("preview.html", a=a, box=box)
 
 
-@bp.get("/box/<int:version>/api/related")
+@bp.get("/box/<int:version>/api/box")
 @console(
-    "The preview box's related answer (the public one, under a path per store version)",
+    "The preview box's answer (the public one, under a path per store version)",
     {
-        200: Reply("The related answer.", models.RelatedList),
+        200: Reply("The boxes of the page.", box.BoxAnswer),
         400: "BadParameter",
-        404: "NotFound",
         503: "StoreUnavailable",
     },
-    query=api.RelatedByURLQuery,
+    query=box.BoxesQuery,
 )
 def box_answer(version: int) -> Response:
-    """What the preview's embed.js asks for: the public related answer (the same body), under
-    a path that changes with the store's version. Readers' browsers may keep an API answer
-    for its max-age (60 s); an editor's preview must show a change at once."""
-    asked = query.parse(api.RelatedByURLQuery)
-    exclude, exclude_categories = set(asked.exclude), set(asked.exclude_category)
-    body = api.related_answer(api.article_at(asked.url), asked.k, exclude, exclude_categories)
+    """What the preview's embed.js asks for: the public box answer (the same body), under a
+    path that changes with the store's version. Readers' browsers may keep an API answer for
+    its max-age (60 s); an editor's preview must show a change at once."""
+    asked = query.parse(box.BoxesQuery)
+    boxes = box.parse_boxes(asked.boxes)
+    body = box.build_boxes(_quantam().store, asked.url, boxes, asked.lang, box.flag(asked.fill))
     return jsonify(body)
 
 

@@ -173,10 +173,26 @@ def test_500_backs_off_exponentially_then_recovers(
         clock.now = stored.next_due_at
     assert delays == [300, 600, 1200]
     assert ingestor.store.get_source(src.id).error_count == 3
+    failed = ingestor.store.get_source(src.id).failed_days
+    assert sum(n for _, n in failed) == 3  # counted per day, for the console's 14-day chart
     report = poll(ingestor, src.id)
     assert report.ok and len(report.new) == 1
     stored = ingestor.store.get_source(src.id)
     assert stored.error_count == 0 and stored.last_error is None and stored.last_status == 200
+    assert stored.failed_days == failed  # a success ends the streak, not the history
+
+
+def test_failed_days_count_per_utc_day_and_keep_fourteen() -> None:
+    source = Source(url="https://a.example/rss", category="x")
+    start = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    for hours in (0, 0.25, 1, 24 * 20):  # two on May 1st, one on the 2nd, one 20 days later
+        source = source.with_failure(start + timedelta(hours=hours))
+    assert source.failed_days == (("2024-05-21", 1),)
+    source = Source(url="https://a.example/rss", category="x")
+    for hours in (0, 0.25, 1):
+        source = source.with_failure(start + timedelta(hours=hours))
+    assert source.failed_days == (("2024-05-01", 2), ("2024-05-02", 1))
+    assert source.failures_on(start.date()) == 2
 
 
 def test_backoff_is_capped(feed_server: FeedServer, ingestor: Ingestor, clock: Clock) -> None:
