@@ -6,9 +6,12 @@ reader gets the figures too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+
+LABEL_PX = 40
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,9 @@ def bar_chart(bars: Sequence[Bar], title: str, width: int = 600, height: int = 1
     axis = height - 18
     plot = axis - 14
     step = width / max(len(bars), 1)
-    label_every = max(1, len(bars) // 8)
+    # A "23/12" label is about 28 px at font-size 10: one label per 40 px at least, or the
+    # labels of a 280-px chart of 14 days run into each other.
+    label_every = max(1, len(bars) // 8, math.ceil(LABEL_PX / step))
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} '
         f'{height + (12 if bad_top else 0)}" width="{width}" height="{height}" role="img" '
