@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import scipy.sparse as sp
 
-from recommender import build, window
+from recommender import build, snapshot, window
 from recommender import model as stored_model
 from recommender.index import Neighbours, empty_rows
 from recommender.latent import LatentSpace
@@ -132,6 +132,8 @@ class RelatedEngine:
         # every neighbour row only if asked (measurement: 360 bytes an article)
         self.last_ids: list[str] | None = None
         self.keep_neighbours = False
+        # Changes applied past the stored index snapshot before this engine stores a fresher one.
+        self.snapshot_every = snapshot.REFRESH_EVERY
 
     def reindex(self, progress: bool = False, processes: int | None = None) -> ReindexReport:
         """Refit the model on every stored article and recompute every list, then swap.
@@ -236,7 +238,11 @@ class RelatedEngine:
                 if not held:
                     log.warning("%s; this process catches up at its next change", _BUSY)
                     return 0
-                return ChangeApplier(self.store, self.settings, state).apply()
+                applied = ChangeApplier(self.store, self.settings, state).apply()
+                stored = int(self.store.get_meta(snapshot.SNAPSHOT_SEQ_KEY) or 0)
+                if state.seq - stored >= self.snapshot_every:
+                    self._save_snapshot(state)
+                return applied
 
     def behind(self) -> bool:
         """Whether the store logged changes that no engine has applied to the lists yet."""
@@ -315,6 +321,13 @@ class RelatedEngine:
         self.store.set_meta(MODEL_KEY, blob)
         self.store.set_meta(VERSION_KEY, state.version.encode())
         self.store.set_meta(FITTED_KEY, repr(time.time()).encode())
+        self._save_snapshot(state)
+
+    def _save_snapshot(self, state: IndexState) -> None:
+        """The index's live rows, for the next process that loads the model
+        (recommender/snapshot.py); the caller holds the lists lock."""
+        self.store.set_meta(snapshot.SNAPSHOT_KEY, snapshot.dump(snapshot.of_state(state)))
+        self.store.set_meta(snapshot.SNAPSHOT_SEQ_KEY, str(state.seq).encode())
 
     def _load(self) -> IndexState:
         """Another process fitted the model: vectorise the stored articles with it."""
@@ -329,30 +342,54 @@ class RelatedEngine:
                 f"the stored related-articles model cannot be read ({exc}): run `quantam reindex`"
             ) from exc
         vectorizer = loaded.vectorizer
-        # with a recency window only the newest window matters to an add (recommender/window.py)
-        articles = (
-            window.last_window(self.store, self.settings)
-            if window.seconds(self.settings) > 0
-            else None
-        )
-        read = build.read_vectors(self.store, vectorizer, None, _plan(workers=1), articles=articles)
-        vectors, columns = read or (empty_rows(vectorizer.n_features), Columns())
+        seq = loaded.seq
+        stored = self._stored_snapshot(version, vectorizer.n_features)
+        if stored is not None:
+            vectors, columns, seq = stored.vectors, stored.columns, stored.seq
+        else:
+            # with a recency window only the newest window matters to an add
+            # (recommender/window.py)
+            articles = (
+                window.last_window(self.store, self.settings)
+                if window.seconds(self.settings) > 0
+                else None
+            )
+            read = build.read_vectors(
+                self.store, vectorizer, None, _plan(workers=1), articles=articles
+            )
+            vectors, columns = read or (empty_rows(vectorizer.n_features), Columns())
+            del read
         state = IndexState.of(
             vectorizer,
             vectors,
             columns,
             version=version,
-            seq=loaded.seq,
+            seq=seq,
             latent=loaded.latent,
             settings=self.settings,
             block_rows=STACK_ROWS,
         )
-        del vectors, columns, read
+        del vectors, columns, stored
         self._remember_stored(state)
         # the inverted lists now: the first add would otherwise wait for them (1.6 s at 100k)
         state.index.prepare()
         _settle()
         return state
+
+    def _stored_snapshot(self, version: str, width: int) -> snapshot.Snapshot | None:
+        """The stored index rows, if they belong to this model version (a snapshot of an older
+        model, or none yet, means analysing the articles again)."""
+        raw = self.store.get_meta(snapshot.SNAPSHOT_KEY)
+        if raw is None:
+            return None
+        try:
+            found = snapshot.load(raw)
+        except snapshot.SnapshotError as exc:
+            log.warning("the stored index snapshot is not used: %s", exc)
+            return None
+        if found.version != version or found.vectors.shape[1] != width:
+            return None
+        return found
 
     def _remember_stored(self, state: IndexState) -> None:
         """Record the stored lists of the state's articles in it."""

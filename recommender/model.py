@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,6 @@ def load(raw: bytes) -> Model:
             return Model(vectorizer=vectorizer, latent=latent, seq=int(meta["seq"]))
     except ModelError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         # an old pickled model (zlib bytes), or bytes cut short
         raise ModelError(f"not a stored model of this version ({exc.__class__.__name__})") from exc
