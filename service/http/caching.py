@@ -128,10 +128,11 @@ def store_version() -> int:
     return version
 
 
-def offer(etag: str) -> None:
-    """Offer this request's final answer to the response cache (service/http/response_cache.py)."""
+def offer(etag: str, expires: float | None = None) -> None:
+    """Offer this request's final answer to the response cache (service/http/response_cache.py);
+    `expires`: the time.time() it is good until, for answers that also change with time."""
     rule = request.url_rule
-    mark_cacheable(request.environ, etag, rule.rule if rule else "")
+    mark_cacheable(request.environ, etag, rule.rule if rule else "", expires)
 
 
 def get_teasers(article_ids: Iterable[str]) -> list[Teaser]:

@@ -32,7 +32,14 @@ from service.http.contract.models import JSONFeed
 from service.http.contract.operations import IF_NONE_MATCH, READ_HEADERS, Reply, operation, text
 from service.http.contract.query import Cursor, Int, Query, WholeNumber, encode_cursor
 from service.http.errors import NotFound
-from service.http.popular import Window, clock_bucket, clock_cache, most_read, window_delta
+from service.http.popular import (
+    Window,
+    clock_bucket,
+    clock_cache,
+    clock_expires,
+    most_read,
+    window_delta,
+)
 from store.models import Article, Category, Teaser
 
 bp = Blueprint("feeds", __name__)
@@ -228,6 +235,7 @@ def popular_feed(slug: str, fmt: str) -> Response:
         )
         cached = _rendered(fmt, page)
         cache.put(key, cached)
+    offer(cached.etag, expires=clock_expires())
     return _conditional(cached)
 
 

@@ -28,6 +28,7 @@ from service.http.caching import (
     encode_json,
     get_teasers,
     not_modified,
+    offer,
     read_headers,
     store_version,
 )
@@ -79,6 +80,11 @@ class PopularAnswer(BaseModel):
 def clock_bucket() -> int:
     """Which POPULAR_MAX_AGE-long stretch of time this is: popular answers are kept for one."""
     return int(time.time() // POPULAR_MAX_AGE)
+
+
+def clock_expires() -> float:
+    """When the current stretch (clock_bucket) ends, as time.time()."""
+    return float((clock_bucket() + 1) * POPULAR_MAX_AGE)
 
 
 def _window(raw: str) -> str:
@@ -188,6 +194,10 @@ def clocked_json(key_text: str, build: Callable[[], dict[str, Any]]) -> Response
         cache.put(key, rendered)
     etag = "c" + hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
     headers = read_headers(etag, POPULAR_MAX_AGE)
+    # The response cache may serve it again until this stretch of time ends (or a write moves
+    # what it read): without it every box and most-read request went through Flask (0.45 of
+    # trivial Flask's req/s in the serve benchmark).
+    offer(etag, expires=clock_expires())
     if not_modified(etag):
         return Response(status=304, headers=headers)
     return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -207,15 +208,18 @@ def cache_query(path: str, query: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """What a view says about its answer: its entity tag (unquoted) and route (for metrics)."""
+    """What a view says about its answer: its entity tag (unquoted), route (for metrics) and,
+    for an answer that also changes with time (most-read counts move with every beacon, without
+    a version), the time.time() after which it is built again."""
 
     etag: str
     route: str
+    expires: float | None = None
 
 
-def mark_cacheable(environ: Environ, etag: str, route: str) -> None:
+def mark_cacheable(environ: Environ, etag: str, route: str, expires: float | None = None) -> None:
     """Offer this request's answer to the response cache (call it once the answer is final)."""
-    environ[MARK] = Mark(etag, route)
+    environ[MARK] = Mark(etag, route, expires)
 
 
 @dataclass(slots=True)
@@ -288,7 +292,13 @@ class ResponseCache:
         with self._lock:
             entry = self._items.get(key)
             if entry is not None:
-                self._items.move_to_end(key)
+                expires = entry.mark.expires
+                if expires is not None and time.time() >= expires:
+                    del self._items[key]
+                    self.bytes -= entry.size
+                    entry = None
+                else:
+                    self._items.move_to_end(key)
         version = None
         try:
             if entry is None:

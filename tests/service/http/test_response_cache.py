@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -287,3 +288,43 @@ def test_the_budget_bounds_what_the_cache_really_holds(tmp_path: Path) -> None:
     assert accounted <= limit
     assert 0.6 * limit < held <= limit, f"held {held:,} bytes against a {limit:,}-byte budget"
     app.extensions["quantam"].close()
+
+
+def test_an_answer_that_changes_with_time_is_built_again_once_it_expires(tmp_path: Path) -> None:
+    """Most-read answers move with the beacons, which move no version: kept only until the
+    time they were offered with."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'q.db'}")
+    built: list[float] = []
+
+    def wsgi(environ, start_response):
+        built.append(time.time())
+        mark_cacheable(environ, f"e{len(built)}", "/x", expires=time.time() + 0.5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"answer {len(built)}".encode()]
+
+    cache = ResponseCache(wsgi, store, max_bytes=100_000)
+
+    def get() -> bytes:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/popular", "QUERY_STRING": ""}
+        return b"".join(cache(environ, lambda status, headers, exc_info=None: None))
+
+    assert get() == b"answer 1" and get() == b"answer 2"  # kept from the second request
+    assert get() == get() == b"answer 2" and len(built) == 2
+    time.sleep(0.6)
+    assert get() == b"answer 3" and len(built) == 3  # expired: built again
+    store.close()
+
+
+def test_most_read_and_the_box_are_served_from_the_cache_until_their_stretch_ends(app) -> None:
+    client = app.test_client()
+    cache = app.extensions["quantam.response_cache"]
+    paths = (
+        "/api/categories/the-thao/popular?k=3",
+        "/api/box?url=https://bao.example.vn/the-thao/bai-0.html&boxes=related:3",
+    )
+    for path in paths:
+        first, second, third = client.get(path), client.get(path), client.get(path)
+        assert first.status_code == 200 and first.data == second.data == third.data
+    entries = list(cache._items.values())
+    assert len(entries) == 2
+    assert all(e.mark.expires is not None and e.mark.expires > time.time() for e in entries)
