@@ -636,6 +636,7 @@ def run(opts: argparse.Namespace) -> None:
         q = ports["quantam"]
         feed_paths = [f"/feeds/{slug}.rss" for slug in slugs]
         related_paths = [f"/api/articles/{i}/related" for i, _ in pairs]
+        by_url = dict(pairs)
         specs = {
             "related": (related_paths, False, "json", False),
             "related-by-url": (
@@ -655,6 +656,16 @@ def run(opts: argparse.Namespace) -> None:
             "rss-etag": (feed_paths, True, "rss", False),
             "box": (
                 [f"/api/box?url={quote(u, safe='')}&boxes=related:6" for _, u in pairs],
+                False,
+                "json",
+                False,
+            ),
+            # Pages read as a news site's are (Zipf): the box is asked by every reader of a page.
+            "box-popular": (
+                [
+                    f"/api/box?url={quote(by_url[i], safe='')}&boxes=related:6"
+                    for i in popular(pairs, opts.ids)
+                ],
                 False,
                 "json",
                 False,
@@ -750,6 +761,7 @@ TARGETS = (
     "rss",
     "rss-etag",
     "box",
+    "box-popular",
     "popular",
     "events",
 )
@@ -762,6 +774,7 @@ LABELS = {
     "rss": "RSS /feeds/<slug>.rss",
     "rss-etag": "RSS, matching If-None-Match (304)",
     "box": "the box /api/box?url=&boxes=related:6",
+    "box-popular": "the box, popular pages (Zipf)",
     "popular": "most read /api/categories/<s>/popular",
     "events": "beacons POST /api/events (6 each)",
 }

@@ -142,3 +142,12 @@ def test_embed_js_fits_its_budget(client) -> None:
     answer = client.get("/embed.js")
     assert answer.mimetype == "text/javascript"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_renamed_section_shows_in_the_next_box(app, client) -> None:
+    """The names are kept per store version: a rename is a write, so the next box has it."""
+    path = "/api/box?url=https://bao.example/the-thao/bai-1.html&boxes=related:2"
+    for _ in range(3):  # built, kept, served from the cache
+        assert client.get(path).get_json()["boxes"][0]["items"][0]["section"] == "Thể thao"
+    app.extensions["quantam"].store.put_category(Category("the-thao", "Thể thao 24h"))
+    assert client.get(path).get_json()["boxes"][0]["items"][0]["section"] == "Thể thao 24h"
