@@ -293,6 +293,15 @@ class Store(EditorialStore, ABC):
         except the popular lists, which expire on their own."""
 
     @abstractmethod
+    def put_event_counts(self, counts: Iterable[EventCount]) -> None:
+        """Set (not add to) these articles' counters of those hours: what a migration writes, so
+        that running it again leaves the same counts."""
+
+    @abstractmethod
+    def iter_event_counts(self) -> Iterator[EventCount]:
+        """Every stored counter (article, hour): what a migration copies."""
+
+    @abstractmethod
     def popular(
         self, category: str | None, since: datetime, limit: int, exclude: Iterable[str] = ()
     ) -> list[Popularity]:

@@ -91,6 +91,11 @@ def migrate(
         count("related lists", len(lists))
         tick("related lists", report.counts["related lists"], None)
 
+    for counts in _batches(source.iter_event_counts(), batch_size * 4):
+        target.put_event_counts(counts)
+        count("popularity counts", len(counts))
+        tick("popularity counts", report.counts["popularity counts"], None)
+
     _copy_editorial(source, target, count)
     report.mismatches = compare(source, target)
     return report
@@ -137,5 +142,9 @@ def compare(source: Store, target: Store) -> list[tuple[str, int, int]]:
         "users": (len(source.list_users()), len(target.list_users())),
         "overrides": (len(source.list_overrides()), len(target.list_overrides())),
         "audit entries": (len(_all_audit(source)), len(_all_audit(target))),
+        "popularity counts": (
+            sum(1 for _ in source.iter_event_counts()),
+            sum(1 for _ in target.iter_event_counts()),
+        ),
     }
     return [(what, a, b) for what, (a, b) in pairs.items() if a != b]

@@ -51,6 +51,7 @@ from store.models import (
     Source,
     Teaser,
     hour_of,
+    parse_ts,
     ts,
 )
 
@@ -442,7 +443,12 @@ class _Keys:
             self.versions,
         ]
         self.all = [
-            *self.write, self.version, self.meta, self.pophours, *self.records.values(), self.audit
+            *self.write,
+            self.version,
+            self.meta,
+            self.pophours,
+            *self.records.values(),
+            self.audit,
         ]
 
 
@@ -943,6 +949,15 @@ class RedisStore(Store):
     # -- popularity -------------------------------------------------------------------------
     @_guard(retry=False)
     def add_event_counts(self, counts: Iterable[EventCount]) -> None:
+        self._write_counts(counts, add=True)
+
+    @_guard(retry=False)
+    def put_event_counts(self, counts: Iterable[EventCount]) -> None:
+        self._write_counts(counts, add=False)
+
+    def _write_counts(self, counts: Iterable[EventCount], add: bool) -> None:
+        """One transaction: each hour's hash of counters (added to, or set), its expiry and its
+        place in the index of hours; adding also drops hours past the retention."""
         counts = list(counts)
         if not counts:
             return
@@ -952,15 +967,33 @@ class RedisStore(Store):
         for c in counts:
             hour = hour_of(c.hour)
             key = f"{self._k.pop}:{_ts(hour)}"
-            if c.impressions:
-                pipe.hincrby(key, "i\0" + c.article_id, c.impressions)
-            if c.clicks:
-                pipe.hincrby(key, "c\0" + c.article_id, c.clicks)
+            fields = {"i\0" + c.article_id: c.impressions, "c\0" + c.article_id: c.clicks}
+            if add:
+                for field, n in fields.items():
+                    if n:
+                        pipe.hincrby(key, field, n)
+            else:
+                pipe.hset(key, mapping=fields)
             pipe.expire(key, keep)
             pipe.zadd(self._k.pophours, {_ts(hour): hour.timestamp()})
             newest = max(newest, hour.timestamp())
-        pipe.zremrangebyscore(self._k.pophours, "-inf", f"({newest - keep}")
+        if add:
+            pipe.zremrangebyscore(self._k.pophours, "-inf", f"({newest - keep}")
         pipe.execute()
+
+    def iter_event_counts(self) -> Iterator[EventCount]:
+        for hour in self._pop_hours():
+            pairs: dict[str, list[int]] = {}
+            for field, value in self._scan(f"{self._k.pop}:{hour}"):
+                kind, article_id = field.decode().split("\0", 1)
+                pairs.setdefault(article_id, [0, 0])[kind == "c"] = int(value)
+            moment = parse_ts(hour)
+            for article_id, (impressions, clicks) in sorted(pairs.items()):
+                yield EventCount(article_id, moment, impressions, clicks)
+
+    @_guard(retry=True)
+    def _pop_hours(self) -> list[str]:
+        return [h.decode() for h in self._r.zrange(self._k.pophours, 0, -1)]
 
     @_guard(retry=True)
     def popular(

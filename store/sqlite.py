@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from store import codec
 from store.base import (
@@ -666,6 +667,21 @@ class SQLiteStore(Store):
                 "DELETE FROM popularity WHERE hour < ?", (ts(newest - POPULARITY_RETENTION),)
             )
 
+    def put_event_counts(self, counts: Iterable[EventCount]) -> None:
+        rows = [(ts(hour_of(c.hour)), c.article_id, c.impressions, c.clicks) for c in counts]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO popularity (hour, article_id, impressions, clicks) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (hour, article_id) DO UPDATE SET "
+                "impressions = excluded.impressions, clicks = excluded.clicks",
+                rows,
+            )
+
+    def iter_event_counts(self) -> Iterator[EventCount]:
+        columns = "hour, article_id, impressions, clicks"
+        rows = self._keyset("popularity", ("hour", "article_id"), columns)
+        yield from (EventCount(a, parse_ts(h), i, c) for h, a, i, c in rows)
+
     def popular(
         self, category: str | None, since: datetime, limit: int, exclude: Iterable[str] = ()
     ) -> list[Popularity]:
@@ -716,31 +732,23 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token))
 
     # -- export -----------------------------------------------------------------------------
+    def _keyset(self, table: str, key: tuple[str, ...], columns: str) -> Iterator[Any]:
+        """Every row of `table`, `columns` (the key's first), in key order, _CHUNK rows a
+        query: paged by the last key seen, so a large table is never read at once."""
+        cols, marks = ", ".join(key), ", ".join("?" * len(key))
+        sql = f"SELECT {columns} FROM {table} WHERE ({cols}) > ({marks}) ORDER BY {cols} LIMIT ?"
+        last: tuple[Any, ...] = ("",) * len(key)
+        while rows := self._db.execute(sql, (*last, _CHUNK)).fetchall():
+            yield from rows
+            last = tuple(rows[-1][: len(key)])
+
     def iter_aliases(self) -> Iterator[Alias]:
-        last = ("", "")
-        while True:
-            rows = self._db.execute(
-                "SELECT kind, value, article_id FROM aliases WHERE (kind, value) > (?, ?) "
-                "ORDER BY kind, value LIMIT ?",
-                (*last, _CHUNK),
-            ).fetchall()
-            if not rows:
-                return
-            yield from (Alias(kind, value, article_id) for kind, value, article_id in rows)
-            last = (rows[-1][0], rows[-1][1])
+        rows = self._keyset("aliases", ("kind", "value"), "kind, value, article_id")
+        yield from (Alias(kind, value, article_id) for kind, value, article_id in rows)
 
     def iter_related(self) -> Iterator[tuple[str, list[RelatedItem]]]:
-        last = ""
-        while True:
-            rows = self._db.execute(
-                "SELECT article_id, items FROM related WHERE article_id > ? "
-                "ORDER BY article_id LIMIT ?",
-                (last, _CHUNK),
-            ).fetchall()
-            if not rows:
-                return
-            yield from ((aid, codec.related_from_json(items)) for aid, items in rows)
-            last = rows[-1][0]
+        rows = self._keyset("related", ("article_id",), "article_id, items")
+        yield from ((aid, codec.related_from_json(items)) for aid, items in rows)
 
     def iter_takedowns(self) -> Iterator[str]:
         rows = self._db.execute("SELECT article_id FROM takedowns ORDER BY article_id").fetchall()

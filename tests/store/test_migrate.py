@@ -16,7 +16,7 @@ import pytest
 from feeds.ingest.pipeline import Ingestor
 from store.editorial import AuditEntry, ListOverrides, Pin, SiteRules, User
 from store.migrate import checkpoint_key, migrate
-from store.models import Article, IngestBatch, RelatedItem, Source
+from store.models import Article, EventCount, IngestBatch, RelatedItem, Source
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
 from tests.support.articles import T0
@@ -52,6 +52,9 @@ def test_everything_is_copied(sqlite_store: SQLiteStore, redis_target: RedisStor
     sqlite_store.put_site_rules(SiteRules(("x",), (("so-hoa", "the-thao"),)))
     for n in range(3):
         sqlite_store.add_audit(AuditEntry("bientap", f"change {n}", ids[0], at=T0))
+    sqlite_store.add_event_counts(
+        [EventCount(ids[0], T0, impressions=12, clicks=3), EventCount(ids[1], T0, clicks=1)]
+    )
 
     report = migrate(sqlite_store, redis_target, batch_size=2)
     assert report.ok, report.mismatches
@@ -68,9 +71,13 @@ def test_everything_is_copied(sqlite_store: SQLiteStore, redis_target: RedisStor
     assert redis_target.list_users() == sqlite_store.list_users()
     assert redis_target.editorial_for(ids[0]) == sqlite_store.editorial_for(ids[0])
     assert redis_target.audit_log() == sqlite_store.audit_log()
+    popular = sqlite_store.popular(None, T0, 10)
+    assert [p.clicks for p in popular] == [3, 1]
+    assert redis_target.popular(None, T0, 10) == popular
     # a second run copies nothing twice
     assert migrate(sqlite_store, redis_target).ok
     assert len(redis_target.audit_log()) == 3
+    assert redis_target.popular(None, T0, 10) == popular
 
 
 def test_killed_migration_resumes(tmp_path: Path, redis_target: RedisStore) -> None:

@@ -656,6 +656,28 @@ def test_popularity_forgets_hours_past_its_retention(store: Store) -> None:
     assert [p.clicks for p in store.popular(None, old, 10)] == [1]
 
 
+def test_popularity_counts_are_listed_and_set_for_a_migration(store: Store) -> None:
+    """Every (article, hour) counter is listed with its sums; put sets rather than adds, so a
+    migration run twice leaves the same counts."""
+    a, b = make_article(1), make_article(2)
+    store.commit(IngestBatch(articles=[a, b]))
+    hour = T0.replace(minute=0)
+    store.add_event_counts([EventCount(a.id, T0, impressions=3, clicks=1)])
+    store.add_event_counts([EventCount(a.id, T0 + timedelta(minutes=9), impressions=2)])
+    store.add_event_counts([EventCount(b.id, T0 - timedelta(hours=1), clicks=4)])
+    listed = sorted(store.iter_event_counts(), key=lambda c: (c.hour, c.article_id))
+    assert listed == [
+        EventCount(b.id, hour - timedelta(hours=1), impressions=0, clicks=4),
+        EventCount(a.id, hour, impressions=5, clicks=1),
+    ]
+    for _ in range(2):
+        store.put_event_counts([EventCount(a.id, hour, impressions=7, clicks=2)])
+    assert [(p.article_id, p.clicks, p.impressions) for p in store.popular(None, hour, 10)] == [
+        (a.id, 2, 7)
+    ]
+    assert sorted(c.impressions for c in store.iter_event_counts()) == [0, 7]
+
+
 def test_users_are_stored_listed_replaced_and_removed(store: Store) -> None:
     store.put_user(User("tuan", "hash-1", T0))
     store.put_user(User("an", "hash-2", T0 + timedelta(seconds=1)))
