@@ -134,6 +134,7 @@ class RelatedEngine:
         self.keep_neighbours = False
         # Changes applied past the stored index snapshot before this engine stores a fresher one.
         self.snapshot_every = snapshot.REFRESH_EVERY
+        self.snapshot_max_bytes = snapshot.MAX_BYTES
 
     def reindex(self, progress: bool = False, processes: int | None = None) -> ReindexReport:
         """Refit the model on every stored article and recompute every list, then swap.
@@ -240,7 +241,8 @@ class RelatedEngine:
                     return 0
                 applied = ChangeApplier(self.store, self.settings, state).apply()
                 stored = int(self.store.get_meta(snapshot.SNAPSHOT_SEQ_KEY) or 0)
-                if state.seq - stored >= self.snapshot_every:
+                due = state.seq - stored >= self.snapshot_every
+                if due and snapshot.fits(state, self.snapshot_max_bytes):
                     self._save_snapshot(state)
                 return applied
 
@@ -325,7 +327,15 @@ class RelatedEngine:
 
     def _save_snapshot(self, state: IndexState) -> None:
         """The index's live rows, for the next process that loads the model
-        (recommender/snapshot.py); the caller holds the lists lock."""
+        (recommender/snapshot.py); the caller holds the lists lock. An index too large for one
+        stored value is not saved (a loading process vectorises the articles instead)."""
+        if not snapshot.fits(state, self.snapshot_max_bytes):
+            log.info(
+                "index snapshot not stored: %d entries, more than %d MiB",
+                state.index.stored,
+                self.snapshot_max_bytes >> 20,
+            )
+            return
         self.store.set_meta(snapshot.SNAPSHOT_KEY, snapshot.dump(snapshot.of_state(state)))
         self.store.set_meta(snapshot.SNAPSHOT_SEQ_KEY, str(state.seq).encode())
 

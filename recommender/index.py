@@ -204,6 +204,12 @@ class SimilarityIndex:
     def n_features(self) -> int:
         return int(self._main.shape[1])
 
+    @property
+    def stored(self) -> int:
+        """Entries held, removed rows included (what a copy of every row would hold)."""
+        sealed = sum(int(g.matrix.nnz) for g in self._sealed)
+        return int(self._main.nnz) + sealed + self._b_nnz
+
     def vector(self, position: int) -> sp.csr_matrix:
         return self.rows(np.array([position], dtype=np.int64)).csr()
 

@@ -33,6 +33,11 @@ FORMAT = 1
 # one costs about what analysing one article does (~1.4 ms), so 1,000 stay near a second, and
 # storing the rows again (~30 MB at 10,000 articles, a few hundred ms) is paid once per 1,000.
 REFRESH_EVERY = 1000
+# Larger snapshots are not stored: a value this size is what Redis (512 MB at most) and SQLite
+# (1 GB) take with room to spare, and what a store can hand a worker in a few seconds. 8 bytes
+# an entry, ~460 entries an article: ~70,000 articles, 10 weeks at 1,000 a day; a larger index
+# (a whole archive without a recency window) is vectorised again at load, as before.
+MAX_BYTES = 256 * 1024 * 1024
 
 
 class SnapshotError(ValueError):
@@ -48,6 +53,11 @@ class Snapshot:
     seq: int
     vectors: sp.csr_matrix
     columns: Columns
+
+
+def fits(state: IndexState, max_bytes: int = MAX_BYTES) -> bool:
+    """Whether the state's rows are small enough to be stored."""
+    return 8 * state.index.stored <= max_bytes
 
 
 def of_state(state: IndexState) -> Snapshot:

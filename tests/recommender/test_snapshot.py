@@ -137,3 +137,19 @@ def test_whoever_applies_the_log_refreshes_the_snapshot(engine: RelatedEngine) -
         assert now == (before if i == 0 else store.last_seq())
     stored = snapshot.load(store.get_meta(snapshot.SNAPSHOT_KEY) or b"")
     assert {a.id for a in articles()[-2:]} <= set(stored.columns.ids)
+
+
+def test_an_index_too_large_for_one_stored_value_is_vectorised_again_at_load(
+    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    sqlite_store.commit(IngestBatch(articles=articles()))
+    engine = RelatedEngine(sqlite_store)
+    engine.snapshot_max_bytes = 1000  # a few rows' worth
+    with caplog.at_level(logging.INFO):
+        engine.reindex()
+    assert "index snapshot not stored" in caplog.text
+    assert sqlite_store.get_meta(snapshot.SNAPSHOT_KEY) is None
+    other = loaded(sqlite_store)
+    state = other._ensure_state()
+    assert state is not None
+    assert set(state.position) == {a.id for a in sqlite_store.iter_articles()}
