@@ -336,7 +336,8 @@ class RelatedEngine:
                 self.snapshot_max_bytes >> 20,
             )
             return
-        self.store.set_meta(snapshot.SNAPSHOT_KEY, snapshot.dump(snapshot.of_state(state)))
+        taken = snapshot.of_state(state, window.seconds(self.settings))
+        self.store.set_meta(snapshot.SNAPSHOT_KEY, snapshot.dump(taken))
         self.store.set_meta(snapshot.SNAPSHOT_SEQ_KEY, str(state.seq).encode())
 
     def _load(self) -> IndexState:
@@ -387,8 +388,8 @@ class RelatedEngine:
         return state
 
     def _stored_snapshot(self, version: str, width: int) -> snapshot.Snapshot | None:
-        """The stored index rows, if they belong to this model version (a snapshot of an older
-        model, or none yet, means analysing the articles again)."""
+        """The stored index rows, if they belong to this model version and were kept for this
+        recency window (otherwise, or with none yet, the articles are analysed again)."""
         raw = self.store.get_meta(snapshot.SNAPSHOT_KEY)
         if raw is None:
             return None
@@ -399,6 +400,8 @@ class RelatedEngine:
             return None
         if found.version != version or found.vectors.shape[1] != width:
             return None
+        if found.window != window.seconds(self.settings):
+            return None  # kept for another window: other rows are needed
         return found
 
     def _remember_stored(self, state: IndexState) -> None:

@@ -53,6 +53,9 @@ class Snapshot:
     seq: int
     vectors: sp.csr_matrix
     columns: Columns
+    # The recency window (seconds, 0: none) the rows were kept for: a process with another
+    # window needs other rows (the whole archive, or only the window).
+    window: float = 0.0
 
 
 def fits(state: IndexState, max_bytes: int = MAX_BYTES) -> bool:
@@ -60,8 +63,9 @@ def fits(state: IndexState, max_bytes: int = MAX_BYTES) -> bool:
     return 8 * state.index.stored <= max_bytes
 
 
-def of_state(state: IndexState) -> Snapshot:
-    """The state's live articles (a takedown's or an edit's old row is left out)."""
+def of_state(state: IndexState, window: float) -> Snapshot:
+    """The state's live articles (a takedown's or an edit's old row is left out), kept for a
+    recency window of `window` seconds."""
     live = np.flatnonzero(state.index.alive[: state.index.size])
     vectors = state.index.rows(live).csr()
     columns = Columns(
@@ -69,7 +73,7 @@ def of_state(state: IndexState) -> Snapshot:
         published=[state.published[p] for p in live.tolist()],
         category=[state.category[p] for p in live.tolist()],
     )
-    return Snapshot(state.version, state.seq, vectors, columns)
+    return Snapshot(state.version, state.seq, vectors, columns, window)
 
 
 def dump(snapshot: Snapshot) -> bytes:
@@ -79,6 +83,7 @@ def dump(snapshot: Snapshot) -> bytes:
         "version": snapshot.version,
         "seq": snapshot.seq,
         "width": int(snapshot.vectors.shape[1]),
+        "window": snapshot.window,
         "ids": c.ids,
         "category": c.category,
     }
@@ -116,6 +121,6 @@ def load(raw: bytes) -> Snapshot:
         raise
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise SnapshotError(f"not a stored snapshot ({exc.__class__.__name__}: {exc})") from exc
-    return Snapshot(
-        str(meta["version"]), int(meta["seq"]), vectors, Columns(ids, published, category)
-    )
+    columns = Columns(ids, published, category)
+    window = float(meta.get("window", 0.0))
+    return Snapshot(str(meta["version"]), int(meta["seq"]), vectors, columns, window)

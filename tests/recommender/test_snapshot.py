@@ -40,7 +40,7 @@ def test_dump_and_load_keep_every_live_row_and_leave_out_removed_ones(
     assert state is not None
     gone = state.position["bao-2"]
     state.index.remove(gone)
-    raw = snapshot.dump(snapshot.of_state(state))
+    raw = snapshot.dump(snapshot.of_state(state, 0.0))
     back = snapshot.load(raw)
     live = [p for p in range(len(state.ids)) if p != gone]
     assert back.columns.ids == [state.ids[p] for p in live]
@@ -117,6 +117,15 @@ def test_a_snapshot_of_another_model_or_unreadable_is_not_used(
     state = other._ensure_state()
     assert state is not None and "x0" not in state.position
     assert set(state.position) == set(expected)
+
+    # kept for no window: a process with a 7-day window reads its window's articles instead
+    marked = snapshot.load(good)
+    marked.columns.ids = [f"x{i}" for i in range(len(marked.columns.ids))]
+    store.set_meta(snapshot.SNAPSHOT_KEY, snapshot.dump(marked))
+    windowed = RelatedEngine(store, RelatedSettings(auto_reindex_max=0, max_age_days=7))
+    windowed.sync()
+    state = windowed._ensure_state()
+    assert state is not None and "x0" not in state.position and set(state.position)
 
     store.set_meta(snapshot.SNAPSHOT_KEY, good[: len(good) // 2])
     with caplog.at_level(logging.WARNING):
