@@ -24,10 +24,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.state import Columns, IndexState
+from store.base import Store
 
-SNAPSHOT_KEY = "related:snapshot"
+# Derived meta (Store.DERIVED_META): its sequence numbers are this store's change log's, so a
+# migration, whose target logs every article again under new numbers, leaves it behind and the
+# target's first loading process vectorises the articles instead.
+SNAPSHOT_KEY = Store.DERIVED_META + "related:snapshot"
 # The change-log sequence number the stored snapshot holds (read without the snapshot itself).
-SNAPSHOT_SEQ_KEY = "related:snapshot-seq"
+SNAPSHOT_SEQ_KEY = Store.DERIVED_META + "related:snapshot-seq"
 FORMAT = 1
 # Changes a loading process may have to replay before a fresher snapshot is stored: replaying
 # one costs about what analysing one article does (~1.3 ms), so 1,000 stay near a second, and

@@ -311,6 +311,10 @@ class Store(EditorialStore, ABC):
         are left out."""
 
     # -- small named values (index state, versions) -----------------------------------------
+    # Keys under this prefix hold what the rest of the store can rebuild, tied to this store's
+    # own change log (the index snapshot): a migration leaves them behind.
+    DERIVED_META = "derived:"
+
     @abstractmethod
     def get_meta(self, key: str) -> bytes | None: ...
 

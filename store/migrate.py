@@ -63,7 +63,7 @@ def migrate(
         target.restore_source(src)
         count("sources", 1)
     for key, value in source.iter_meta():
-        if not key.startswith(CHECKPOINT):
+        if not key.startswith((CHECKPOINT, Store.DERIVED_META)):
             target.set_meta(key, value)
             count("meta", 1)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from feeds.ingest.pipeline import Ingestor
+from store.base import Store
 from store.editorial import AuditEntry, ListOverrides, Pin, SiteRules, User
 from store.migrate import checkpoint_key, migrate
 from store.models import Article, EventCount, IngestBatch, RelatedItem, Source
@@ -46,6 +47,8 @@ def test_everything_is_copied(sqlite_store: SQLiteStore, redis_target: RedisStor
     sqlite_store.put_related({ids[0]: [RelatedItem(ids[1], 0.7, False, ("đội tuyển",))]})
     sqlite_store.delete_article(ids[2])
     sqlite_store.set_meta("index:model", b"\x00binary")
+    # derived from this store's own change log (the index snapshot): left behind
+    sqlite_store.set_meta(Store.DERIVED_META + "related:snapshot", b"rows")
 
     sqlite_store.put_user(User("bientap", "$argon2id$h", T0))
     sqlite_store.put_overrides(ListOverrides(ids[0], (Pin(ids[1], 2),), (ids[2],)))
@@ -66,6 +69,7 @@ def test_everything_is_copied(sqlite_store: SQLiteStore, redis_target: RedisStor
     assert redis_target.get_related(ids[0]) == sqlite_store.get_related(ids[0])
     assert redis_target.taken_down([ids[2]]) == {ids[2]}
     assert redis_target.get_meta("index:model") == b"\x00binary"
+    assert redis_target.get_meta(Store.DERIVED_META + "related:snapshot") is None
     url_keys = [("url", a.url) for a in sqlite_store.iter_articles()]
     assert redis_target.lookup_aliases(url_keys) == sqlite_store.lookup_aliases(url_keys)
     assert redis_target.list_users() == sqlite_store.list_users()
