@@ -21,12 +21,12 @@ from flask import Blueprint, Response, current_app
 from pydantic import AfterValidator, BaseModel, Field
 
 from recommender.read import related_for
-from service.http.caching import get_teasers, store_version
+from service.http.caching import cached_json, get_teasers, store_version
 from service.http.contract import models, query
 from service.http.contract.operations import read
 from service.http.contract.query import PageURL, Query
 from service.http.contract.shapes import article_item
-from service.http.popular import ListItem, clocked_json, most_read
+from service.http.popular import POPULAR_MAX_AGE, ListItem, clock_expires, most_read
 from service.http.response_cache import depends_on
 from store.base import CATEGORIES, Store
 from store.models import Teaser
@@ -295,7 +295,6 @@ def box() -> Response:
     asked = query.parse(BoxesQuery)
     page_url, boxes, lang, fill = asked.url, parse_boxes(asked.boxes), asked.lang, flag(asked.fill)
     store = current_app.extensions["quantam"].store
-    return clocked_json(
-        f"box|{page_url}|{boxes}|{lang}|{fill}",
-        lambda: build_boxes(store, page_url, boxes, lang, fill),
+    return cached_json(
+        lambda: build_boxes(store, page_url, boxes, lang, fill), POPULAR_MAX_AGE, clock_expires()
     )

@@ -167,12 +167,17 @@ def not_modified(etag: str) -> bool:
     return request.if_none_match.contains_weak(etag)
 
 
-def cached_json(build: Callable[[], dict[str, Any]], max_age: int = READ_MAX_AGE) -> Response:
-    """build()'s answer, or 304, with caching headers, offered to the response cache."""
+def cached_json(
+    build: Callable[[], dict[str, Any]],
+    max_age: int = READ_MAX_AGE,
+    expires: float | None = None,
+) -> Response:
+    """build()'s answer, or 304, with caching headers, offered to the response cache (until
+    `expires`, a time.time(), for answers that also change with time)."""
     rendered = Rendered(encode_json(build()), API_GZIP_LEVEL)
     etag = content_tag(rendered.body)
     headers = read_headers(etag, max_age)
-    offer(etag)
+    offer(etag, expires)
     if not_modified(etag):
         return Response(status=304, headers=headers)
     return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)

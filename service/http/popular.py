@@ -7,31 +7,17 @@ version, so a takedown leaves at once) rather than until the next change.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, current_app
 from pydantic import AfterValidator, BaseModel, Field
 
-from service.http.caching import (
-    API_GZIP_LEVEL,
-    API_GZIP_MIN_BYTES,
-    JSON,
-    Rendered,
-    body_response,
-    encode_json,
-    get_teasers,
-    not_modified,
-    offer,
-    read_headers,
-    store_version,
-)
+from service.http.caching import cached_json, get_teasers
 from service.http.contract import models, query
 from service.http.contract.operations import read
 from service.http.contract.query import Ids, Int, Query, WholeNumber
@@ -117,10 +103,9 @@ class PopularQuery(Query):
 
 
 class ClockCache:
-    """A small LRU of answers whose keys carry the clock's bucket and the store's version:
-    popularity counts move every second without moving a version, so these answers are kept
-    for a stretch of time rather than until a write (the response cache keeps them until a
-    write, so they do not go through it)."""
+    """A small LRU of values whose keys carry the clock's bucket (and the store's version):
+    popularity counts move every second without moving a version, so rankings and popular
+    feed pages are kept for a stretch of time rather than until a write."""
 
     def __init__(self, max_entries: int = 2048):
         self.max_entries = max_entries
@@ -142,7 +127,7 @@ class ClockCache:
                 self._items.popitem(last=False)
 
 
-def clock_cache(name: str = "quantam.clock_cache", size: int = 2048) -> ClockCache:
+def clock_cache(name: str, size: int = 2048) -> ClockCache:
     cache: ClockCache = current_app.extensions.setdefault(name, ClockCache(size))
     return cache
 
@@ -182,27 +167,6 @@ def popular_item(teaser: Teaser, counts: Popularity) -> dict[str, Any]:
     return {**article_item(teaser), "clicks": counts.clicks, "impressions": counts.impressions}
 
 
-def clocked_json(key_text: str, build: Callable[[], dict[str, Any]]) -> Response:
-    """A JSON answer cached by the clock (POPULAR_MAX_AGE) as well as by the store's version:
-    counts change every second without moving the version, and a takedown must still show at
-    once."""
-    key = (f"{key_text}|{clock_bucket()}", store_version())
-    cache = clock_cache()
-    rendered: Rendered | None = cache.get(key)
-    if rendered is None:
-        rendered = Rendered(encode_json(build()), API_GZIP_LEVEL)
-        cache.put(key, rendered)
-    etag = "c" + hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
-    headers = read_headers(etag, POPULAR_MAX_AGE)
-    # The response cache may serve it again until this stretch of time ends (or a write moves
-    # what it read): without it every box and most-read request went through Flask (0.45 of
-    # trivial Flask's req/s in the serve benchmark).
-    offer(etag, expires=clock_expires())
-    if not_modified(etag):
-        return Response(status=304, headers=headers)
-    return body_response(rendered, JSON, headers, API_GZIP_MIN_BYTES)
-
-
 @bp.get("/api/categories/<slug>/popular")
 @read("A category's most read stories", PopularAnswer, query=PopularQuery)
 def category_popular(slug: str) -> Response:
@@ -222,4 +186,6 @@ def category_popular(slug: str) -> Response:
             "items": [popular_item(t, p) for t, p in ranked],
         }
 
-    return clocked_json(f"popular|{slug}|{k}|{label}|{','.join(sorted(exclude))}", build)
+    # Kept by the response cache until this stretch of time ends (counts move with every
+    # beacon, without a version) or a write moves what it read.
+    return cached_json(build, POPULAR_MAX_AGE, clock_expires())
