@@ -117,8 +117,12 @@ class _Sessions(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         # Only a request that carries the console's cookie needs it read: building the signing
-        # serializer for every API request cost 60 us of a ~300 us related answer.
-        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        # serializer for every API request cost 60 us of a ~300 us related answer; parsing the
+        # cookies of a request that has none, ~10 us more.
+        if (
+            "HTTP_COOKIE" not in request.environ
+            or app.config["SESSION_COOKIE_NAME"] not in request.cookies
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -87,6 +87,19 @@ def test_beacons_become_the_most_read_list(app, client, tmp_path: Path) -> None:
         assert trace not in raw
 
 
+def test_an_unknown_article_is_counted_once_it_is_stored(app, client) -> None:
+    """Ids found in the store are remembered per process; ids not found are asked again, so an
+    article a beacon names before it is stored (a CMS push racing the page) counts later."""
+    late = make_article(7)
+    event = [{"type": "click", "id": late.id}]
+    assert beacon(client, event, "192.0.2.31").get_json() == {"counted": 0, "ignored": 1}
+    app.extensions["quantam"].store.commit(IngestBatch(articles=[late]))
+    assert beacon(client, event, "192.0.2.32").get_json() == {"counted": 1, "ignored": 0}
+    assert beacon(client, event, "192.0.2.33").get_json() == {"counted": 1, "ignored": 0}
+    flush(app)
+    assert (late.id, 2, 0) in popular(client)
+
+
 def test_repeats_bots_and_floods_are_not_counted(app, client) -> None:
     ids = app.config["ids"]
     click = [{"type": "click", "id": ids[1], "position": 1}]
