@@ -691,6 +691,7 @@ def run(opts: argparse.Namespace) -> None:
             events_requests = work / "events.requests"
             events_requests.write_text("\n".join(posts) + "\n", encoding="utf-8")
             runs.append(("events", (q, events_requests, pids["quantam"]), None))
+        www.mkdir(exist_ok=True)  # nothing mirrored when only beacons are measured
         for path in [www, *www.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         (work / "tmp").mkdir()

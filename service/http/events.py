@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -51,6 +50,9 @@ CLIENT_EVENTS_PER_MINUTE = 120
 REMEMBERED_MAX = 100_000
 SALT_SECONDS = 24 * 3600
 FLUSH_SECONDS = 2.0
+# Or sooner, once this many (article, hour) counters wait (~150 bytes each, ~1.5 MB): a beacon
+# over a thousand articles a second at 1,000 would write a transaction every ~0.2 s per worker.
+FLUSH_PENDING = 10_000
 # Pending (article, hour) counters past which a store that keeps failing loses the oldest.
 PENDING_MAX = 50_000
 # Article ids this process has seen in the store, so that a beacon about them reads nothing:
@@ -59,12 +61,12 @@ PENDING_MAX = 50_000
 KNOWN_MAX = 50_000
 CONTENT_TYPES = ("text/plain", "application/json")
 # User agents that are not a person reading: crawlers, monitors, link previews, headless
-# browsers and HTTP libraries. A request without a user agent is not counted either.
+# browsers and HTTP libraries. A request without a user agent is not counted either. Matched
+# against the lowercased agent: with re.IGNORECASE the search cost 20 µs a beacon, 1.7 µs so.
 BOTS = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|headless|lighthouse|pagespeed|preview|monitor|"
     r"facebookexternalhit|embedly|python-|python/|curl/|wget/|go-http|java/|okhttp|axios|"
-    r"node-fetch|libwww|httpclient|phantomjs|scrapy",
-    re.IGNORECASE,
+    r"node-fetch|libwww|httpclient|phantomjs|scrapy"
 )
 
 BOX_EVENTS = Counter(
@@ -132,7 +134,8 @@ class Tally:
                 self._seen.clear()
                 self._rates.clear()
             salt = self._salt
-        return hmac.new(salt, f"{address}\n{agent}".encode(), hashlib.sha256).digest()[:16]
+        # keyed BLAKE2 is a MAC of its own: a third of HMAC-SHA256's cost
+        return hashlib.blake2b(f"{address}\n{agent}".encode(), key=salt, digest_size=16).digest()
 
     def admit(self, client: bytes, events: list[Event]) -> list[Event]:
         """The events to count: not a repeat within REPEAT_SECONDS, within the client's rate."""
@@ -193,7 +196,9 @@ class Tally:
             BOX_EVENTS.labels(kind, position).inc(n)
 
     def due(self) -> bool:
-        return time.monotonic() - self._flushed >= FLUSH_SECONDS or len(self._pending) > 1000
+        return (
+            time.monotonic() - self._flushed >= FLUSH_SECONDS or len(self._pending) > FLUSH_PENDING
+        )
 
     def flush(self, store: Store) -> None:
         """Write the pending counts; kept for the next flush if the store is away."""
@@ -218,7 +223,7 @@ class Tally:
 
 
 def is_bot(agent: str) -> bool:
-    return not agent or BOTS.search(agent) is not None
+    return not agent or BOTS.search(agent.lower()) is not None
 
 
 def _prefetch(environ: dict[str, Any]) -> bool:
@@ -238,7 +243,12 @@ def _read_body() -> bytes:
     declared = request.environ.get("CONTENT_LENGTH", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise _too_large()
-    body = request.stream.read(MAX_BODY + 1)
+    # A declared length is read as it is (werkzeug's stream wrapper cost more than the read);
+    # a chunked body (no length) through the wrapper, which stops where the server says.
+    if declared.isdigit():
+        body = request.environ["wsgi.input"].read(int(declared))
+    else:
+        body = request.stream.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         raise _too_large()
     return body
@@ -262,6 +272,7 @@ def parse_events(body: bytes) -> list[Event]:
 
 # Given to the constructor: set one by one afterwards they cost more than the answer's body.
 CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+ACCEPTED = {"Content-Type": "application/json", **CORS}
 PREFLIGHT = {
     **CORS,
     "Access-Control-Allow-Methods": "POST",
@@ -309,7 +320,7 @@ def post_events() -> Response:
         if tally.due():
             tally.flush(store)
     body = EventsAccepted(counted=len(counted), ignored=len(events) - len(counted))
-    return Response(body.model_dump_json(), 202, mimetype="application/json", headers=CORS)
+    return Response(body.model_dump_json(), 202, headers=ACCEPTED)
 
 
 def _position_label(position: int | None) -> str:
