@@ -240,22 +240,18 @@ def _read_body() -> bytes:
             "Unsupported media type",
             f"send JSON as text/plain or application/json, not {mimetype}",
         )
-    declared = request.environ.get("CONTENT_LENGTH", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large()
     # A declared length is read as it is (werkzeug's stream wrapper cost more than the read);
     # a chunked body (no length) through the wrapper, which stops where the server says.
+    declared = request.environ.get("CONTENT_LENGTH", "")
     if declared.isdigit():
-        body = request.environ["wsgi.input"].read(int(declared))
+        length = int(declared)
+        body = b"" if length > MAX_BODY else request.environ["wsgi.input"].read(length)
     else:
         body = request.stream.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise _too_large()
+        length = len(body)
+    if length > MAX_BODY:
+        raise Problem(413, "Body too large", f"at most {MAX_BODY} bytes of events per request")
     return body
-
-
-def _too_large() -> Problem:
-    return Problem(413, "Body too large", f"at most {MAX_BODY} bytes of events per request")
 
 
 def parse_events(body: bytes) -> list[Event]:
