@@ -8,17 +8,19 @@ so a takedown or edit is never served from here stale).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from flask import Response, current_app, request
+from werkzeug.utils import get_content_type
 
 from service.http.response_cache import VERSION, depends_on, mark_cacheable
 from store.base import Store, article_resource
@@ -65,15 +67,32 @@ def body_response(
     headers: dict[str, str] | None = None,
     gzip_min_bytes: int = GZIP_MIN_BYTES,
 ) -> Response:
-    """The rendered body, gzipped when the client accepts it and it is worth it.
-
-    Headers go in with the constructor: setting them one by one afterwards cost more than the
-    rest of a cached answer."""
+    """The rendered body, gzipped when the client accepts it and it is worth it."""
     all_headers = {"Vary": "Accept-Encoding", **(headers or {})}
+    content_type = _content_type(mimetype)
     if len(rendered.body) >= gzip_min_bytes and accepts_gzip():
         all_headers["Content-Encoding"] = "gzip"
-        return Response(rendered.gzipped(), mimetype=mimetype, headers=all_headers)
-    return Response(rendered.body, mimetype=mimetype, headers=all_headers)
+        return response_with(rendered.gzipped(), 200, content_type, all_headers)
+    return response_with(rendered.body, 200, content_type, all_headers)
+
+
+def response_with(
+    body: bytes | str, status: int, content_type: str, headers: Mapping[str, str]
+) -> Response:
+    """A Response with these headers, added one by one: given to the constructor as a dict they
+    go through werkzeug's generic walk of multi-value mappings (ABC checks for each), which was
+    the largest single cost of a beacon in a loaded worker's profile (3.5 % of its samples; in
+    a loop 2.4 against 3.7 µs for three headers). `add` neither looks for nor replaces one."""
+    response = Response(body, status, content_type=content_type)
+    for name, value in headers.items():
+        response.headers.add(name, value)
+    return response
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type(mimetype: str) -> str:
+    """`mimetype` with the charset werkzeug gives text types, as `Response(mimetype=)` does."""
+    return get_content_type(mimetype, "utf-8")
 
 
 class TeaserCache:
