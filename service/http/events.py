@@ -142,34 +142,55 @@ class Tally:
         # keyed BLAKE2 is a MAC of its own: a third of HMAC-SHA256's cost
         return hashlib.blake2b(f"{address}\n{agent}".encode(), key=salt, digest_size=16).digest()
 
-    def admit(self, client: bytes, events: list[Event]) -> list[Event]:
-        """The events to count: not a repeat within REPEAT_SECONDS, within the client's rate."""
+    def count(self, client: bytes, events: list[Event], store: Store, moment: datetime) -> int:
+        """Count one beacon's events: those not a repeat within REPEAT_SECONDS, within the
+        client's rate, about stories quantam knows. How many were counted. One pass under the
+        lock when every story is remembered (the usual case: a beacon is about the stories of
+        a box just served); the store is asked, outside the lock, only about the rest."""
+        hour = hour_of(moment)
+        with self._lock:
+            admitted = self._admit(client, events)
+            missing = {e.id for e in admitted if e.id not in self._known}
+            if not missing:
+                self._add(admitted, hour)
+                return len(admitted)
+        found = {t.id for t in store.get_teasers(missing)}
+        counted = [e for e in admitted if e.id not in missing or e.id in found]
+        with self._lock:
+            for article_id in found:
+                self._known[article_id] = None
+            while len(self._known) > KNOWN_MAX:
+                self._known.popitem(last=False)
+            self._add(counted, hour)
+        return len(counted)
+
+    def _admit(self, client: bytes, events: list[Event]) -> list[Event]:
+        """Not a repeat, within the rate (the lock held)."""
         now = time.monotonic()
         minute = int(now // 60)
         expires = now + REPEAT_SECONDS
         out: list[Event] = []
-        with self._lock:
-            seen = self._seen
-            while seen and next(iter(seen.values())) <= now:
-                seen.popitem(last=False)
-            window, used = self._rates.get(client, (minute, 0))
-            if window != minute:
-                used = 0
-            for event in events:
-                key = (client, event.type, event.id, event.from_ or "")
-                if key in seen:
-                    continue
-                if used >= CLIENT_EVENTS_PER_MINUTE:
-                    break
-                used += 1
-                seen[key] = expires
-                out.append(event)
-            if out:
-                self._rates[client] = (minute, used)
-            while len(seen) > REMEMBERED_MAX:
-                seen.popitem(last=False)
-            if len(self._rates) > REMEMBERED_MAX:
-                self._trim_rates(minute)
+        seen = self._seen
+        while seen and next(iter(seen.values())) <= now:
+            seen.popitem(last=False)
+        window, used = self._rates.get(client, (minute, 0))
+        if window != minute:
+            used = 0
+        for event in events:
+            key = (client, event.type, event.id, event.from_ or "")
+            if key in seen:
+                continue
+            if used >= CLIENT_EVENTS_PER_MINUTE:
+                break
+            used += 1
+            seen[key] = expires
+            out.append(event)
+        if out:
+            self._rates[client] = (minute, used)
+        while len(seen) > REMEMBERED_MAX:
+            seen.popitem(last=False)
+        if len(self._rates) > REMEMBERED_MAX:
+            self._trim_rates(minute)
         return out
 
     def _trim_rates(self, minute: int) -> None:
@@ -182,40 +203,24 @@ class Tally:
             rates = dict(itertools.islice(rates.items(), len(rates) - keep, None))
         self._rates = rates
 
-    def known(self, article_ids: set[str], store: Store) -> set[str]:
-        """Which of these articles are stored: from memory, the store asked only about the
-        rest (a beacon is about the articles of a box that was just served, seen before)."""
-        with self._lock:
-            missing = {i for i in article_ids if i not in self._known}
-        if not missing:
-            return article_ids
-        found = {t.id for t in store.get_teasers(missing)}
-        with self._lock:
-            for article_id in found:
-                self._known[article_id] = None
-            while len(self._known) > KNOWN_MAX:
-                self._known.popitem(last=False)
-        return (article_ids - missing) | found
-
-    def add(self, events: list[Event], moment: datetime) -> None:
-        hour = hour_of(moment)
-        with self._lock:
-            if hour == self._hour:
-                hour = self._hour  # the same object: a dict finds it without comparing dates
+    def _add(self, events: list[Event], hour: datetime) -> None:
+        """Into the pending counters (the lock held)."""
+        if hour == self._hour:
+            hour = self._hour  # the same object: a dict finds it without comparing dates
+        else:
+            self._hour = hour
+        pending, positions = self._pending, self._positions
+        for event in events:
+            key = (event.id, hour)
+            pair = pending.get(key)
+            if pair is None:
+                pending[key] = pair = [0, 0]
+            if event.type == "click":
+                pair[1] += 1
             else:
-                self._hour = hour
-            pending, positions = self._pending, self._positions
-            for event in events:
-                key = (event.id, hour)
-                pair = pending.get(key)
-                if pair is None:
-                    pending[key] = pair = [0, 0]
-                place = (event.type, event.position)
-                if event.type == "click":
-                    pair[1] += 1
-                else:
-                    pair[0] += 1
-                positions[place] = positions.get(place, 0) + 1
+                pair[0] += 1
+            place = (event.type, event.position)
+            positions[place] = positions.get(place, 0) + 1
 
     def publish(self) -> None:
         """Add the counts by list position to /metrics: once per flush rather than per event
@@ -338,16 +343,14 @@ def post_events() -> Response:
     tally: Tally = current_app.extensions["quantam.events"]
     environ = request.environ
     agent = environ.get("HTTP_USER_AGENT", "")
-    counted: list[Event] = []
+    counted = 0
     if not is_bot(agent) and not _prefetch(environ):
         store = current_app.extensions["quantam"].store
-        admitted = tally.admit(tally.client(environ.get("REMOTE_ADDR", ""), agent), events)
-        known = tally.known({e.id for e in admitted}, store) if admitted else set()
-        counted = [e for e in admitted if e.id in known]
-        tally.add(counted, utcnow())
+        client = tally.client(environ.get("REMOTE_ADDR", ""), agent)
+        counted = tally.count(client, events, store, utcnow())
         if tally.due():
             tally.flush(store)
-    body = EventsAccepted(counted=len(counted), ignored=len(events) - len(counted))
+    body = EventsAccepted(counted=counted, ignored=len(events) - counted)
     return response_with(body.model_dump_json(), 202, "application/json", CORS)
 
 

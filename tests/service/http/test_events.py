@@ -11,7 +11,7 @@ import pytest
 
 from service.http import events
 from service.http.events import CLIENT_EVENTS_PER_MINUTE, MAX_BODY, MAX_EVENTS
-from store.models import Category, IngestBatch
+from store.models import Category, IngestBatch, utcnow
 from tests.support.articles import make_article
 from tests.support.webapp import app_with_categories
 
@@ -132,15 +132,15 @@ def test_repeats_bots_and_floods_are_not_counted(app, client) -> None:
     assert popular(client)[0][:2] == (ids[1], 2)  # two readers clicked; the bots did not
 
 
-def test_a_flood_of_new_clients_stays_within_the_bounds(monkeypatch) -> None:
+def test_a_flood_of_new_clients_stays_within_the_bounds(app, monkeypatch) -> None:
     """Past REMEMBERED_MAX clients in one minute the oldest are forgotten in one step down to
     3/4 of the bound: memory stays bounded and the table is not copied on every beacon."""
     monkeypatch.setattr(events, "REMEMBERED_MAX", 100)
-    tally = events.Tally()
-    event = events.Event(type="impression", id="a1")
+    tally, store = events.Tally(), app.extensions["quantam"].store
+    event = events.Event(type="impression", id=app.config["ids"][0])
     tables = set()
     for n in range(1_000):
-        assert tally.admit(n.to_bytes(4, "big"), [event]) == [event]
+        assert tally.count(n.to_bytes(4, "big"), [event], store, utcnow()) == 1
         assert len(tally._rates) <= 100 and len(tally._seen) <= 100
         tables.add(id(tally._rates))
     assert len(tables) <= 1_000 // 25 + 1  # one copy per 25 new clients, not one per beacon
