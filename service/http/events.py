@@ -127,7 +127,6 @@ class Tally:
         self._pending: dict[tuple[str, datetime], list[int]] = {}
         # (type, position) -> events since the last publish, labelled then
         self._positions: dict[tuple[str, int | None], int] = {}
-        self._hour: datetime | None = None
         self._known: OrderedDict[str, None] = OrderedDict()
         self._flushed = time.monotonic()
 
@@ -205,10 +204,6 @@ class Tally:
 
     def _add(self, events: list[Event], hour: datetime) -> None:
         """Into the pending counters (the lock held)."""
-        if hour == self._hour:
-            hour = self._hour  # the same object: a dict finds it without comparing dates
-        else:
-            self._hour = hour
         pending, positions = self._pending, self._positions
         for event in events:
             key = (event.id, hour)
