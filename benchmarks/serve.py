@@ -278,11 +278,15 @@ class Servers:
 
 
 def gunicorn_args(app: str, port: int, opts: argparse.Namespace) -> list[str]:
-    """The one set of gunicorn settings both Flask apps run under."""
+    """The one set of gunicorn settings both Flask apps run under. `--chdir` to this checkout:
+    gunicorn puts its working directory first on sys.path, so a checkout of older code run from
+    another directory would otherwise serve that directory's code."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
+        "--chdir",
+        str(ROOT),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -49,11 +49,11 @@ def related_for(
     blocked articles and categories never paired with this one leave the list, and pinned
     articles take their positions (a request's exclusions still hold over a pin)."""
     get_teasers = get_teasers or store.get_teasers
-    own, rules = store.editorial_for(article.id)
+    stored, own, rules = store.related_as_edited(article.id)
+    stored = stored or []
     excluded = set(exclude_ids) | {article.id} | set(own.blocks) | set(rules.blocked)
     pins = sorted((p for p in own.pins if p.article_id not in excluded), key=lambda p: p.position)
     pinned_ids = {p.article_id for p in pins}
-    stored = store.get_related(article.id) or []
     ranked = [i for i in stored if i.article_id not in excluded and i.article_id not in pinned_ids]
     found: dict[str, Teaser] = {}
 

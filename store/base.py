@@ -17,7 +17,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from store.editorial import EVERY_LIST, EditorialStore, overrides_resource
+from store.editorial import (
+    EVERY_LIST,
+    EditorialStore,
+    ListOverrides,
+    SiteRules,
+    overrides_resource,
+)
 from store.models import (
     Alias,
     Article,
@@ -246,6 +252,14 @@ class Store(EditorialStore, ABC):
     @abstractmethod
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         """The stored list, or None if none was computed yet."""
+
+    def related_as_edited(
+        self, article_id: str
+    ) -> tuple[list[RelatedItem] | None, ListOverrides, SiteRules]:
+        """The stored list with what editors changed of it (its own pins and blocks, the rules
+        for every list): all that serving a list reads besides its stories. Backends override
+        this with one round trip (a cold related answer read these in two, ~15 % of its view)."""
+        return self.get_related(article_id), *self.editorial_for(article_id)
 
     def get_related_many(self, article_ids: Iterable[str]) -> dict[str, list[RelatedItem]]:
         """The stored lists of these articles by id; articles without one are left out.

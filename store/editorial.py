@@ -182,9 +182,15 @@ class EditorialStore:
         self._put_record("overrides", EVERY_LIST, raw, changed=(overrides_resource(EVERY_LIST),))
 
     def editorial_for(self, article_id: str) -> tuple[ListOverrides, SiteRules]:
-        """One list's overrides and the rules for every list, in one read: what serving a
-        related list needs besides the list."""
+        """One list's overrides and the rules for every list, in one read."""
         own, every = self._get_records("overrides", [article_id, EVERY_LIST])
+        return self._editorial_from(article_id, own, every)
+
+    @staticmethod
+    def _editorial_from(
+        article_id: str, own: bytes | None, every: bytes | None
+    ) -> tuple[ListOverrides, SiteRules]:
+        """The records as read (a backend that reads them with the list, `related_as_edited`)."""
         return _overrides_from_json(article_id, own), _rules_from_json(every)
 
     def list_overrides(self) -> list[ListOverrides]:

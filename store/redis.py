@@ -30,6 +30,7 @@ from redis.retry import Retry
 
 from store import codec
 from store.base import AliasKey, Cursor, Store
+from store.editorial import EVERY_LIST, ListOverrides, SiteRules
 from store.errors import (
     SchemaTooNew,
     SourceExists,
@@ -934,6 +935,17 @@ class RedisStore(Store):
     def get_related(self, article_id: str) -> list[RelatedItem] | None:
         raw = self._r.hget(self._k.related, article_id)
         return codec.related_from_json(raw) if raw is not None else None
+
+    @_guard(retry=True)
+    def related_as_edited(
+        self, article_id: str
+    ) -> tuple[list[RelatedItem] | None, ListOverrides, SiteRules]:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hget(self._k.related, article_id)
+        pipe.hmget(self._k.records["overrides"], [article_id, EVERY_LIST])
+        raw, (own, every) = pipe.execute()
+        related = codec.related_from_json(raw) if raw is not None else None
+        return related, *self._editorial_from(article_id, own, every)
 
     @_guard(retry=True)
     def get_related_many(self, article_ids: Iterable[str]) -> dict[str, list[RelatedItem]]:

@@ -135,6 +135,10 @@ class ReadRecorder:
         depends_on((article_resource(article_id),))
         return self.store.get_related(article_id)
 
+    def related_as_edited(self, article_id: str) -> Any:
+        depends_on((article_resource(article_id), overrides_resource(article_id), EDITORIAL_RULES))
+        return self.store.related_as_edited(article_id)
+
     def get_related_many(self, article_ids: Iterable[str]) -> Any:
         return self._by_ids(self.store.get_related_many, article_ids)
 
@@ -312,7 +316,7 @@ class ResponseCache:
                 # versions. Only after a write are the answer's own resources read (a feed page
                 # names a hundred: a SELECT of a hundred rows on every hit cost RSS half its
                 # req/s in the serve benchmark).
-                store_now = self.store.versions((ANY,))[0]
+                store_now = self.store.version()
                 if store_now == entry.versions[-1]:
                     environ[ROUTE] = entry.mark.route
                     return self._send(entry.status, entry.headers, entry.body, inm, start_response)

@@ -727,6 +727,23 @@ def test_overrides_and_site_rules_are_stored_and_move_their_versions(store: Stor
     assert store.get_site_rules() == SiteRules()
 
 
+def test_a_list_is_read_with_its_overrides_in_one_call(store: Store) -> None:
+    # What serving a list reads: the same as its three reads apart, whatever is stored.
+    def apart(article_id: str) -> tuple:
+        return (store.get_related(article_id), *store.editorial_for(article_id))
+
+    assert store.related_as_edited("a1") == apart("a1") == (None, ListOverrides("a1"), SiteRules())
+    items = [RelatedItem("b2", 0.5, reason=("bão", "lũ")), RelatedItem("c3", 0.0, fill=True)]
+    store.put_related({"a1": items, "b2": []})
+    mine = ListOverrides("a1", (Pin("c3", 1),), ("d4",))
+    store.put_overrides(mine)
+    rules = SiteRules(("x9",), (("the-thao", "thoi-su"),))
+    store.put_site_rules(rules)
+    assert store.related_as_edited("a1") == apart("a1") == (items, mine, rules)
+    assert store.related_as_edited("b2") == apart("b2") == ([], ListOverrides("b2"), rules)
+    assert store.related_as_edited("zz") == apart("zz") == (None, ListOverrides("zz"), rules)
+
+
 def test_the_audit_log_is_newest_first_and_pages(store: Store) -> None:
     assert store.audit_log() == []
     for i in range(5):
