@@ -856,8 +856,9 @@ class SQLiteStore(Store):
             self._bump(db, resources)
 
     def version(self) -> int:
-        # Read on every answer built: its own statement, not versions()' general one (a third
-        # of the time of that, which builds a statement for any number of resources).
+        # Read by every answer built and every cache hit: its own statement, not versions()'
+        # general one, which builds a statement for any number of resources (3.5 against 4.7 us
+        # in a loop).
         row = self._db.execute("SELECT version FROM versions WHERE resource = ?", (ANY,)).fetchone()
         return row[0] if row else 0
 

@@ -34,9 +34,7 @@ def article_item(a: Article | Teaser) -> dict[str, Any]:
 
 
 def related_item(t: Teaser, score: float, reason: tuple[str, ...], fill: bool) -> dict[str, Any]:
-    item = article_item(t)  # added to, not copied: six of these in every related answer
-    item.update(score=round(score, 4), reason=list(reason), fill=fill)
-    return item
+    return {**article_item(t), "score": round(score, 4), "reason": list(reason), "fill": fill}
 
 
 def article_detail(a: Article) -> dict[str, Any]:
