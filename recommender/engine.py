@@ -1,6 +1,6 @@
 """Keeps every article's related list current, through the `Store` interface only.
 
-Web workers only read lists (`related`, `same_category`). The engine writes them: `reindex`
+Web workers only read lists (recommender/read.py). The engine writes them: `reindex`
 refits the text model and recomputes every list, then swaps them in with one `put_related`, so
 readers see the old lists until the new ones are complete; `sync` follows the store's change log
 and applies each new or edited article (its list, and its place in older lists where it now ranks)

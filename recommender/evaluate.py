@@ -39,9 +39,14 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sparse_dot_topn import sp_matmul_topn
 
+from recommender.engine import RelatedEngine
 from recommender.settings import RelatedSettings
-from store.models import Article
+from store import open_store
+from store.language import guess_language
+from store.models import Article, IngestBatch
 
 RELATED_FIELDS = {f.name for f in fields(RelatedSettings)}
 # A value given for a RelatedSettings field by name (`--set`), of that field's type: no static
@@ -122,8 +127,6 @@ def load_corpus(path: str | Path, limit: int | None = None, seed: int = 20240601
         rows = [json.loads(line) for line in handle if line.strip()]
     if limit and limit < len(rows):
         rows = sorted(random.Random(seed).sample(rows, limit), key=lambda r: r["id"])
-    from store.language import guess_language
-
     records = []
     for row in rows:
         published = row.get("published")
@@ -148,11 +151,6 @@ def quantam_lists(
     records: Sequence[Record], k: int = K, **overrides: Setting
 ) -> tuple[Lists, float]:
     """quantam's engine on a throwaway SQLite store; every article in one category."""
-    from recommender.engine import RelatedEngine
-    from recommender.settings import RelatedSettings
-    from store import open_store
-    from store.models import IngestBatch
-
     articles = [
         Article(
             id=r.id,
@@ -187,9 +185,6 @@ def quantam_lists(
 
 def baseline_lists(records: Sequence[Record], k: int = K) -> tuple[Lists, float]:
     """scikit-learn's default TfidfVectorizer, cosine, top k."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sparse_dot_topn import sp_matmul_topn
-
     started = time.perf_counter()
     matrix = TfidfVectorizer(dtype=np.float32).fit_transform(
         [f"{r.title}\n{r.text}" for r in records]
@@ -204,7 +199,7 @@ def baseline_lists(records: Sequence[Record], k: int = K) -> tuple[Lists, float]
 
 def tantivy_lists(records: Sequence[Record], k: int = K) -> tuple[Lists, float]:
     """tantivy's more-like-this with its defaults, one query per article."""
-    import tantivy
+    import tantivy  # a dev dependency (pyproject.toml): only this comparison uses it
 
     started = time.perf_counter()
     builder = tantivy.SchemaBuilder()

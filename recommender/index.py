@@ -338,17 +338,6 @@ class SimilarityIndex:
             del self._sealed[-MERGE_FAN:]
             self._sealed.append(_Segment(last[0].start, merged))
 
-    def compact(self) -> None:
-        """Fold segments and buffer into the main matrix (a transpose of the whole archive)."""
-        if not self._b_rows and not self._sealed:
-            return
-        parts = [self._main, *(g.matrix for g in self._sealed), self._buffered()]
-        self._main = sp.vstack(parts, format="csr")
-        self._main.sort_indices()
-        self._main_t_cache = self._main.T.tocsr()
-        self._sealed = []
-        self._reset_buffer()
-
     def search(
         self, queries: sp.csr_matrix | Rows, n: int, exclude_self_from: int | None = None
     ) -> Neighbours:

@@ -1,4 +1,6 @@
-"""Reading related lists as they are served: "Có thể bạn quan tâm" and "Tin cùng chuyên mục".
+"""Reading related lists as they are served: "Có thể bạn quan tâm".
+
+("Tin cùng chuyên mục", a section's latest, is the box's `latest` mode: service/http/box.py.)
 
 The engine (recommender/engine.py) writes each article's ranked list (more items than any
 request shows) through the store; everything that serves lists (web workers, the CLI) only reads
@@ -106,13 +108,3 @@ def related_for(
     for position, related in pinned:
         out.insert(min(position - 1, len(out)), related)
     return out[:k]
-
-
-def same_category(
-    store: Store, article: Teaser, n: int, exclude_ids: Iterable[str] = ()
-) -> list[Teaser]:
-    """ "Tin cùng chuyên mục": the category's latest n, without the article itself (and
-    without whatever else is excluded, such as the article's related items)."""
-    skip = {article.id, *exclude_ids}
-    latest = store.latest_articles(article.category, limit=n + len(skip))
-    return [Teaser.of(a) for a in latest if a.id not in skip][:n]

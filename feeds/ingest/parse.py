@@ -8,6 +8,7 @@ raises NotAFeed with a message saying what it looked like instead.
 from __future__ import annotations
 
 import calendar
+import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,7 +151,7 @@ def _entry(e: dict[str, Any], feed_language: str | None) -> RawEntry:
         title=e.get("title", "") or "",
         title_is_html="html" in (title_detail.get("type") or ""),
         summary_html=dict.get(e, "summary", "") or "",
-        content_html="".join(html_parts) or "".join(_escape(t) for t in text_parts),
+        content_html="".join(html_parts) or "".join(map(html.escape, text_parts)),
         author=_str(dict.get(e, "author")),
         published=_date(dict.get(e, "published_parsed")),
         updated=_date(dict.get(e, "updated_parsed")),
@@ -179,12 +180,6 @@ def _media(m: dict[str, Any]) -> Media:
         width=_int(m.get("width")),
         height=_int(m.get("height")),
     )
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def _str(value: object) -> str | None:

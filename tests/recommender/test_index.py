@@ -59,8 +59,6 @@ def test_added_vectors_are_found_without_a_refit() -> None:
         got, scores = found.row(i)
         assert set(got.tolist()) == {int(j) for j in np.argsort(-dense[i])[:10] if dense[i, j] > 0}
         np.testing.assert_allclose(scores, dense[i, got], rtol=1e-5)
-    index.compact()
-    assert set(index.search(x[:10], 10).row(3)[0].tolist()) == set(found.row(3)[0].tolist())
 
 
 def test_full_buffers_become_segments_that_search_exactly_without_refolding_the_archive() -> None:
@@ -92,9 +90,6 @@ def test_full_buffers_become_segments_that_search_exactly_without_refolding_the_
             rtol=1e-5,
             atol=1e-6,
         )
-    index.compact()
-    assert not index._sealed and index._main.shape[0] == 400
-    assert set(index.search(x, 10, exclude_self_from=0).row(250)[0].tolist()) == want[250]
 
 
 def test_windowed_neighbours_stay_within_the_window() -> None:
@@ -174,8 +169,6 @@ def test_rows_gather_main_and_buffer_in_order() -> None:
     assert (got != x[positions]).nnz == 0
     assert (index.vectors(positions) != x[positions]).nnz == 0
     assert (index.vectors(np.arange(300)) != x).nnz == 0
-    index.compact()
-    assert (index.rows(positions).csr() != x[positions]).nnz == 0
 
 
 def test_added_vectors_leave_nothing_for_the_cyclic_gc_to_walk() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from recommender.engine import RelatedEngine
 from recommender.rank import DAY, Candidate, RankParams, decay, rank
-from recommender.read import related_for, same_category
+from recommender.read import related_for
 from recommender.settings import RelatedSettings, SettingsError
 from store.models import IngestBatch, RelatedItem, Teaser
 from store.sqlite import SQLiteStore
@@ -183,15 +183,6 @@ def test_a_second_engine_loads_the_stored_model_and_catches_up(engine: RelatedEn
     assert other.sync() == 1
     assert store.get_related("kinh-te-2")[0].article_id == "kinh-te-1"
     assert store.get_related("kinh-te-1")[0].article_id == "kinh-te-2"
-
-
-def test_same_category_is_latest_without_the_article(engine: RelatedEngine) -> None:
-    article = Teaser.of(engine.store.get_article("bao-1"))
-    latest = same_category(engine.store, article, n=5)
-    assert [a.id for a in latest] == ["bao-1-copy", "bao-2"]
-    related_ids = {i.article_id for i in served(engine, "bao-1")}
-    trimmed = same_category(engine.store, article, n=5, exclude_ids=related_ids)
-    assert not related_ids & {a.id for a in trimmed}
 
 
 # -- pure ranking ----------------------------------------------------------------------------------
