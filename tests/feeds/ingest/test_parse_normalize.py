@@ -223,6 +223,10 @@ def test_canonical_urls(url: str, canonical: str) -> None:
 
 def test_clean_text_removes_invisible_characters() -> None:
     assert clean_text("Hà\u200b  Nội\ufeff\u00a0mùa\tthu \u00d0ẹp") == "Hà Nội mùa thu Đẹp"
+    # each of them, inside a word and in a long Vietnamese line (one regex finds them all)
+    line = "Thủ tướng đề nghị các bộ, ngành đẩy nhanh tiến độ giải ngân vốn đầu tư công. " * 40
+    for invisible in "\u200b\u200c\u200d\u200e\u200f\ufeff\u00ad\u061c":
+        assert clean_text(f"Hà{invisible}Nội {line}{invisible}") == f"HàNội {line.strip()}"
 
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
