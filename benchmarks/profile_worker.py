@@ -25,9 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 from serve import (
+    FLOORS,
+    TARGETS,
     WRK_SCRIPT,
     Servers,
     article_sample,
@@ -36,29 +37,25 @@ from serve import (
     free_port,
     gunicorn_args,
     server_env,
+    target_specs,
     tool,
     wait_ready,
 )
 
-TARGETS = ("events", "related", "related-built", "related-by-url", "box", "popular", "rss")
+# serve.py's targets but those that send an answer's ETag back (serve.py fetches the answers
+# first) and the floors (another app).
+PROFILED = tuple(t for t in TARGETS if t != "rss-etag" and t not in FLOORS)
 RATE = 500  # samples a second
+SAMPLE = 10_000
 
 
 def request_lines(target: str, db: Path) -> list[str]:
     """wrk's request file for a target, as serve.py writes it (without nginx's copies)."""
-    pairs = article_sample(db, 10_000)
+    pairs = article_sample(db, SAMPLE)
     if target == "events":
         return beacons(pairs, 1000)
-    if target == "popular":
-        return [f"/api/categories/{s}/popular?k={k}\t" for s in categories(db) for k in (5, 6, 10)]
-    if target == "rss":
-        return [f"/feeds/{slug}.rss\t" for slug in categories(db)]
-    if target == "related-by-url":
-        return [f"/api/related?url={quote(u, safe='')}\t" for _, u in pairs]
-    if target == "box":
-        return [f"/api/box?url={quote(u, safe='')}&boxes=related:6\t" for _, u in pairs]
-    unique = "\tunique" if target == "related-built" else ""
-    return [f"/api/articles/{i}/related\t{unique}" for i, _ in pairs]
+    paths, _, _, unique = target_specs(pairs, categories(db), SAMPLE)[target]
+    return [f"{path}\t\tunique" if unique else f"{path}\t" for path in paths]
 
 
 def frames(stack: str) -> list[str]:
@@ -95,7 +92,7 @@ def shares(profile: Path, under: list[str], top: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True, help="serve.py's --workdir")
-    parser.add_argument("--target", choices=TARGETS, default="events")
+    parser.add_argument("--target", choices=PROFILED, default="events")
     parser.add_argument("--seconds", type=int, default=10, help="seconds sampled")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--connections", type=int, default=32)

@@ -410,6 +410,59 @@ class Target:
     static_requests: Path
 
 
+def target_specs(
+    pairs: list[tuple[str, str]], slugs: list[str], ids: int
+) -> dict[str, tuple[list[str], bool, str, bool]]:
+    """Each GET target's paths, whether it sends each answer's ETag back (If-None-Match), the
+    extension of nginx's copies, and whether each request is made unique (no cache answers it).
+    profile_worker.py drives the same targets."""
+    feed_paths = [f"/feeds/{slug}.rss" for slug in slugs]
+    related_paths = [f"/api/articles/{i}/related" for i, _ in pairs]
+    by_url = dict(pairs)
+    return {
+        "related": (related_paths, False, "json", False),
+        "related-by-url": (
+            [f"/api/related?url={quote(u, safe='')}" for _, u in pairs],
+            False,
+            "json",
+            False,
+        ),
+        "related-popular": (
+            [f"/api/articles/{i}/related" for i in popular(pairs, ids)],
+            False,
+            "json",
+            False,
+        ),
+        "related-built": (related_paths, False, "json", True),
+        "floor": ([f"/floor/{i}" for i, _ in pairs], False, "json", True),
+        "floor-reads": ([f"/floor/reads/{i}" for i, _ in pairs], False, "json", True),
+        "rss": (feed_paths, False, "rss", False),
+        "rss-etag": (feed_paths, True, "rss", False),
+        "box": (
+            [f"/api/box?url={quote(u, safe='')}&boxes=related:6" for _, u in pairs],
+            False,
+            "json",
+            False,
+        ),
+        # Pages read as a news site's are (Zipf): the box is asked by every reader of a page.
+        "box-popular": (
+            [
+                f"/api/box?url={quote(by_url[i], safe='')}&boxes=related:6"
+                for i in popular(pairs, ids)
+            ],
+            False,
+            "json",
+            False,
+        ),
+        "popular": (
+            [f"/api/categories/{slug}/popular?k={k}" for slug in slugs for k in (5, 6, 10)],
+            False,
+            "json",
+            False,
+        ),
+    }
+
+
 def mirror(
     name: str,
     port: int,
@@ -671,51 +724,7 @@ def run(opts: argparse.Namespace) -> None:
         wait_ready(ports["trivial"], TRIVIAL_PATH, servers)
 
         q = ports["quantam"]
-        feed_paths = [f"/feeds/{slug}.rss" for slug in slugs]
-        related_paths = [f"/api/articles/{i}/related" for i, _ in pairs]
-        by_url = dict(pairs)
-        specs = {
-            "related": (related_paths, False, "json", False),
-            "related-by-url": (
-                [f"/api/related?url={quote(u, safe='')}" for _, u in pairs],
-                False,
-                "json",
-                False,
-            ),
-            "related-popular": (
-                [f"/api/articles/{i}/related" for i in popular(pairs, opts.ids)],
-                False,
-                "json",
-                False,
-            ),
-            "related-built": (related_paths, False, "json", True),
-            "floor": ([f"/floor/{i}" for i, _ in pairs], False, "json", True),
-            "floor-reads": ([f"/floor/reads/{i}" for i, _ in pairs], False, "json", True),
-            "rss": (feed_paths, False, "rss", False),
-            "rss-etag": (feed_paths, True, "rss", False),
-            "box": (
-                [f"/api/box?url={quote(u, safe='')}&boxes=related:6" for _, u in pairs],
-                False,
-                "json",
-                False,
-            ),
-            # Pages read as a news site's are (Zipf): the box is asked by every reader of a page.
-            "box-popular": (
-                [
-                    f"/api/box?url={quote(by_url[i], safe='')}&boxes=related:6"
-                    for i in popular(pairs, opts.ids)
-                ],
-                False,
-                "json",
-                False,
-            ),
-            "popular": (
-                [f"/api/categories/{slug}/popular?k={k}" for slug in slugs for k in (5, 6, 10)],
-                False,
-                "json",
-                False,
-            ),
-        }
+        specs = target_specs(pairs, slugs, opts.ids)
         www = work / "www"
         targets = [
             mirror(name, q, paths, www, work, conditional, ext, unique)
